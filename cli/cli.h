@@ -1,0 +1,44 @@
+/*
+ * The command table and what the subcommands share: output settings and usage printing.
+ * One file per subcommand (git's builtin/ style); main.c dispatches.
+ */
+#ifndef GPUFORM_CLI_CLI_H
+#define GPUFORM_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Exit codes are part of the interface (README): */
+enum {
+    CLI_OK = 0,      /* success */
+    CLI_ERROR = 1,   /* an error, a failed check, a usage error */
+    CLI_CHANGES = 2  /* reserved: changes present, with --detailed-exitcode */
+};
+
+struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary; /* one line for `gpuform help` */
+    const char *usage;   /* the full --help text */
+};
+
+/* The commands, in the order `gpuform help` lists them; NULL-name terminated. */
+extern const struct cli_command cli_commands[];
+
+/* True when output to `f` should use colour: a terminal and NO_COLOR unset. */
+bool cli_use_color(FILE *f);
+
+/* Prints a command's usage to stderr after a usage error and returns CLI_ERROR. */
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The command named `name`, or NULL. */
+const struct cli_command *cli_find(const char *name);
+
+int cmd_validate(int argc, char **argv);
+int cmd_schema(int argc, char **argv);
+int cmd_gpus(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_help(int argc, char **argv);
+
+#endif

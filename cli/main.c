@@ -1,0 +1,143 @@
+/*
+ * gpuform's entry point: dispatches `gpuform <command> [options]` through the command
+ * table. Only commands that work are in the table, so `gpuform help` never lists a stub.
+ */
+#include "cli/cli.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const struct cli_command cli_commands[] = {
+    {"validate", cmd_validate, "check stacks for errors and show what they contain",
+     "usage: gpuform validate [options] [PATH...]\n"
+     "\n"
+     "Checks each stack (a directory of *.yaml files, or one file) and reports every\n"
+     "problem found, as file:line:col with the source line. PATH defaults to '.'.\n"
+     "\n"
+     "options:\n"
+     "  --var NAME=VALUE     set a stack variable (repeatable; beats GPUFORM_VAR_NAME)\n"
+     "  --format FORMAT      text (default), json (an array of diagnostics on stdout)\n"
+     "                       or github (workflow annotations for pull requests)\n"
+     "  --strict             fail on warnings too\n"
+     "  -q, --quiet          print problems only, not the summary of each stack\n"
+     "  --no-color           never colour the output (also: NO_COLOR=1)\n"
+     "  -h, --help           show this help\n"
+     "\n"
+     "exit status: 0 valid, 1 errors (or warnings with --strict)\n"},
+    {"gpus", cmd_gpus, "list the GPU models gpuform knows, with their datasheet figures",
+     "usage: gpuform gpus [--json]\n"
+     "\n"
+     "Lists every GPU model a spec may name, its aliases, memory, memory bandwidth and\n"
+     "FP32/BF16 peaks (dense, from the datasheets).\n"
+     "\n"
+     "options:\n"
+     "  --json               print a JSON array instead of a table\n"
+     "  -h, --help           show this help\n"},
+    {"schema", cmd_schema, "print the JSON Schema of the spec language",
+     "usage: gpuform schema\n"
+     "\n"
+     "Prints the JSON Schema (draft 2020-12) of spec language v1, generated from the\n"
+     "same tables that validate specs. Point your editor at it, for example with\n"
+     "  # yaml-language-server: $schema=../schema/gpuform-v1.json\n"
+     "at the top of a spec file.\n"},
+    {"version", cmd_version, "print the version, build and library versions",
+     "usage: gpuform version\n"
+     "\n"
+     "Prints gpuform's version and git revision, the versions of the libraries it runs\n"
+     "with, and whether GPU verification is available in this build.\n"},
+    {"help", cmd_help, "show help for gpuform or for one command",
+     "usage: gpuform help [COMMAND]\n"},
+    {NULL, NULL, NULL, NULL},
+};
+
+const struct cli_command *cli_find(const char *name)
+{
+    for (const struct cli_command *c = cli_commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+bool cli_use_color(FILE *f)
+{
+    const char *no = getenv("NO_COLOR");
+    if (no && *no)
+        return false;
+    const char *term = getenv("TERM");
+    if (term && strcmp(term, "dumb") == 0)
+        return false;
+    return isatty(fileno(f));
+}
+
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("gpuform: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n\n", stderr);
+    fputs(cmd->usage, stderr);
+    return CLI_ERROR;
+}
+
+static void print_overview(FILE *f)
+{
+    fputs("usage: gpuform <command> [options]\n"
+          "\n"
+          "gpuform compiles GPU workload specs into cost-optimal cross-cloud placements.\n"
+          "\n"
+          "commands:\n",
+          f);
+    for (const struct cli_command *c = cli_commands; c->name; c++)
+        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fputs("\n'gpuform <command> --help' shows a command's options.\n"
+          "exit status: 0 success, 1 error, 2 changes present (with --detailed-exitcode)\n",
+          f);
+}
+
+int cmd_help(int argc, char **argv)
+{
+    if (argc > 2)
+        return cli_usage_error(cli_find("help"), "help takes one command name");
+    if (argc == 2 && strcmp(argv[1], "-h") && strcmp(argv[1], "--help")) {
+        const struct cli_command *c = cli_find(argv[1]);
+        if (!c) {
+            fprintf(stderr, "gpuform: unknown command '%s'; 'gpuform help' lists them\n",
+                    argv[1]);
+            return CLI_ERROR;
+        }
+        fputs(c->usage, stdout);
+        return CLI_OK;
+    }
+    print_overview(stdout);
+    return CLI_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_overview(stderr);
+        return CLI_ERROR;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "-h") || !strcmp(name, "--help"))
+        name = "help";
+    else if (!strcmp(name, "--version") || !strcmp(name, "-V"))
+        name = "version";
+    const struct cli_command *c = cli_find(name);
+    if (!c) {
+        fprintf(stderr, "gpuform: unknown command '%s'; 'gpuform help' lists the commands\n",
+                argv[1]);
+        return CLI_ERROR;
+    }
+    /* `gpuform CMD --help` anywhere before a "--" shows the command's usage. */
+    for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(c->usage, stdout);
+            return CLI_OK;
+        }
+    return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,102 @@
+/*
+ * Diagnostics: every problem found in one run, each with a severity, a stable code, a place
+ * (file:line:col) and a message that says what to do. Loaders collect many before giving
+ * up (SQLite's parser, jq's located errors); the CLI renders them as text with the source
+ * line and a caret, as JSON, or as GitHub annotations.
+ */
+#ifndef GPUFORM_CORE_DIAG_H
+#define GPUFORM_CORE_DIAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum core_severity {
+    CORE_SEV_ERROR,
+    CORE_SEV_WARNING,
+    CORE_SEV_NOTE
+};
+
+/* A file whose text diagnostics may quote. Owned by the core_diags it was added to. */
+struct core_source {
+    char *path;   /* as the user named it, for messages */
+    char *text;   /* contents, NUL-terminated; may be NULL when the file could not be read */
+    size_t len;
+    struct core_source *next;
+};
+
+/* A place in a source. line/col are 1-based and count characters; line 0 = whole file. */
+struct core_loc {
+    const struct core_source *src; /* NULL when the problem has no file (a --var, say) */
+    uint32_t line;
+    uint32_t col;
+    uint32_t span; /* characters to underline; 0 or 1 = a caret only */
+};
+
+struct core_diag {
+    enum core_severity severity;
+    const char *code;        /* stable, static string, e.g. "unknown-key" */
+    struct core_loc loc;
+    char *message;           /* heap, owned */
+    struct core_diag *notes; /* notes attached to this diagnostic, in order; heap, owned */
+    size_t nnotes;
+    size_t seq;              /* insertion order, keeps sorting stable */
+    size_t src_rank;         /* the source's registration order; set by core_diags_sort */
+};
+
+struct core_diags {
+    struct core_diag *items; /* heap array of top-level diagnostics */
+    size_t n, cap;
+    size_t errors, warnings;
+    size_t max_errors;       /* errors past this are dropped and `truncated` set */
+    bool truncated;
+    struct core_source *sources;
+};
+
+/* An empty collection keeping at most `max_errors` errors (0 = 50). Pair with release. */
+void core_diags_init(struct core_diags *d, size_t max_errors);
+void core_diags_release(struct core_diags *d);
+
+/*
+ * Registers a source and takes ownership of `text` (malloc'd, NUL-terminated, or NULL).
+ * Returns the source, owned by `d`; NULL when out of memory (text is freed then).
+ */
+struct core_source *core_diags_add_source(struct core_diags *d, const char *path, char *text,
+                                          size_t len);
+
+/*
+ * Records a diagnostic. Returns it, so that notes can be attached, or NULL when it was
+ * dropped: a duplicate of one already recorded, past the error cap, or out of memory.
+ */
+struct core_diag *core_diag_add(struct core_diags *d, enum core_severity sev, const char *code,
+                                const struct core_loc *loc, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Attaches a note ("first defined here") to `parent`; a NULL parent is ignored. */
+void core_diag_note(struct core_diag *parent, const struct core_loc *loc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* True when the error cap was reached: loaders should stop looking for more. */
+bool core_diags_full(const struct core_diags *d);
+
+/* Sorts diagnostics into reading order: by source registration, line, column, then seq. */
+void core_diags_sort(struct core_diags *d);
+
+enum core_diag_format {
+    CORE_DIAG_TEXT,   /* file:line:col: error: message, the source line and a caret */
+    CORE_DIAG_JSON,   /* one JSON array of objects, documented in docs/spec.md */
+    CORE_DIAG_GITHUB  /* ::error file=...,line=...,col=...::message workflow commands */
+};
+
+/*
+ * Writes every diagnostic to `out` in `format`. `color` adds ANSI colours to text output
+ * (the caller decides: TTY and no NO_COLOR). Returns 0, or -1 on a write error.
+ */
+int core_diags_render(const struct core_diags *d, enum core_diag_format format, bool color,
+                      FILE *out);
+
+/* The lowercase name of a severity: "error", "warning", "note". */
+const char *core_severity_name(enum core_severity sev);
+
+#endif
