@@ -10,9 +10,9 @@
 
 /* Exit codes are part of the interface (README): */
 enum {
-    CLI_OK = 0,      /* success */
-    CLI_ERROR = 1,   /* an error, a failed check, a usage error */
-    CLI_CHANGES = 2  /* reserved: changes present, with --detailed-exitcode */
+    CLI_OK = 0,     /* success */
+    CLI_ERROR = 1,  /* an error, a failed check, a usage error */
+    CLI_CHANGES = 2 /* reserved: changes present, with --detailed-exitcode */
 };
 
 struct cli_command {

@@ -22,8 +22,7 @@ int cmd_version(int argc, char **argv)
     if (argc > 1)
         return cli_usage_error(cli_find("version"), "version takes no arguments");
     curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
-    printf("gpuform %s (git %s, built %s)\n", GPUFORM_VERSION, GPUFORM_GIT_REV,
-           GPUFORM_BUILD_TYPE);
+    printf("gpuform %s (git %s, built %s)\n", GPUFORM_VERSION, GPUFORM_GIT_REV, GPUFORM_BUILD_TYPE);
     printf("libraries: libyaml %s, libcurl %s, jansson %s, %s, %s\n", yaml_get_version_string(),
            cv ? cv->version : "?", jansson_version_str(), OpenSSL_version(OPENSSL_VERSION),
            LUA_RELEASE);
@@ -61,11 +60,10 @@ static int gpus_json(void)
         for (const char *const *a = m[i].aliases; *a; a++)
             json_array_append_new(aliases, json_string(*a));
         json_array_append_new(
-            arr, json_pack("{s:s, s:o, s:s, s:i, s:f, s:f, s:f, s:s}", "name", m[i].name,
-                           "aliases", aliases, "vendor", m[i].vendor, "memory_gb",
-                           (int)m[i].memory_gb, "memory_bandwidth_gbs", m[i].mem_bw_gbs,
-                           "fp32_tflops", m[i].fp32_tflops, "bf16_tflops", m[i].bf16_tflops,
-                           "source", m[i].source));
+            arr, json_pack("{s:s, s:o, s:s, s:i, s:f, s:f, s:f, s:s}", "name", m[i].name, "aliases",
+                           aliases, "vendor", m[i].vendor, "memory_gb", (int)m[i].memory_gb,
+                           "memory_bandwidth_gbs", m[i].mem_bw_gbs, "fp32_tflops", m[i].fp32_tflops,
+                           "bf16_tflops", m[i].bf16_tflops, "source", m[i].source));
     }
     json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     putchar('\n');

@@ -53,8 +53,7 @@ static void print_placement(struct core_buf *b, const struct spec_workload *w)
     if (w->kind == SPEC_KIND_FEDERATED) {
         for (size_t i = 0; i < w->nsites; i++)
             core_buf_addf(b, "%s%s=%s/%s", i ? ", " : "sites ", w->sites[i].name,
-                          core_cloud_name(w->sites[i].location.cloud),
-                          w->sites[i].location.region);
+                          core_cloud_name(w->sites[i].location.cloud), w->sites[i].location.region);
         return;
     }
     const char *sep = "";
@@ -67,7 +66,8 @@ static void print_placement(struct core_buf *b, const struct spec_workload *w)
     }
     if (p->together)
         core_buf_addf(b, "%stogether %s", sep,
-                      p->together == SPEC_TOGETHER_ZONE ? "zone" : "region"), sep = "; ";
+                      p->together == SPEC_TOGETHER_ZONE ? "zone" : "region"),
+            sep = "; ";
     if (p->spread_clouds)
         core_buf_addf(b, "%sspread over %d clouds", sep, p->spread_clouds), sep = "; ";
     if (p->max_per_region)

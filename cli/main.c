@@ -105,8 +105,7 @@ int cmd_help(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "-h") && strcmp(argv[1], "--help")) {
         const struct cli_command *c = cli_find(argv[1]);
         if (!c) {
-            fprintf(stderr, "gpuform: unknown command '%s'; 'gpuform help' lists them\n",
-                    argv[1]);
+            fprintf(stderr, "gpuform: unknown command '%s'; 'gpuform help' lists them\n", argv[1]);
             return CLI_ERROR;
         }
         fputs(c->usage, stdout);

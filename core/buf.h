@@ -8,10 +8,10 @@
 #include <stddef.h>
 
 struct core_buf {
-    char *data;  /* NUL-terminated once anything was added; NULL before */
-    size_t len;  /* bytes used, not counting the NUL */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* the most `len` may reach */
+    char *data; /* NUL-terminated once anything was added; NULL before */
+    size_t len; /* bytes used, not counting the NUL */
+    size_t cap; /* bytes allocated */
+    size_t max; /* the most `len` may reach */
 };
 
 /* An empty buffer that may hold up to `max` bytes. Embedded: pair with release. */

@@ -9,12 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum core_cloud {
-    CORE_CLOUD_AWS,
-    CORE_CLOUD_GCP,
-    CORE_CLOUD_AZURE,
-    CORE_CLOUD_COUNT
-};
+enum core_cloud { CORE_CLOUD_AWS, CORE_CLOUD_GCP, CORE_CLOUD_AZURE, CORE_CLOUD_COUNT };
 
 /* The cloud's spec name ("aws", "gcp", "azure"); never NULL for a valid id. */
 const char *core_cloud_name(enum core_cloud cloud);

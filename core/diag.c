@@ -317,8 +317,9 @@ static int render_text(const struct core_diags *d, bool color, FILE *out)
             render_one(&b, &d->items[i].notes[j], st);
     }
     if (d->truncated)
-        core_buf_addf(&b, "gpuform: too many problems; stopped after %zu errors: fix these "
-                          "and run again\n",
+        core_buf_addf(&b,
+                      "gpuform: too many problems; stopped after %zu errors: fix these "
+                      "and run again\n",
                       d->errors);
     int rc = fwrite(core_buf_str(&b), 1, b.len, out) == b.len ? 0 : -1;
     core_buf_release(&b);
@@ -334,8 +335,7 @@ static json_t *diag_json(const struct core_diag *g)
     json_object_set_new(o, "code", json_string(g->code));
     json_object_set_new(o, "file", g->loc.src ? json_string(g->loc.src->path) : json_null());
     json_object_set_new(o, "line", json_integer(g->loc.line));
-    json_object_set_new(o, "column", json_integer(g->loc.line ? (g->loc.col ? g->loc.col : 1)
-                                                             : 0));
+    json_object_set_new(o, "column", json_integer(g->loc.line ? (g->loc.col ? g->loc.col : 1) : 0));
     json_object_set_new(o, "message", json_string(g->message));
     return o;
 }

@@ -12,16 +12,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum core_severity {
-    CORE_SEV_ERROR,
-    CORE_SEV_WARNING,
-    CORE_SEV_NOTE
-};
+enum core_severity { CORE_SEV_ERROR, CORE_SEV_WARNING, CORE_SEV_NOTE };
 
 /* A file whose text diagnostics may quote. Owned by the core_diags it was added to. */
 struct core_source {
-    char *path;   /* as the user named it, for messages */
-    char *text;   /* contents, NUL-terminated; may be NULL when the file could not be read */
+    char *path; /* as the user named it, for messages */
+    char *text; /* contents, NUL-terminated; may be NULL when the file could not be read */
     size_t len;
     struct core_source *next;
 };
@@ -36,20 +32,20 @@ struct core_loc {
 
 struct core_diag {
     enum core_severity severity;
-    const char *code;        /* stable, static string, e.g. "unknown-key" */
+    const char *code; /* stable, static string, e.g. "unknown-key" */
     struct core_loc loc;
     char *message;           /* heap, owned */
     struct core_diag *notes; /* notes attached to this diagnostic, in order; heap, owned */
     size_t nnotes;
-    size_t seq;              /* insertion order, keeps sorting stable */
-    size_t src_rank;         /* the source's registration order; set by core_diags_sort */
+    size_t seq;      /* insertion order, keeps sorting stable */
+    size_t src_rank; /* the source's registration order; set by core_diags_sort */
 };
 
 struct core_diags {
     struct core_diag *items; /* heap array of top-level diagnostics */
     size_t n, cap;
     size_t errors, warnings;
-    size_t max_errors;       /* errors past this are dropped and `truncated` set */
+    size_t max_errors; /* errors past this are dropped and `truncated` set */
     bool truncated;
     struct core_source *sources;
 };
@@ -84,9 +80,9 @@ bool core_diags_full(const struct core_diags *d);
 void core_diags_sort(struct core_diags *d);
 
 enum core_diag_format {
-    CORE_DIAG_TEXT,   /* file:line:col: error: message, the source line and a caret */
-    CORE_DIAG_JSON,   /* one JSON array of objects, documented in docs/spec.md */
-    CORE_DIAG_GITHUB  /* ::error file=...,line=...,col=...::message workflow commands */
+    CORE_DIAG_TEXT,  /* file:line:col: error: message, the source line and a caret */
+    CORE_DIAG_JSON,  /* one JSON array of objects, documented in docs/spec.md */
+    CORE_DIAG_GITHUB /* ::error file=...,line=...,col=...::message workflow commands */
 };
 
 /*

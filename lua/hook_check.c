@@ -61,8 +61,7 @@ int hook_check_syntax(const struct spec *spec, struct core_diags *diags)
         return 0;
     lua_State *L = luaL_newstate();
     if (!L) {
-        core_diag_add(diags, CORE_SEV_ERROR, "out-of-memory", NULL,
-                      "out of memory starting Lua");
+        core_diag_add(diags, CORE_SEV_ERROR, "out-of-memory", NULL, "out of memory starting Lua");
         return -1;
     }
     int rc = 0;

@@ -17,8 +17,8 @@
 
 static void err_at(struct dctx *c, const struct core_loc *loc, const char *code, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
-static void warn_at(struct dctx *c, const struct core_loc *loc, const char *code,
-                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void warn_at(struct dctx *c, const struct core_loc *loc, const char *code, const char *fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
 
 static void report(struct dctx *c, enum core_severity sev, const struct core_loc *loc,
                    const char *code, const char *fmt, va_list ap)
@@ -37,8 +37,8 @@ static void err_at(struct dctx *c, const struct core_loc *loc, const char *code,
     va_end(ap);
 }
 
-static void warn_at(struct dctx *c, const struct core_loc *loc, const char *code,
-                    const char *fmt, ...)
+static void warn_at(struct dctx *c, const struct core_loc *loc, const char *code, const char *fmt,
+                    ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -213,12 +213,12 @@ static void check_placement(struct dctx *c, struct spec_workload *w)
         core_diag_note(g, &p->spread_loc, "'spread' is set here");
     }
     if (p->together != SPEC_TOGETHER_NONE && p->max_per_region && p->max_per_region < w->count) {
-        struct core_diag *g = core_diag_add(
-            c->diags, CORE_SEV_ERROR, "placement-conflict", &p->together_loc,
-            "'together: %s' puts all %d nodes of workload '%s' in one region, but "
-            "'max_per_region' allows %d",
-            p->together == SPEC_TOGETHER_ZONE ? "zone" : "region", w->count, w->name,
-            p->max_per_region);
+        struct core_diag *g =
+            core_diag_add(c->diags, CORE_SEV_ERROR, "placement-conflict", &p->together_loc,
+                          "'together: %s' puts all %d nodes of workload '%s' in one region, but "
+                          "'max_per_region' allows %d",
+                          p->together == SPEC_TOGETHER_ZONE ? "zone" : "region", w->count, w->name,
+                          p->max_per_region);
         core_diag_note(g, &p->max_per_region_loc, "'max_per_region' is set here");
     } else if (p->max_per_region && candidates &&
                (size_t)p->max_per_region * candidates < (size_t)w->count) {

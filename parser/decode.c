@@ -30,8 +30,7 @@ void sch_error(struct dctx *c, const struct spec_node *n, const char *code, cons
     va_end(ap);
 }
 
-void sch_warning(struct dctx *c, const struct spec_node *n, const char *code, const char *fmt,
-                 ...)
+void sch_warning(struct dctx *c, const struct spec_node *n, const char *code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -77,8 +76,8 @@ static void undefined_var(struct dctx *c, const struct spec_node *n, const char 
         hint = core_suggest(name, names, c->spec->nvariables);
     }
     if (hint)
-        sch_error(c, n, "undefined-variable", "undefined variable '%s' (did you mean '%s'?)",
-                  name, hint);
+        sch_error(c, n, "undefined-variable", "undefined variable '%s' (did you mean '%s'?)", name,
+                  hint);
     else
         sch_error(c, n, "undefined-variable",
                   "undefined variable '%s'; declare it under 'variables:'", name);
@@ -89,8 +88,8 @@ static void undefined_var(struct dctx *c, const struct spec_node *n, const char 
  * Resolves every ${...} in the scalar. A value that is exactly one ${var.NAME} takes the
  * variable's type; anything else becomes a string. Returns NULL when absent or wrong.
  */
-static const char *interpolate(struct dctx *c, const struct spec_node *n,
-                               const struct sch_field *f, const char *ctx, bool *quoted)
+static const char *interpolate(struct dctx *c, const struct spec_node *n, const struct sch_field *f,
+                               const char *ctx, bool *quoted)
 {
     const char *s = n->u.str.s;
     const char *field = f ? f->name : "value";
@@ -218,8 +217,8 @@ static int range_check(struct dctx *c, const struct spec_node *n, const struct s
     fmt_num(got, sizeof(got), v);
     if (v < t->min) {
         fmt_num(lim, sizeof(lim), t->min);
-        sch_error(c, n, "range", "%s must be at least %s, not %s", sch_where(c, f->name, ctx),
-                  lim, got);
+        sch_error(c, n, "range", "%s must be at least %s, not %s", sch_where(c, f->name, ctx), lim,
+                  got);
         return -1;
     }
     if (v > t->max) {
@@ -377,8 +376,7 @@ int sch_decode_map(struct dctx *c, const struct spec_node *n, const struct sch_t
             if (f->flags & SCH_REQUIRED) {
                 const struct spec_node *at = v ? v : where;
                 if (ctx)
-                    sch_error(c, at, "missing-key", "%s needs '%s' (%s)", ctx, f->name,
-                              f->doc);
+                    sch_error(c, at, "missing-key", "%s needs '%s' (%s)", ctx, f->name, f->doc);
                 else
                     sch_error(c, at, "missing-key", "the stack needs a top-level '%s' (%s)",
                               f->name, f->doc);
@@ -461,8 +459,7 @@ static int decode_dict(struct dctx *c, const struct spec_node *n, const struct s
             *(struct core_loc *)(e + t->elem_loc_offset) = p->key->loc;
         const char *ectx =
             t->title ? core_arena_printf(&c->spec->arena, "%s '%s'", t->title, key)
-                     : core_arena_printf(&c->spec->arena, "'%s' in %s", key,
-                                         ctx ? ctx : f->name);
+                     : core_arena_printf(&c->spec->arena, "'%s' in %s", key, ctx ? ctx : f->name);
         struct sch_field ef = {.name = key, .type = t->elem, .flags = f->flags & ~SCH_REQUIRED};
         void *ev = e + t->value_offset;
         int erc = t->elem->kind == SCH_MAP

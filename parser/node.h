@@ -12,20 +12,16 @@
 #include "core/arena.h"
 #include "core/diag.h"
 
-enum spec_node_kind {
-    SPEC_NODE_SCALAR,
-    SPEC_NODE_MAP,
-    SPEC_NODE_SEQ
-};
+enum spec_node_kind { SPEC_NODE_SCALAR, SPEC_NODE_MAP, SPEC_NODE_SEQ };
 
 struct spec_pair;
 
 struct spec_node {
     enum spec_node_kind kind;
-    bool quoted;          /* scalar written quoted or as a block: always a string */
-    bool resolved;        /* ${...} interpolation already applied (aliases share nodes) */
-    struct core_loc loc;  /* where the node starts; span = the scalar's width on its line */
-    size_t expanded;      /* nodes in this subtree, counting every alias expansion */
+    bool quoted;         /* scalar written quoted or as a block: always a string */
+    bool resolved;       /* ${...} interpolation already applied (aliases share nodes) */
+    struct core_loc loc; /* where the node starts; span = the scalar's width on its line */
+    size_t expanded;     /* nodes in this subtree, counting every alias expansion */
     union {
         struct {
             const char *s; /* NUL-terminated, in the arena */
@@ -43,10 +39,10 @@ struct spec_node {
 };
 
 struct spec_pair {
-    struct spec_node *key;   /* always a scalar */
+    struct spec_node *key; /* always a scalar */
     struct spec_node *value;
-    bool merged;             /* came from a `<<` merge key, not written here */
-    bool duplicate;          /* the key appeared earlier in the mapping (reported) */
+    bool merged;    /* came from a `<<` merge key, not written here */
+    bool duplicate; /* the key appeared earlier in the mapping (reported) */
 };
 
 struct spec_yaml_limits {

@@ -41,7 +41,7 @@ struct sch_field {
     size_t count_offset; /* DICT and LIST: size_t element count */
     size_t loc_offset;   /* with SCH_LOC: struct core_loc */
     unsigned flags;
-    const char *doc;     /* one line, for the JSON Schema and `gpuform schema` */
+    const char *doc; /* one line, for the JSON Schema and `gpuform schema` */
 };
 
 typedef int (*sch_decode_fn)(struct dctx *c, const struct spec_node *n, void *dst,
@@ -49,22 +49,22 @@ typedef int (*sch_decode_fn)(struct dctx *c, const struct spec_node *n, void *ds
 
 struct sch_type {
     enum sch_kind kind;
-    const char *what;                /* "an integer", "a GPU request": for messages */
-    const char *title;               /* DICT elements: "workload" gives "workload 'chat'" */
-    const struct sch_field *fields;  /* MAP */
+    const char *what;               /* "an integer", "a GPU request": for messages */
+    const char *title;              /* DICT elements: "workload" gives "workload 'chat'" */
+    const struct sch_field *fields; /* MAP */
     size_t nfields;
-    const struct sch_type *elem;     /* DICT, LIST */
+    const struct sch_type *elem; /* DICT, LIST */
     size_t elem_size;
-    size_t name_offset;              /* DICT: const char * key in the element */
-    size_t value_offset;             /* DICT, LIST: where elem decodes inside the element */
-    size_t elem_loc_offset;          /* DICT, LIST: struct core_loc in the element, or NOLOC */
-    const char *const *enums;        /* ENUM: NULL-terminated */
-    double min, max;                 /* INT, NUMBER */
+    size_t name_offset;       /* DICT: const char * key in the element */
+    size_t value_offset;      /* DICT, LIST: where elem decodes inside the element */
+    size_t elem_loc_offset;   /* DICT, LIST: struct core_loc in the element, or NOLOC */
+    const char *const *enums; /* ENUM: NULL-terminated */
+    double min, max;          /* INT, NUMBER */
     int (*check_key)(struct dctx *c, const struct spec_node *key, const char *ctx);
-    const char *key_pattern;         /* DICT: JSON Schema pattern for the keys */
-    sch_decode_fn decode;            /* CUSTOM */
-    void (*init)(void *elem);        /* DICT: prepares each element before decoding */
-    const char *json;                /* CUSTOM: JSON Schema fragment */
+    const char *key_pattern;  /* DICT: JSON Schema pattern for the keys */
+    sch_decode_fn decode;     /* CUSTOM */
+    void (*init)(void *elem); /* DICT: prepares each element before decoding */
+    const char *json;         /* CUSTOM: JSON Schema fragment */
 };
 
 #define NOLOC ((size_t)-1)
@@ -99,8 +99,8 @@ const char *sch_where(struct dctx *c, const char *key, const char *ctx);
 /* An error at `n` with the given code; the message is printf-formatted. */
 void sch_error(struct dctx *c, const struct spec_node *n, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void sch_warning(struct dctx *c, const struct spec_node *n, const char *code, const char *fmt,
-                 ...) __attribute__((format(printf, 4, 5)));
+void sch_warning(struct dctx *c, const struct spec_node *n, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Values with units (parser/value.c). Each returns 0, or -1 with *why set to a hint. */
 int spec_parse_size(const char *s, uint64_t *bytes, const char **why);

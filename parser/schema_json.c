@@ -57,11 +57,11 @@ static json_t *type_json(const struct sch_type *t)
     case SCH_STRING:
         return json_pack("{s:s}", "type", "string");
     case SCH_INT:
-        return with_interp(json_pack("{s:s, s:f, s:f}", "type", "integer", "minimum", t->min,
-                                     "maximum", t->max));
+        return with_interp(
+            json_pack("{s:s, s:f, s:f}", "type", "integer", "minimum", t->min, "maximum", t->max));
     case SCH_NUMBER:
-        return with_interp(json_pack("{s:s, s:f, s:f}", "type", "number", "minimum", t->min,
-                                     "maximum", t->max));
+        return with_interp(
+            json_pack("{s:s, s:f, s:f}", "type", "number", "minimum", t->min, "maximum", t->max));
     case SCH_BOOL:
         return with_interp(json_pack("{s:s}", "type", "boolean"));
     case SCH_ENUM: {
@@ -75,8 +75,8 @@ static json_t *type_json(const struct sch_type *t)
     case SCH_LIST:
         return json_pack("{s:s, s:o}", "type", "array", "items", type_json(t->elem));
     case SCH_DICT: {
-        json_t *o = json_pack("{s:s, s:o}", "type", "object", "additionalProperties",
-                              type_json(t->elem));
+        json_t *o =
+            json_pack("{s:s, s:o}", "type", "object", "additionalProperties", type_json(t->elem));
         if (t->key_pattern)
             json_object_set_new(o, "propertyNames", json_pack("{s:s}", "pattern", t->key_pattern));
         return o;
@@ -94,7 +94,8 @@ char *spec_json_schema(void)
     json_t *root = type_json(&sch_stack);
     if (!root)
         return NULL;
-    json_object_set_new(root, "$schema", json_string("https://json-schema.org/draft/2020-12/schema"));
+    json_object_set_new(root, "$schema",
+                        json_string("https://json-schema.org/draft/2020-12/schema"));
     json_object_set_new(root, "$id", json_string("https://gpuform.dev/schema/gpuform-v1.json"));
     json_object_set_new(root, "title", json_string("gpuform stack (spec language v1)"));
     char *s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);

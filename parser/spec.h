@@ -26,65 +26,47 @@ enum spec_kind {
     SPEC_KIND_INVALID /* only while loading: never in a spec that loaded */
 };
 
-enum spec_spot {
-    SPEC_SPOT_NEVER,
-    SPEC_SPOT_AUTO,
-    SPEC_SPOT_ALWAYS
-};
+enum spec_spot { SPEC_SPOT_NEVER, SPEC_SPOT_AUTO, SPEC_SPOT_ALWAYS };
 
-enum spec_verify {
-    SPEC_VERIFY_NONE,
-    SPEC_VERIFY_QUICK,
-    SPEC_VERIFY_FULL
-};
+enum spec_verify { SPEC_VERIFY_NONE, SPEC_VERIFY_QUICK, SPEC_VERIFY_FULL };
 
-enum spec_together {
-    SPEC_TOGETHER_NONE,
-    SPEC_TOGETHER_REGION,
-    SPEC_TOGETHER_ZONE
-};
+enum spec_together { SPEC_TOGETHER_NONE, SPEC_TOGETHER_REGION, SPEC_TOGETHER_ZONE };
 
-enum spec_backend {
-    SPEC_BACKEND_FILE
-};
+enum spec_backend { SPEC_BACKEND_FILE };
 
-enum spec_var_type {
-    SPEC_VAR_STRING,
-    SPEC_VAR_NUMBER,
-    SPEC_VAR_BOOL
-};
+enum spec_var_type { SPEC_VAR_STRING, SPEC_VAR_NUMBER, SPEC_VAR_BOOL };
 
 struct spec_variable {
     const char *name;
     enum spec_var_type type;
-    const char *value;        /* resolved text: --var, then GPUFORM_VAR_name, then default */
-    const char *origin;       /* "--var", "environment", "default" */
+    const char *value;  /* resolved text: --var, then GPUFORM_VAR_name, then default */
+    const char *origin; /* "--var", "environment", "default" */
     const char *description;
-    bool used;                /* referenced by some ${var.NAME} */
+    bool used; /* referenced by some ${var.NAME} */
     struct core_loc loc;
 };
 
 struct spec_quota {
-    const char *region;       /* a region of the cloud, or "*" for every other region */
-    int64_t gpus;             /* GPUs that may run there at once */
+    const char *region; /* a region of the cloud, or "*" for every other region */
+    int64_t gpus;       /* GPUs that may run there at once */
     struct core_loc loc;
 };
 
 struct spec_cloud {
     enum core_cloud id;
-    const char *name;         /* "aws", "gcp", "azure" */
-    const char **regions;     /* regions the planner may use; none listed = none usable */
+    const char *name;     /* "aws", "gcp", "azure" */
+    const char **regions; /* regions the planner may use; none listed = none usable */
     size_t nregions;
     struct spec_quota *quotas;
     size_t nquotas;
-    const char *endpoint;     /* API endpoint override, NULL for the cloud's own */
-    const char *profile;      /* aws: shared-credentials profile */
-    const char *project;      /* gcp */
+    const char *endpoint;         /* API endpoint override, NULL for the cloud's own */
+    const char *profile;          /* aws: shared-credentials profile */
+    const char *project;          /* gcp */
     const char *credentials_file; /* gcp: service-account key path */
-    const char *subscription; /* azure */
+    const char *subscription;     /* azure */
     const char *resource_group;   /* azure */
-    const char *tenant;       /* azure */
-    const char *client_id;    /* azure */
+    const char *tenant;           /* azure */
+    const char *client_id;        /* azure */
     const char *client_secret;    /* azure; only from ${env.NAME} */
     struct core_loc loc;
 };
@@ -114,23 +96,23 @@ struct spec_budget {
 };
 
 struct spec_gpu {
-    const char **names;       /* canonical model names (catalog spelling), at least one */
+    const char **names; /* canonical model names (catalog spelling), at least one */
     size_t nnames;
-    int count;                /* GPUs per node */
-    uint64_t memory_min;      /* bytes per GPU, 0 = no lower bound */
-    uint64_t memory_max;      /* bytes per GPU, 0 = no upper bound */
+    int count;           /* GPUs per node */
+    uint64_t memory_min; /* bytes per GPU, 0 = no lower bound */
+    uint64_t memory_max; /* bytes per GPU, 0 = no upper bound */
     struct core_loc loc;
 };
 
 struct spec_placement {
     enum spec_together together;
-    uint32_t clouds;          /* bit (1 << enum core_cloud) per allowed cloud; 0 = all declared */
+    uint32_t clouds; /* bit (1 << enum core_cloud) per allowed cloud; 0 = all declared */
     const char **regions_include; /* glob patterns; none = every declared region */
     size_t nregions_include;
     const char **regions_exclude; /* glob patterns */
     size_t nregions_exclude;
-    int spread_clouds;        /* nodes must span at least this many clouds; 0 = no rule */
-    int max_per_region;       /* 0 = no limit */
+    int spread_clouds;  /* nodes must span at least this many clouds; 0 = no rule */
+    int max_per_region; /* 0 = no limit */
     struct core_loc loc, together_loc, spread_loc, max_per_region_loc, clouds_loc;
 };
 
@@ -150,8 +132,8 @@ struct spec_workload {
     const char *name;
     enum spec_kind kind;
     struct spec_gpu gpu;
-    int count;                /* nodes (training, batch), replicas (service), sites (federated) */
-    double hours;             /* expected hours; services and federated: per month */
+    int count;    /* nodes (training, batch), replicas (service), sites (federated) */
+    double hours; /* expected hours; services and federated: per month */
     enum spec_spot spot;
     enum spec_verify verify;
     struct spec_placement placement;
@@ -160,22 +142,22 @@ struct spec_workload {
     uint64_t data_bytes;
     struct spec_label *labels;
     size_t nlabels;
-    const char *image;        /* run.image, may be NULL */
-    const char **command;     /* run.command as argv (a string is one element) */
+    const char *image;    /* run.image, may be NULL */
+    const char **command; /* run.command as argv (a string is one element) */
     size_t ncommand;
-    struct spec_label *env;   /* run.env */
+    struct spec_label *env; /* run.env */
     size_t nenv;
-    struct spec_site *sites;  /* federated only */
+    struct spec_site *sites; /* federated only */
     size_t nsites;
-    struct core_loc loc;      /* the workload's name */
+    struct core_loc loc; /* the workload's name */
     /* Where fields were written (line 0 = not written; defaults applied). */
-    struct core_loc kind_loc, nodes_loc, replicas_loc, hours_loc, spot_loc, verify_loc,
-        data_loc, sites_loc;
+    struct core_loc kind_loc, nodes_loc, replicas_loc, hours_loc, spot_loc, verify_loc, data_loc,
+        sites_loc;
 };
 
 struct spec_hook {
-    const char *path;         /* as written, relative to the stack directory */
-    const char *resolved;     /* path to open: joined with the stack directory */
+    const char *path;     /* as written, relative to the stack directory */
+    const char *resolved; /* path to open: joined with the stack directory */
     struct core_loc loc;
 };
 
@@ -183,10 +165,10 @@ struct spec {
     struct core_arena arena;
     int version;
     const char *stack;
-    const char *dir;          /* the stack's directory (hooks and state are relative to it) */
+    const char *dir; /* the stack's directory (hooks and state are relative to it) */
     enum spec_backend state_backend;
-    const char *state_path;   /* file backend: as written, NULL for the default */
-    const char *state_file;   /* file backend: the path to use, resolved against `dir` */
+    const char *state_path; /* file backend: as written, NULL for the default */
+    const char *state_file; /* file backend: the path to use, resolved against `dir` */
     enum spec_spot default_spot;
     enum spec_verify default_verify;
     struct spec_variable *variables;
@@ -199,17 +181,17 @@ struct spec {
     size_t nworkloads;
     struct spec_hook *hooks;
     size_t nhooks;
-    struct core_loc loc;      /* start of the first file */
+    struct core_loc loc; /* start of the first file */
     struct core_loc version_loc, stack_loc;
 };
 
 struct spec_options {
-    const char *const *vars;  /* "NAME=VALUE" from --var, in order; later ones win */
+    const char *const *vars; /* "NAME=VALUE" from --var, in order; later ones win */
     size_t nvars;
     /* Environment lookup for GPUFORM_VAR_* and ${env.*}; NULL means getenv(). */
     const char *(*getenv)(const char *name, void *ud);
     void *getenv_ud;
-    size_t max_file_size;     /* bytes per file; 0 = 32 MiB */
+    size_t max_file_size; /* bytes per file; 0 = 32 MiB */
 };
 
 /*
@@ -223,8 +205,7 @@ int spec_load(const char *path, const struct spec_options *opts, struct core_dia
 
 /* The same for an in-memory document named `name` (tests, fuzzing). */
 int spec_load_buffer(const char *name, const char *data, size_t len,
-                     const struct spec_options *opts, struct core_diags *diags,
-                     struct spec **out);
+                     const struct spec_options *opts, struct core_diags *diags, struct spec **out);
 
 void spec_free(struct spec *spec);
 

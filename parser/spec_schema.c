@@ -127,11 +127,10 @@ static const struct sch_type t_together = {
 static const struct sch_type t_backend = {
     .kind = SCH_ENUM, .what = "a state backend", .enums = backends};
 
-
 /* ---- sizes, hours, memory ranges ---- */
 
-static int dec_size(struct dctx *c, const struct spec_node *n, void *dst,
-                    const struct sch_field *f, const char *ctx)
+static int dec_size(struct dctx *c, const struct spec_node *n, void *dst, const struct sch_field *f,
+                    const char *ctx)
 {
     bool quoted;
     const char *s = sch_scalar(c, n, f, ctx, &quoted);
@@ -215,8 +214,10 @@ static int dec_memory(struct dctx *c, const struct spec_node *n, struct spec_gpu
         (hi[0] && spec_parse_size(hi, &g->memory_max, &why) < 0))
         goto bad;
     if (g->memory_max && g->memory_min > g->memory_max) {
-        sch_error(c, n, "range", "GPU memory range '%s' in %s is empty: its low end is above its "
-                                 "high end", s, ctx);
+        sch_error(c, n, "range",
+                  "GPU memory range '%s' in %s is empty: its low end is above its "
+                  "high end",
+                  s, ctx);
         return -1;
     }
     return 0;
@@ -347,8 +348,8 @@ static int dec_gpu_map(struct dctx *c, const struct spec_node *n, struct spec_gp
 }
 
 /* "H100:8", "H100" (one GPU) or {name, count, memory}. */
-static int dec_gpu(struct dctx *c, const struct spec_node *n, void *dst,
-                   const struct sch_field *f, const char *ctx)
+static int dec_gpu(struct dctx *c, const struct spec_node *n, void *dst, const struct sch_field *f,
+                   const char *ctx)
 {
     struct spec_gpu *g = dst;
     g->loc = n->loc;
@@ -419,13 +420,13 @@ int spec_check_region(struct dctx *c, const struct spec_node *n, enum core_cloud
     return core_region_known(cloud, region) ? 0 : region_error(c, n, cloud, region, ctx);
 }
 
-static int cloud_error(struct dctx *c, const struct spec_node *n, const char *name,
-                       const char *ctx)
+static int cloud_error(struct dctx *c, const struct spec_node *n, const char *name, const char *ctx)
 {
     static const char *const clouds[] = {"aws", "gcp", "azure"};
     const char *hint = core_suggest(name, clouds, ARRAY_LEN(clouds));
-    sch_error(c, n, "unknown-cloud", "unknown cloud '%s' in %s; gpuform knows aws, gcp and azure%s%s%s",
-              name, ctx, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    sch_error(c, n, "unknown-cloud",
+              "unknown cloud '%s' in %s; gpuform knows aws, gcp and azure%s%s%s", name, ctx,
+              hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
     return -1;
 }
 
@@ -526,8 +527,8 @@ static int dec_quotas(struct dctx *c, const struct spec_node *n, void *dst,
     for (size_t i = 0; i < n->u.map.n; i++) {
         const struct spec_pair *p = &n->u.map.items[i];
         const char *region = p->key->u.str.s;
-        const char *qctx = core_arena_printf(&c->spec->arena, "quota '%s' of cloud '%s'", region,
-                                             cl->name);
+        const char *qctx =
+            core_arena_printf(&c->spec->arena, "quota '%s' of cloud '%s'", region, cl->name);
         if (strcmp(region, "*") != 0 &&
             spec_check_region(c, p->key, cl->id, region, qctx ? qctx : ctx) < 0) {
             rc = -1;
@@ -613,12 +614,19 @@ static const struct sch_type t_regions = {
 };
 
 #define CLOUD_COMMON                                                                               \
-    {"regions", &t_regions, offsetof(struct spec_cloud, regions), 0, 0, SCH_REQUIRED,              \
-     "regions the planner may place nodes in"},                                                    \
-        {"quotas", &t_quotas, offsetof(struct spec_cloud, quotas), 0, 0, 0,                        \
+    {"regions", &t_regions,   offsetof(struct spec_cloud, regions),    0,                          \
+     0,         SCH_REQUIRED, "regions the planner may place nodes in"},                           \
+        {"quotas",                                                                                 \
+         &t_quotas,                                                                                \
+         offsetof(struct spec_cloud, quotas),                                                      \
+         0,                                                                                        \
+         0,                                                                                        \
+         0,                                                                                        \
          "GPUs that may run at once per region; \"*\" = every other region"},                      \
-        {"endpoint", &t_string, offsetof(struct spec_cloud, endpoint), 0, 0, SCH_ENV,              \
-         "API endpoint override (cloudsim, proxies); ${env.NAME} allowed"}
+    {                                                                                              \
+        "endpoint", &t_string, offsetof(struct spec_cloud, endpoint), 0, 0, SCH_ENV,               \
+            "API endpoint override (cloudsim, proxies); ${env.NAME} allowed"                       \
+    }
 
 static const struct sch_field aws_fields[] = {
     CLOUD_COMMON,
@@ -647,11 +655,17 @@ static const struct sch_field azure_fields[] = {
 };
 
 static const struct sch_type t_cloud[CORE_CLOUD_COUNT] = {
-    [CORE_CLOUD_AWS] = {.kind = SCH_MAP, .what = "a mapping", .fields = aws_fields,
+    [CORE_CLOUD_AWS] = {.kind = SCH_MAP,
+                        .what = "a mapping",
+                        .fields = aws_fields,
                         .nfields = ARRAY_LEN(aws_fields)},
-    [CORE_CLOUD_GCP] = {.kind = SCH_MAP, .what = "a mapping", .fields = gcp_fields,
+    [CORE_CLOUD_GCP] = {.kind = SCH_MAP,
+                        .what = "a mapping",
+                        .fields = gcp_fields,
                         .nfields = ARRAY_LEN(gcp_fields)},
-    [CORE_CLOUD_AZURE] = {.kind = SCH_MAP, .what = "a mapping", .fields = azure_fields,
+    [CORE_CLOUD_AZURE] = {.kind = SCH_MAP,
+                          .what = "a mapping",
+                          .fields = azure_fields,
                           .nfields = ARRAY_LEN(azure_fields)},
 };
 
@@ -757,9 +771,10 @@ static const struct sch_field budget_fields[] = {
      0, 0, "label selector; without it the budget covers every workload"},
 };
 
-static const struct sch_type t_budget = {
-    .kind = SCH_MAP, .what = "a mapping", .fields = budget_fields,
-    .nfields = ARRAY_LEN(budget_fields)};
+static const struct sch_type t_budget = {.kind = SCH_MAP,
+                                         .what = "a mapping",
+                                         .fields = budget_fields,
+                                         .nfields = ARRAY_LEN(budget_fields)};
 
 static const struct sch_type t_budgets = {
     .kind = SCH_DICT,
@@ -845,9 +860,10 @@ static const struct sch_field spread_fields[] = {
     {"clouds", &t_count, offsetof(struct spec_placement, spread_clouds), 0, 0, SCH_REQUIRED,
      "the workload's nodes must span at least this many clouds"},
 };
-static const struct sch_type t_spread = {
-    .kind = SCH_MAP, .what = "a mapping", .fields = spread_fields,
-    .nfields = ARRAY_LEN(spread_fields)};
+static const struct sch_type t_spread = {.kind = SCH_MAP,
+                                         .what = "a mapping",
+                                         .fields = spread_fields,
+                                         .nfields = ARRAY_LEN(spread_fields)};
 
 static const struct sch_field placement_fields[] = {
     {"together", &t_together, offsetof(struct spec_placement, together), 0,
@@ -863,9 +879,10 @@ static const struct sch_field placement_fields[] = {
      offsetof(struct spec_placement, max_per_region_loc), SCH_LOC,
      "at most this many of the workload's nodes in one region"},
 };
-static const struct sch_type t_placement = {
-    .kind = SCH_MAP, .what = "a mapping", .fields = placement_fields,
-    .nfields = ARRAY_LEN(placement_fields)};
+static const struct sch_type t_placement = {.kind = SCH_MAP,
+                                            .what = "a mapping",
+                                            .fields = placement_fields,
+                                            .nfields = ARRAY_LEN(placement_fields)};
 
 static const struct sch_field data_fields[] = {
     {"location", &t_location, offsetof(struct spec_workload, data_location), 0, 0, SCH_REQUIRED,
@@ -874,8 +891,7 @@ static const struct sch_field data_fields[] = {
      "how much data each node reads, e.g. 2TB"},
 };
 static const struct sch_type t_data = {
-    .kind = SCH_MAP, .what = "a mapping", .fields = data_fields,
-    .nfields = ARRAY_LEN(data_fields)};
+    .kind = SCH_MAP, .what = "a mapping", .fields = data_fields, .nfields = ARRAY_LEN(data_fields)};
 
 static const struct sch_type t_labels = {
     .kind = SCH_DICT,
@@ -940,8 +956,8 @@ static const struct sch_field run_fields[] = {
      "container image the node runs"},
     {"command", &t_command, offsetof(struct spec_workload, command), 0, 0, 0,
      "command: a string (run by a shell) or an argv list"},
-    {"env", &t_env, offsetof(struct spec_workload, env), offsetof(struct spec_workload, nenv), 0,
-     0, "environment variables for the command"},
+    {"env", &t_env, offsetof(struct spec_workload, env), offsetof(struct spec_workload, nenv), 0, 0,
+     "environment variables for the command"},
 };
 static const struct sch_type t_run = {
     .kind = SCH_MAP, .what = "a mapping", .fields = run_fields, .nfields = ARRAY_LEN(run_fields)};
@@ -951,8 +967,7 @@ static const struct sch_field site_fields[] = {
      "CLOUD/REGION the site's node runs in"},
 };
 static const struct sch_type t_site = {
-    .kind = SCH_MAP, .what = "a mapping", .fields = site_fields,
-    .nfields = ARRAY_LEN(site_fields)};
+    .kind = SCH_MAP, .what = "a mapping", .fields = site_fields, .nfields = ARRAY_LEN(site_fields)};
 static const struct sch_type t_sites = {
     .kind = SCH_DICT,
     .what = "a mapping of sites",
@@ -993,9 +1008,10 @@ static const struct sch_field workload_fields[] = {
      "federated: one node per site, at the site's location"},
 };
 
-static const struct sch_type t_workload = {
-    .kind = SCH_MAP, .what = "a mapping", .fields = workload_fields,
-    .nfields = ARRAY_LEN(workload_fields)};
+static const struct sch_type t_workload = {.kind = SCH_MAP,
+                                           .what = "a mapping",
+                                           .fields = workload_fields,
+                                           .nfields = ARRAY_LEN(workload_fields)};
 
 /* A workload's kind starts invalid, so checks can tell "not written or wrong" from training. */
 static void init_workload(void *elem)
@@ -1066,9 +1082,10 @@ static const struct sch_field state_fields[] = {
     {"path", &t_string, offsetof(struct spec, state_path), 0, 0, 0,
      "file backend: state file, relative to the stack (default .gpuform/state.json)"},
 };
-static const struct sch_type t_state = {
-    .kind = SCH_MAP, .what = "a mapping", .fields = state_fields,
-    .nfields = ARRAY_LEN(state_fields)};
+static const struct sch_type t_state = {.kind = SCH_MAP,
+                                        .what = "a mapping",
+                                        .fields = state_fields,
+                                        .nfields = ARRAY_LEN(state_fields)};
 
 static const struct sch_field default_fields[] = {
     {"spot", &t_spot, offsetof(struct spec, default_spot), 0, 0, 0,
@@ -1076,9 +1093,10 @@ static const struct sch_field default_fields[] = {
     {"verify", &t_verify, offsetof(struct spec, default_verify), 0, 0, 0,
      "verify level of workloads that set none: none, quick (default) or full"},
 };
-static const struct sch_type t_defaults = {
-    .kind = SCH_MAP, .what = "a mapping", .fields = default_fields,
-    .nfields = ARRAY_LEN(default_fields)};
+static const struct sch_type t_defaults = {.kind = SCH_MAP,
+                                           .what = "a mapping",
+                                           .fields = default_fields,
+                                           .nfields = ARRAY_LEN(default_fields)};
 
 /* Variables are decoded before everything else (parser/stack.c); here only for the schema. */
 static const struct sch_type t_variables = {
@@ -1122,23 +1140,24 @@ static const struct sch_field stack_fields[] = {
      SCH_REQUIRED | SCH_LOC, "spec language version; 1"},
     {"stack", &t_stack_name, offsetof(struct spec, stack), 0, 0, SCH_REQUIRED,
      "names and tags everything this stack creates"},
-    {"variables", &t_variables, offsetof(struct spec, variables),
-     offsetof(struct spec, nvariables), 0, 0, "inputs, set with --var NAME=VALUE or GPUFORM_VAR_NAME"},
+    {"variables", &t_variables, offsetof(struct spec, variables), offsetof(struct spec, nvariables),
+     0, 0, "inputs, set with --var NAME=VALUE or GPUFORM_VAR_NAME"},
     {"state", &t_state, 0, 0, 0, 0, "where state is kept"},
     {"clouds", &t_clouds, offsetof(struct spec, clouds), offsetof(struct spec, nclouds), 0,
      SCH_REQUIRED, "the clouds this stack may use"},
     {"budgets", &t_budgets, offsetof(struct spec, budgets), offsetof(struct spec, nbudgets), 0, 0,
      "cost caps, over every workload or a label selector"},
     {"defaults", &t_defaults, 0, 0, 0, 0, "defaults for every workload"},
-    {"workloads", &t_workloads, offsetof(struct spec, workloads),
-     offsetof(struct spec, nworkloads), 0, SCH_REQUIRED, "what to run"},
+    {"workloads", &t_workloads, offsetof(struct spec, workloads), offsetof(struct spec, nworkloads),
+     0, SCH_REQUIRED, "what to run"},
     {"hooks", &t_hooks, offsetof(struct spec, hooks), offsetof(struct spec, nhooks), 0, 0,
      "Lua policy files, relative to the stack"},
 };
 
-const struct sch_type sch_stack = {
-    .kind = SCH_MAP, .what = "a mapping", .fields = stack_fields,
-    .nfields = ARRAY_LEN(stack_fields)};
+const struct sch_type sch_stack = {.kind = SCH_MAP,
+                                   .what = "a mapping",
+                                   .fields = stack_fields,
+                                   .nfields = ARRAY_LEN(stack_fields)};
 
 const struct sch_type *sch_cloud_type(enum core_cloud cloud)
 {

@@ -50,8 +50,8 @@ static int pv_push(struct pairvec *v, const struct spec_pair *p)
 struct merger {
     struct core_arena *arena;
     struct core_diags *diags;
-    struct pairvec top;                   /* merged top-level pairs, in first-seen order */
-    struct pairvec *sections;             /* entries of each merged section, parallel to top */
+    struct pairvec top;       /* merged top-level pairs, in first-seen order */
+    struct pairvec *sections; /* entries of each merged section, parallel to top */
     size_t nsections;
 };
 
@@ -279,13 +279,14 @@ void spec_free(struct spec *spec)
     free(spec);
 }
 
-static int decode_root(struct spec *spec, struct core_diags *diags,
-                       const struct spec_options *opts, const struct spec_node *root)
+static int decode_root(struct spec *spec, struct core_diags *diags, const struct spec_options *opts,
+                       const struct spec_node *root)
 {
     struct dctx c = {.spec = spec, .diags = diags, .opts = opts};
     if (root->kind != SPEC_NODE_MAP) {
-        sch_error(&c, root, "type", "a spec file must be a mapping of keys such as 'version', "
-                                    "'stack' and 'workloads', not %s",
+        sch_error(&c, root, "type",
+                  "a spec file must be a mapping of keys such as 'version', "
+                  "'stack' and 'workloads', not %s",
                   spec_node_kind_name(root));
         return -1;
     }
@@ -299,8 +300,7 @@ static int decode_root(struct spec *spec, struct core_diags *diags,
 }
 
 static int load_roots(const char *path, const char *const *files, size_t nfiles,
-                      const struct spec_options *opts, struct core_diags *diags,
-                      struct spec **out)
+                      const struct spec_options *opts, struct core_diags *diags, struct spec **out)
 {
     struct spec *spec = spec_new();
     if (!spec)
@@ -394,8 +394,7 @@ int spec_load(const char *path, const struct spec_options *opts, struct core_dia
 }
 
 int spec_load_buffer(const char *name, const char *data, size_t len,
-                     const struct spec_options *opts, struct core_diags *diags,
-                     struct spec **out)
+                     const struct spec_options *opts, struct core_diags *diags, struct spec **out)
 {
     *out = NULL;
     struct spec *spec = spec_new();

@@ -92,9 +92,17 @@ struct unit {
 };
 
 static const struct unit size_units[] = {
-    {"B", 1},          {"KB", 1e3},        {"MB", 1e6},         {"GB", 1e9},
-    {"TB", 1e12},      {"PB", 1e15},       {"KiB", 1024.0},     {"MiB", 1048576.0},
-    {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}, {"PiB", 1125899906842624.0},
+    {"B", 1},
+    {"KB", 1e3},
+    {"MB", 1e6},
+    {"GB", 1e9},
+    {"TB", 1e12},
+    {"PB", 1e15},
+    {"KiB", 1024.0},
+    {"MiB", 1048576.0},
+    {"GiB", 1073741824.0},
+    {"TiB", 1099511627776.0},
+    {"PiB", 1125899906842624.0},
 };
 
 int spec_parse_size(const char *s, uint64_t *bytes, const char **why)

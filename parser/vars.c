@@ -26,8 +26,8 @@ static bool valid_var_name(const char *s)
 
 static bool is_bool(const char *s)
 {
-    return !strcmp(s, "true") || !strcmp(s, "false") || !strcmp(s, "True") ||
-           !strcmp(s, "False") || !strcmp(s, "TRUE") || !strcmp(s, "FALSE");
+    return !strcmp(s, "true") || !strcmp(s, "false") || !strcmp(s, "True") || !strcmp(s, "False") ||
+           !strcmp(s, "TRUE") || !strcmp(s, "FALSE");
 }
 
 /* Whether `value` fits the type; the message says why not. */
@@ -81,9 +81,9 @@ static int decode_one(struct dctx *c, const struct spec_pair *p, struct spec_var
             const char *k = n->u.map.items[i].key->u.str.s;
             if (strcmp(k, "type") && strcmp(k, "default") && strcmp(k, "description")) {
                 const char *hint = core_suggest(k, var_keys, 3);
-                sch_error(c, n->u.map.items[i].key, "unknown-key",
-                          "unknown key '%s' in %s%s%s%s", k, ctx, hint ? " (did you mean '" : "",
-                          hint ? hint : "", hint ? "'?)" : "");
+                sch_error(c, n->u.map.items[i].key, "unknown-key", "unknown key '%s' in %s%s%s%s",
+                          k, ctx, hint ? " (did you mean '" : "", hint ? hint : "",
+                          hint ? "'?)" : "");
                 rc = -1;
             }
         }
@@ -108,8 +108,8 @@ static int decode_one(struct dctx *c, const struct spec_pair *p, struct spec_var
             return -1;
     }
     if (def && def->kind != SPEC_NODE_SCALAR) {
-        sch_error(c, def, "type", "the default of %s must be a string, number or bool, not %s",
-                  ctx, spec_node_kind_name(def));
+        sch_error(c, def, "type", "the default of %s must be a string, number or bool, not %s", ctx,
+                  spec_node_kind_name(def));
         return -1;
     }
     if (def && strstr(def->u.str.s, "${")) {
@@ -159,8 +159,8 @@ static int decode_one(struct dctx *c, const struct spec_pair *p, struct spec_var
     }
     if (!v->value) {
         sch_error(c, p->key, "variable-unset",
-                  "%s has no value: give it a default, pass --var %s=VALUE or set %s", ctx,
-                  v->name, envname);
+                  "%s has no value: give it a default, pass --var %s=VALUE or set %s", ctx, v->name,
+                  envname);
         return -1;
     }
     return 0;
@@ -170,8 +170,8 @@ static int decode_one(struct dctx *c, const struct spec_pair *p, struct spec_var
 static int check_cli_vars(struct dctx *c)
 {
     int rc = 0;
-    const char **names = core_arena_alloc(&c->spec->arena,
-                                          (c->spec->nvariables + 1) * sizeof(*names));
+    const char **names =
+        core_arena_alloc(&c->spec->arena, (c->spec->nvariables + 1) * sizeof(*names));
     if (!names)
         return -1;
     for (size_t i = 0; i < c->spec->nvariables; i++)
@@ -180,8 +180,8 @@ static int check_cli_vars(struct dctx *c)
         const char *kv = c->opts->vars[i];
         const char *eq = strchr(kv, '=');
         if (!eq || eq == kv) {
-            core_diag_add(c->diags, CORE_SEV_ERROR, "usage", NULL,
-                          "--var '%s' is not NAME=VALUE", kv);
+            core_diag_add(c->diags, CORE_SEV_ERROR, "usage", NULL, "--var '%s' is not NAME=VALUE",
+                          kv);
             rc = -1;
             continue;
         }

@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#define MAX_ANCHORS  4096
-#define SMALL_MAP    16
+#define MAX_ANCHORS 4096
+#define SMALL_MAP   16
 
 const struct spec_yaml_limits spec_yaml_default_limits = {
     .max_depth = 64,
@@ -131,8 +131,7 @@ static int register_text(struct core_diags *d, const char *name, char *text, siz
     }
     struct core_source *src = core_diags_add_source(d, name, text, len);
     if (!src) {
-        core_diag_add(d, CORE_SEV_ERROR, "out-of-memory", NULL, "out of memory reading '%s'",
-                      name);
+        core_diag_add(d, CORE_SEV_ERROR, "out-of-memory", NULL, "out of memory reading '%s'", name);
         return -1;
     }
     *out = src;
@@ -196,16 +195,16 @@ int spec_read_source(struct core_diags *d, const char *path, size_t max_size,
                           "stack into several files",
                           max_size >> 20);
         else
-            core_diag_add(d, CORE_SEV_ERROR, "file-read", src ? &loc : NULL,
-                          "cannot read '%s': %s", path, err ? "read error" : "out of memory");
+            core_diag_add(d, CORE_SEV_ERROR, "file-read", src ? &loc : NULL, "cannot read '%s': %s",
+                          path, err ? "read error" : "out of memory");
         return -1;
     }
     text[len] = '\0';
     return register_text(d, path, text, len, out);
 }
 
-int spec_source_from_buffer(struct core_diags *d, const char *name, const char *data,
-                            size_t len, struct core_source **out)
+int spec_source_from_buffer(struct core_diags *d, const char *name, const char *data, size_t len,
+                            struct core_source **out)
 {
     *out = NULL;
     char *text = malloc(len + 1);
@@ -261,10 +260,10 @@ const char *spec_node_kind_name(const struct spec_node *n)
 
 struct frame {
     struct spec_node *node;
-    void *items;     /* malloc'd: struct spec_pair[] or struct spec_node *[] */
+    void *items; /* malloc'd: struct spec_pair[] or struct spec_node *[] */
     size_t n, cap;
     struct spec_node *key; /* mapping: key waiting for its value */
-    char *anchor;    /* malloc'd anchor name to register when the node ends */
+    char *anchor;          /* malloc'd anchor name to register when the node ends */
 };
 
 struct anchor {
@@ -314,8 +313,8 @@ static int fail(struct loader *L, const char *code, const yaml_mark_t *m, const 
 
 static int oom(struct loader *L)
 {
-    core_diag_add(L->diags, CORE_SEV_ERROR, "out-of-memory", NULL,
-                  "out of memory loading '%s'", L->src->path);
+    core_diag_add(L->diags, CORE_SEV_ERROR, "out-of-memory", NULL, "out of memory loading '%s'",
+                  L->src->path);
     L->failed = 1;
     return -1;
 }
@@ -357,9 +356,8 @@ static void report_duplicate(struct loader *L, const struct spec_pair *first,
                              struct spec_pair *again)
 {
     again->duplicate = true;
-    struct core_diag *g =
-        core_diag_add(L->diags, CORE_SEV_ERROR, "duplicate-key", &again->key->loc,
-                      "duplicate key '%s' in this mapping", again->key->u.str.s);
+    struct core_diag *g = core_diag_add(L->diags, CORE_SEV_ERROR, "duplicate-key", &again->key->loc,
+                                        "duplicate key '%s' in this mapping", again->key->u.str.s);
     core_diag_note(g, &first->key->loc, "'%s' was first defined here", first->key->u.str.s);
 }
 
@@ -500,8 +498,8 @@ static int attach(struct loader *L, struct spec_node *node, const yaml_mark_t *m
         return vec_push(&f->items, &f->n, &f->cap, &node, sizeof(node)) < 0 ? oom(L) : 0;
     if (!f->key) {
         if (node->kind != SPEC_NODE_SCALAR)
-            return fail(L, "yaml-complex-key", mark,
-                        "a mapping key must be a plain value, not %s", spec_node_kind_name(node));
+            return fail(L, "yaml-complex-key", mark, "a mapping key must be a plain value, not %s",
+                        spec_node_kind_name(node));
         f->key = node;
         return 0;
     }
@@ -526,9 +524,10 @@ static int add_anchor(struct loader *L, char *name, struct spec_node *node)
 }
 
 static const char *const std_tags[] = {
-    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int",  "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:map",
-    "tag:yaml.org,2002:seq",  "!",
+    "tag:yaml.org,2002:str",   "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",  "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",   "!",
 };
 
 static int check_tag(struct loader *L, const yaml_char_t *tag, const yaml_mark_t *m)
@@ -563,7 +562,8 @@ static char *mask_references(struct loader *L, size_t *len)
     size_t n = L->src->len;
     const char *found = memmem(t, n, OPEN_MASK, 2);
     for (; found; found = memmem(found + 1, n - (size_t)(found + 1 - t), OPEN_MASK, 2))
-        if ((size_t)(found - t) + 3 <= n && (found[2] == OPEN_MASK[2] || found[2] == CLOSE_MASK[2])) {
+        if ((size_t)(found - t) + 3 <= n &&
+            (found[2] == OPEN_MASK[2] || found[2] == CLOSE_MASK[2])) {
             struct core_loc loc = {.src = L->src};
             core_diag_add(L->diags, CORE_SEV_ERROR, "file-encoding", &loc,
                           "private-use characters U+E000 and U+E001 are reserved in specs");
@@ -619,8 +619,7 @@ static size_t unmask(char *s, size_t len)
     return k;
 }
 
-static struct spec_node *new_node(struct loader *L, enum spec_node_kind kind,
-                                  const yaml_mark_t *m)
+static struct spec_node *new_node(struct loader *L, enum spec_node_kind kind, const yaml_mark_t *m)
 {
     struct spec_node *n = core_arena_alloc(L->arena, sizeof(*n));
     if (!n) {
@@ -769,7 +768,9 @@ int spec_yaml_parse(struct core_arena *arena, struct core_diags *diags,
 {
     *root = NULL;
     struct loader L = {
-        .arena = arena, .diags = diags, .src = src,
+        .arena = arena,
+        .diags = diags,
+        .src = src,
         .limits = limits ? limits : &spec_yaml_default_limits,
     };
     L.stack = calloc(L.limits->max_depth + 1, sizeof(*L.stack));
