@@ -345,7 +345,7 @@ void spec_check(struct dctx *c)
     check_variables(c);
     if (s->state_backend == SPEC_BACKEND_FILE) {
         const char *p = s->state_path ? s->state_path : ".gpuform/state.json";
-        s->state_file = p[0] == '/' ? p : core_arena_printf(&s->arena, "%s/%s", s->dir, p);
+        s->state_file = spec_path_join(&s->arena, s->dir, p);
     }
 }
 

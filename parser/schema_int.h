@@ -118,6 +118,9 @@ const struct sch_type *sch_cloud_type(enum core_cloud cloud);
 /* Decodes the top-level 'variables' mapping and resolves each value (parser/vars.c). */
 int spec_decode_variables(struct dctx *c, const struct spec_node *n);
 
+/* `path` relative to `dir` (as is when absolute or when dir is "."), in the arena. */
+const char *spec_path_join(struct core_arena *a, const char *dir, const char *path);
+
 /* Semantic checks across sections (parser/check.c), after decoding. */
 void spec_check(struct dctx *c);
 

@@ -1064,7 +1064,7 @@ static int dec_hooks(struct dctx *c, const struct spec_node *n, void *dst,
         struct spec_hook *h = &spec->hooks[spec->nhooks++];
         h->path = s;
         h->loc = item->loc;
-        h->resolved = s[0] == '/' ? s : core_arena_printf(&spec->arena, "%s/%s", spec->dir, s);
+        h->resolved = spec_path_join(&spec->arena, spec->dir, s);
     }
     return rc;
 }

@@ -257,6 +257,15 @@ static char *dir_of(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
+const char *spec_path_join(struct core_arena *a, const char *dir, const char *path)
+{
+    if (path[0] == '/' || strcmp(dir, ".") == 0)
+        return path;
+    size_t dl = strlen(dir);
+    const char *s = core_arena_printf(a, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", path);
+    return s ? s : path;
+}
+
 /* ---- decoding ---- */
 
 static struct spec *spec_new(void)
