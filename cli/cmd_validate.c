@@ -153,7 +153,7 @@ static int parse_args(int argc, char **argv, struct vopts *o, int *first_path)
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "+q", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+:q", longopts, NULL)) != -1) {
         switch (ch) {
         case 'v':
             if (o->nvars == MAX_VARS)
@@ -179,9 +179,12 @@ static int parse_args(int argc, char **argv, struct vopts *o, int *first_path)
         case 'n':
             o->no_color = true;
             break;
+        case ':':
         default:
-            if (optopt)
-                return cli_usage_error(cmd, "option '-%c' needs a value or is unknown", optopt);
+            for (const struct option *lo = longopts; lo->name; lo++)
+                if (optopt && lo->val == optopt && lo->has_arg)
+                    return cli_usage_error(cmd, "option '--%s' needs a value%s", lo->name,
+                                           optopt == 'v' ? " (NAME=VALUE)" : "");
             return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
         }
     }

@@ -234,12 +234,17 @@ static const char *find_line(const struct core_source *s, uint32_t line, size_t 
     return p;
 }
 
-/* Bytes of the UTF-8 character starting at p (1 for a stray byte). */
+/* Bytes of the UTF-8 character starting at p; 0 for an invalid sequence (shown as '?'). */
 static size_t u8len(const char *p, const char *end)
 {
     unsigned char c = (unsigned char)*p;
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-    return (size_t)(end - p) < n ? 1 : n;
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || (size_t)(end - p) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (((unsigned char)p[i] & 0xC0) != 0x80)
+            return 0;
+    return n;
 }
 
 static void render_quote(struct core_buf *b, const struct core_diag *g, const struct style *st)
@@ -264,9 +269,11 @@ static void render_quote(struct core_buf *b, const struct core_diag *g, const st
     const char *p = line;
     for (; p < end && c < first + SHOW_COLUMNS; c++) {
         size_t n = u8len(p, end);
+        bool valid = n > 0;
+        n = n ? n : 1;
         if (c >= first) {
             unsigned char ch = (unsigned char)*p;
-            if (ch == '\t' || (ch >= 0x20 && ch != 0x7f))
+            if (valid && (ch == '\t' || (ch >= 0x20 && ch != 0x7f)))
                 core_buf_add(b, p, n);
             else
                 core_buf_addc(b, '?'); /* never echo control bytes to a terminal */
@@ -316,7 +323,7 @@ static int render_text(const struct core_diags *d, bool color, FILE *out)
         for (size_t j = 0; j < d->items[i].nnotes; j++)
             render_one(&b, &d->items[i].notes[j], st);
     }
-    if (d->truncated)
+    if (d->truncated || d->errors >= d->max_errors)
         core_buf_addf(&b,
                       "gpuform: too many problems; stopped after %zu errors: fix these "
                       "and run again\n",

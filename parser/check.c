@@ -67,6 +67,14 @@ static int popcount(uint32_t m)
     return n;
 }
 
+/* True when an unknown key of the workload was already answered with "did you mean". */
+static bool suggested(struct dctx *c, const struct spec_workload *w, const char *field)
+{
+    char ctx[128];
+    snprintf(ctx, sizeof(ctx), "workload '%s'", w->name);
+    return sch_was_suggested(c, ctx, field);
+}
+
 /* ---- counts and kinds ---- */
 
 static void check_counts(struct dctx *c, struct spec_workload *w)
@@ -79,7 +87,7 @@ static void check_counts(struct dctx *c, struct spec_workload *w)
         if (replicas)
             err_at(c, &w->replicas_loc, "wrong-count-key",
                    "'replicas' is for services; %s workload '%s' sets 'nodes'", kind, w->name);
-        if (!written(&w->hours_loc))
+        if (!written(&w->hours_loc) && !suggested(c, w, "hours"))
             err_at(c, &w->loc, "missing-key",
                    "%s workload '%s' needs 'hours', its expected run time, so that it can be "
                    "costed (e.g. hours: 72)",
@@ -96,12 +104,9 @@ static void check_counts(struct dctx *c, struct spec_workload *w)
             err_at(c, nodes ? &w->nodes_loc : &w->replicas_loc, "wrong-count-key",
                    "federated workload '%s' runs one node per site; remove '%s'", w->name,
                    nodes ? "nodes" : "replicas");
-        if (!written(&w->sites_loc))
+        if (!written(&w->sites_loc) && !suggested(c, w, "sites"))
             err_at(c, &w->loc, "missing-key",
                    "federated workload '%s' needs 'sites', each with a location", w->name);
-        else if (w->nsites == 0)
-            err_at(c, &w->sites_loc, "invalid-value", "federated workload '%s' lists no site",
-                   w->name);
         w->count = (int)w->nsites;
         break;
     case SPEC_KIND_INVALID:
@@ -154,29 +159,25 @@ static void check_placement(struct dctx *c, struct spec_workload *w)
     if (w->kind == SPEC_KIND_FEDERATED) {
         if (p->together || written(&p->spread_loc) || p->max_per_region || p->clouds ||
             p->nregions_include || p->nregions_exclude)
-            err_at(c, &w->loc, "placement-conflict",
+            err_at(c, &p->loc, "placement-conflict",
                    "federated workload '%s' takes no 'placement': each site pins its node",
                    w->name);
         return;
     }
-    for (int i = 0; i < CORE_CLOUD_COUNT; i++)
-        if ((p->clouds & (1u << i)) && !(declared & (1u << i)))
-            err_at(c, &p->clouds_loc, "undeclared-cloud",
-                   "workload '%s' may use cloud '%s', which the stack does not declare under "
-                   "'clouds:'",
-                   w->name, core_cloud_name((enum core_cloud)i));
     uint32_t allowed = p->clouds ? (p->clouds & declared) : declared;
 
     /* Regions left after the filters, over the allowed clouds' declared regions. */
-    size_t candidates = 0;
+    size_t candidates = 0, declared_regions = 0;
     for (size_t i = 0; i < c->spec->nclouds; i++) {
         const struct spec_cloud *cl = &c->spec->clouds[i];
         if (!(allowed & (1u << cl->id)))
             continue;
+        declared_regions += cl->nregions;
         for (size_t r = 0; r < cl->nregions; r++)
             candidates += region_allowed(p, cl->regions[r]);
     }
-    for (size_t k = 0; k < p->nregions_include; k++) {
+    /* A cloud without valid regions is reported at the cloud, not once per workload. */
+    for (size_t k = 0; k < p->nregions_include && candidates; k++) {
         bool any = false;
         for (size_t i = 0; i < c->spec->nclouds && !any; i++)
             for (size_t r = 0; r < c->spec->clouds[i].nregions && !any; r++)
@@ -188,8 +189,8 @@ static void check_placement(struct dctx *c, struct spec_workload *w)
                     "regions",
                     p->regions_include[k], w->name);
     }
-    if (allowed && candidates == 0)
-        err_at(c, &w->loc, "no-region",
+    if (allowed && declared_regions && candidates == 0)
+        err_at(c, &p->loc, "no-region",
                "workload '%s' has no region left: its region filters exclude every declared "
                "region of %s",
                w->name, cloud_list(c, allowed));
@@ -248,16 +249,20 @@ static void check_gpu_memory(struct dctx *c, const struct spec_workload *w)
     const struct spec_gpu *g = &w->gpu;
     if ((!g->memory_min && !g->memory_max) || g->nnames == 0)
         return;
+    char have[512] = "";
     for (size_t i = 0; i < g->nnames; i++) {
         const struct core_gpu_model *m = core_gpu_model_find(g->names[i]);
-        uint64_t bytes = m ? (uint64_t)m->memory_gb * 1000000000ull : 0;
-        if (m && bytes >= g->memory_min && (!g->memory_max || bytes <= g->memory_max))
+        if (!m)
+            continue;
+        uint64_t bytes = (uint64_t)m->memory_gb * 1000000000ull;
+        if (bytes >= g->memory_min && (!g->memory_max || bytes <= g->memory_max))
             return;
+        size_t len = strlen(have);
+        snprintf(have + len, sizeof(have) - len, "%s%s has %uGB", len ? ", " : "", m->name,
+                 m->memory_gb);
     }
-    err_at(c, &g->loc, "gpu-memory",
-           "no GPU model that workload '%s' allows has the memory it asks for; 'gpuform gpus' "
-           "lists each model's memory",
-           w->name);
+    err_at(c, &g->memory_loc, "gpu-memory",
+           "no GPU model that workload '%s' allows has the memory it asks for (%s)", w->name, have);
 }
 
 /* ---- budgets, clouds, hooks ---- */
@@ -285,9 +290,6 @@ static void check_clouds(struct dctx *c)
 {
     for (size_t i = 0; i < c->spec->nclouds; i++) {
         const struct spec_cloud *cl = &c->spec->clouds[i];
-        if (cl->nregions == 0)
-            err_at(c, &cl->loc, "no-region", "cloud '%s' lists no region under 'regions'",
-                   cl->name);
         for (size_t q = 0; q < cl->nquotas; q++) {
             const struct spec_quota *qu = &cl->quotas[q];
             bool listed = strcmp(qu->region, "*") == 0;
@@ -305,14 +307,20 @@ static void check_hooks(struct dctx *c)
 {
     for (size_t i = 0; i < c->spec->nhooks; i++) {
         const struct spec_hook *h = &c->spec->hooks[i];
-        if (h->resolved && access(h->resolved, R_OK) != 0)
-            err_at(c, &h->loc, "hook-missing", "hook file '%s' does not exist (looked for '%s')",
-                   h->path, h->resolved);
+        if (h->resolved && access(h->resolved, R_OK) != 0) {
+            if (strcmp(h->path, h->resolved) == 0)
+                err_at(c, &h->loc, "hook-missing", "hook file '%s' does not exist", h->path);
+            else
+                err_at(c, &h->loc, "hook-missing",
+                       "hook file '%s' does not exist (looked for '%s')", h->path, h->resolved);
+        }
     }
 }
 
 static void check_variables(struct dctx *c)
 {
+    if (c->reference_failed)
+        return; /* the broken reference probably meant one of them */
     for (size_t i = 0; i < c->spec->nvariables; i++) {
         const struct spec_variable *v = &c->spec->variables[i];
         if (!v->used && v->value)
@@ -324,7 +332,7 @@ static void check_variables(struct dctx *c)
 void spec_check(struct dctx *c)
 {
     struct spec *s = c->spec;
-    if (s->nworkloads == 0 && written(&s->version_loc))
+    if (s->nworkloads == 0 && c->diags->errors == 0)
         warn_at(c, &s->loc, "no-workloads", "the stack defines no workloads");
     for (size_t i = 0; i < s->nworkloads; i++) {
         struct spec_workload *w = &s->workloads[i];

@@ -161,6 +161,8 @@ static const char *interpolate(struct dctx *c, const struct spec_node *n, const 
         bad = 1;
     }
     const char *res = NULL;
+    if (bad)
+        c->reference_failed = true;
     if (!bad && !(absent && !literal && parts == 1))
         res = core_arena_strndup(&c->spec->arena, core_buf_str(&out), out.len);
     core_buf_release(&out);
@@ -174,8 +176,15 @@ const char *sch_scalar(struct dctx *c, const struct spec_node *n, const struct s
     *quoted = n->quoted;
     const char *field = f ? f->name : "value";
     if (n->kind != SPEC_NODE_SCALAR) {
-        sch_error(c, n, "type", "%s must be %s, not %s", sch_where(c, field, ctx),
-                  f && f->type ? f->type->what : "a plain value", spec_node_kind_name(n));
+        char choices[256] = "";
+        if (f && f->type && f->type->kind == SCH_ENUM) {
+            strcat(choices, " (");
+            for (const char *const *e = f->type->enums; *e; e++)
+                if (strlen(choices) + strlen(*e) + 8 < sizeof(choices))
+                    strcat(strcat(choices, *e), e[1] ? (e[2] ? ", " : " or ") : ")");
+        }
+        sch_error(c, n, "type", "%s must be %s%s, not %s", sch_where(c, field, ctx),
+                  f && f->type ? f->type->what : "a plain value", choices, spec_node_kind_name(n));
         return NULL;
     }
     const char *s = n->u.str.s;
@@ -197,8 +206,13 @@ const char *sch_scalar(struct dctx *c, const struct spec_node *n, const struct s
 static void type_error(struct dctx *c, const struct spec_node *n, const struct sch_field *f,
                        const char *ctx, const char *text)
 {
-    sch_error(c, n, "type", "%s must be %s, not '%s'", sch_where(c, f->name, ctx), f->type->what,
-              text);
+    double d;
+    if (n->quoted && spec_parse_number(text, &d) == 0)
+        sch_error(c, n, "type", "%s must be %s, not the string \"%s\"; remove the quotes",
+                  sch_where(c, f->name, ctx), f->type->what, text);
+    else
+        sch_error(c, n, "type", "%s must be %s, not '%s'", sch_where(c, f->name, ctx),
+                  f->type->what, text);
 }
 
 static void fmt_num(char *buf, size_t size, double v)
@@ -320,6 +334,29 @@ static const char *const *field_names(struct dctx *c, const struct sch_type *t)
     return names;
 }
 
+bool sch_was_suggested(struct dctx *c, const char *ctx, const char *field)
+{
+    size_t lc = ctx ? strlen(ctx) : 0;
+    for (size_t i = 0; i < c->nsuggested; i++) {
+        const char *s = c->suggested[i];
+        if (strncmp(s, ctx ? ctx : "", lc) == 0 && s[lc] == '\x1f' && !strcmp(s + lc + 1, field))
+            return true;
+    }
+    return false;
+}
+
+static void remember_suggestion(struct dctx *c, const char *ctx, const char *field)
+{
+    const char **list = core_arena_alloc(&c->spec->arena, (c->nsuggested + 1) * sizeof(*list));
+    const char *s = core_arena_printf(&c->spec->arena, "%s\x1f%s", ctx ? ctx : "", field);
+    if (!list || !s)
+        return;
+    if (c->nsuggested)
+        memcpy(list, c->suggested, c->nsuggested * sizeof(*list));
+    list[c->nsuggested++] = s;
+    c->suggested = list;
+}
+
 static void unknown_key(struct dctx *c, const struct spec_pair *p, const struct sch_type *t,
                         const char *ctx)
 {
@@ -329,6 +366,8 @@ static void unknown_key(struct dctx *c, const struct spec_pair *p, const struct 
     const char *in = ctx ? core_arena_printf(&c->spec->arena, " in %s", ctx) : " at top level";
     if (!in)
         in = "";
+    if (hint)
+        remember_suggestion(c, ctx, hint);
     if (hint)
         sch_error(c, p->key, "unknown-key", "unknown key '%s'%s (did you mean '%s'?)", key, in,
                   hint);
@@ -347,7 +386,11 @@ static bool skipped(const char *name, const char *const *skip)
 int sch_decode_map(struct dctx *c, const struct spec_node *n, const struct sch_type *type,
                    void *dst, const char *ctx, const char *const *skip)
 {
-    const struct spec_node *where = n; /* for "needs 'kind'" when the mapping is empty */
+    /* "needs 'kind'" points at the key owning this mapping, else at the mapping itself. */
+    struct core_loc owner = c->owner ? *c->owner : (n ? n->loc : c->spec->loc);
+    if (!c->owner && !ctx)
+        owner.line = owner.col = 0; /* top level: the file itself */
+    c->owner = NULL;
     if (spec_node_is_null(n))
         n = NULL;
     else if (n->kind != SPEC_NODE_MAP) {
@@ -371,23 +414,30 @@ int sch_decode_map(struct dctx *c, const struct spec_node *n, const struct sch_t
         const struct sch_field *f = &type->fields[j];
         if (skipped(f->name, skip))
             continue;
-        const struct spec_node *v = n ? spec_node_get(n, f->name) : NULL;
+        const struct spec_pair *pair = NULL;
+        for (size_t i = 0; n && i < n->u.map.n && !pair; i++)
+            if (strcmp(n->u.map.items[i].key->u.str.s, f->name) == 0)
+                pair = &n->u.map.items[i];
+        const struct spec_node *v = pair ? pair->value : NULL;
         if (!v || spec_node_is_null(v)) {
-            if (f->flags & SCH_REQUIRED) {
-                const struct spec_node *at = v ? v : where;
+            if ((f->flags & SCH_REQUIRED) && !sch_was_suggested(c, ctx, f->name)) {
+                const struct core_loc *at = pair ? &pair->key->loc : &owner;
                 if (ctx)
-                    sch_error(c, at, "missing-key", "%s needs '%s' (%s)", ctx, f->name, f->doc);
+                    core_diag_add(c->diags, CORE_SEV_ERROR, "missing-key", at, "%s needs '%s' (%s)",
+                                  ctx, f->name, f->doc);
                 else
-                    sch_error(c, at, "missing-key", "the stack needs a top-level '%s' (%s)",
-                              f->name, f->doc);
+                    core_diag_add(c->diags, CORE_SEV_ERROR, "missing-key", at,
+                                  "the stack needs a top-level '%s' (%s)", f->name, f->doc);
                 rc = -1;
             }
             continue;
         }
         if (f->flags & SCH_LOC)
-            *(struct core_loc *)((char *)dst + f->loc_offset) = v->loc;
+            *(struct core_loc *)((char *)dst + f->loc_offset) = pair->key->loc;
+        c->owner = &pair->key->loc;
         if (sch_decode(c, v, f->type, (char *)dst + f->offset, f, ctx) < 0)
             rc = -1;
+        c->owner = NULL;
         if (core_diags_full(c->diags))
             return -1;
     }
@@ -437,6 +487,10 @@ static int decode_dict(struct dctx *c, const struct spec_node *n, const struct s
                   spec_node_kind_name(n));
         return -1;
     }
+    if (n->u.map.n == 0 && t->item) {
+        sch_error(c, n, "invalid-value", "%s lists no %s", sch_where(c, f->name, ctx), t->item);
+        return -1;
+    }
     char *items = core_arena_alloc(&c->spec->arena, n->u.map.n * t->elem_size);
     if (!items)
         return -1;
@@ -462,6 +516,7 @@ static int decode_dict(struct dctx *c, const struct spec_node *n, const struct s
                      : core_arena_printf(&c->spec->arena, "'%s' in %s", key, ctx ? ctx : f->name);
         struct sch_field ef = {.name = key, .type = t->elem, .flags = f->flags & ~SCH_REQUIRED};
         void *ev = e + t->value_offset;
+        c->owner = &p->key->loc;
         int erc = t->elem->kind == SCH_MAP
                       ? sch_decode_map(c, p->value, t->elem, ev, ectx ? ectx : key, NULL)
                       : sch_decode(c, p->value, t->elem, ev, &ef, ectx ? ectx : key);

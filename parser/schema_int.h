@@ -64,6 +64,7 @@ struct sch_type {
     const char *key_pattern;  /* DICT: JSON Schema pattern for the keys */
     sch_decode_fn decode;     /* CUSTOM */
     void (*init)(void *elem); /* DICT: prepares each element before decoding */
+    const char *item;         /* DICT: "site" for "lists no site" when empty; NULL = allowed */
     const char *json;         /* CUSTOM: JSON Schema fragment */
 };
 
@@ -73,7 +74,17 @@ struct dctx {
     struct spec *spec;
     struct core_diags *diags;
     const struct spec_options *opts;
+    /* The key that owns the mapping about to be decoded: "needs 'kind'" points there. */
+    const struct core_loc *owner;
+    /* "ctx\x1ffield" for every unknown key that was answered with "did you mean 'field'":
+     * the missing field is then not reported again. Arena strings. */
+    const char **suggested;
+    size_t nsuggested;
+    bool reference_failed; /* a ${...} could not be resolved: skip unused-variable */
 };
+
+/* True when an unknown key in `ctx` was already suggested to be `field`. */
+bool sch_was_suggested(struct dctx *c, const char *ctx, const char *field);
 
 /* The schema of a whole stack (the top-level mapping). */
 extern const struct sch_type sch_stack;

@@ -101,6 +101,7 @@ struct spec_gpu {
     int count;           /* GPUs per node */
     uint64_t memory_min; /* bytes per GPU, 0 = no lower bound */
     uint64_t memory_max; /* bytes per GPU, 0 = no upper bound */
+    struct core_loc memory_loc;
     struct core_loc loc;
 };
 

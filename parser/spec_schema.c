@@ -194,6 +194,7 @@ static int dec_memory(struct dctx *c, const struct spec_node *n, struct spec_gpu
     const char *s = sch_scalar(c, n, &mf, ctx, &quoted);
     if (!s)
         return -1;
+    g->memory_loc = n->loc;
     const char *dots = strstr(s, "..");
     char lo[64] = "", hi[64] = "";
     if (dots) {
@@ -214,6 +215,7 @@ static int dec_memory(struct dctx *c, const struct spec_node *n, struct spec_gpu
         (hi[0] && spec_parse_size(hi, &g->memory_max, &why) < 0))
         goto bad;
     if (g->memory_max && g->memory_min > g->memory_max) {
+        g->memory_min = g->memory_max = 0;
         sch_error(c, n, "range",
                   "GPU memory range '%s' in %s is empty: its low end is above its "
                   "high end",
@@ -222,6 +224,7 @@ static int dec_memory(struct dctx *c, const struct spec_node *n, struct spec_gpu
     }
     return 0;
 bad:
+    g->memory_min = g->memory_max = 0;
     sch_error(c, n, "invalid-value",
               "GPU memory '%s' in %s is not a range; write 24GB.. (at least), ..80GB (at most), "
               "40GB..80GB or 80GB (exactly)",
@@ -337,9 +340,11 @@ static int dec_gpu_map(struct dctx *c, const struct spec_node *n, struct spec_gp
     }
     g->count = 1;
     if (count && !spec_node_is_null(count)) {
-        static const struct sch_field cf = {.name = "count", .type = &t_count};
+        static const struct sch_type t_gpus = {
+            .kind = SCH_INT, .what = "an integer", .min = 1, .max = 64};
+        static const struct sch_field cf = {.name = "count", .type = &t_gpus};
         const char *gctx = core_arena_printf(&c->spec->arena, "'gpu' of %s", ctx);
-        if (sch_decode(c, count, &t_count, &g->count, &cf, gctx ? gctx : ctx) < 0)
+        if (sch_decode(c, count, &t_gpus, &g->count, &cf, gctx ? gctx : ctx) < 0)
             rc = -1;
     }
     if (mem && !spec_node_is_null(mem) && dec_memory(c, mem, g, ctx) < 0)
@@ -405,12 +410,23 @@ static const struct sch_type t_gpu = {
 static int region_error(struct dctx *c, const struct spec_node *n, enum core_cloud cloud,
                         const char *region, const char *ctx)
 {
+    for (int other = 0; other < CORE_CLOUD_COUNT; other++)
+        if (other != (int)cloud && core_region_known((enum core_cloud)other, region)) {
+            sch_error(c, n, "unknown-region", "'%s' is a region of cloud '%s', not of '%s'%s%s",
+                      region, core_cloud_name((enum core_cloud)other), core_cloud_name(cloud),
+                      ctx ? " in " : "", ctx ? ctx : "");
+            return -1;
+        }
     size_t count;
     const char *const *regions = core_cloud_regions(cloud, &count);
     const char *hint = core_suggest(region, regions, count);
-    sch_error(c, n, "unknown-region", "'%s' is not a region of cloud '%s' (in %s)%s%s%s", region,
-              core_cloud_name(cloud), ctx, hint ? "; did you mean '" : "", hint ? hint : "",
-              hint ? "'?" : "");
+    char where[512] = "", mean[128] = "";
+    if (ctx)
+        snprintf(where, sizeof(where), " (in %s)", ctx);
+    if (hint)
+        snprintf(mean, sizeof(mean), "; did you mean '%s'?", hint);
+    sch_error(c, n, "unknown-region", "'%s' is not a region of cloud '%s'%s%s", region,
+              core_cloud_name(cloud), where, mean);
     return -1;
 }
 
@@ -490,6 +506,14 @@ static int dec_cloud_list(struct dctx *c, const struct spec_node *n, void *dst,
             rc = cloud_error(c, n->u.seq.items[i], s, ctx);
             continue;
         }
+        /* 'clouds' is decoded before 'workloads' (table order), so this can be checked here,
+         * where the item's own position is known. */
+        if (!spec_cloud_find(c->spec, (enum core_cloud)id)) {
+            sch_error(c, n->u.seq.items[i], "undeclared-cloud",
+                      "%s may use cloud '%s', which the stack does not declare under 'clouds:'",
+                      ctx, s);
+            rc = -1;
+        }
         p->clouds |= 1u << id;
     }
     return rc;
@@ -529,8 +553,7 @@ static int dec_quotas(struct dctx *c, const struct spec_node *n, void *dst,
         const char *region = p->key->u.str.s;
         const char *qctx =
             core_arena_printf(&c->spec->arena, "quota '%s' of cloud '%s'", region, cl->name);
-        if (strcmp(region, "*") != 0 &&
-            spec_check_region(c, p->key, cl->id, region, qctx ? qctx : ctx) < 0) {
+        if (strcmp(region, "*") != 0 && spec_check_region(c, p->key, cl->id, region, NULL) < 0) {
             rc = -1;
             continue;
         }
@@ -582,6 +605,10 @@ static int dec_regions(struct dctx *c, const struct spec_node *n, void *dst,
                   sch_where(c, f->name, ctx));
         return -1;
     }
+    if (n->u.seq.n == 0) {
+        sch_error(c, n, "no-region", "cloud '%s' lists no region under 'regions'", cl->name);
+        return -1;
+    }
     cl->regions = core_arena_alloc(&c->spec->arena, n->u.seq.n * sizeof(*cl->regions));
     if (!cl->regions)
         return -1;
@@ -590,7 +617,7 @@ static int dec_regions(struct dctx *c, const struct spec_node *n, void *dst,
         const struct spec_node *item = n->u.seq.items[i];
         bool quoted;
         const char *s = sch_scalar(c, item, f, ctx, &quoted);
-        if (!s || spec_check_region(c, item, cl->id, s, ctx) < 0) {
+        if (!s || spec_check_region(c, item, cl->id, s, NULL) < 0) {
             rc = -1;
             continue;
         }
@@ -694,6 +721,7 @@ static int dec_clouds(struct dctx *c, const struct spec_node *n, void *dst,
         cl->name = core_cloud_name(cl->id);
         cl->loc = p->key->loc;
         const char *cctx = core_arena_printf(&spec->arena, "cloud '%s'", cl->name);
+        c->owner = &p->key->loc;
         if (sch_decode_map(c, p->value, &t_cloud[id], cl, cctx ? cctx : ctx, NULL) < 0)
             rc = -1;
     }
@@ -934,7 +962,8 @@ static int dec_command(struct dctx *c, const struct spec_node *n, void *dst,
     for (size_t i = 0; i < count; i++) {
         bool quoted;
         const struct spec_node *item = n->kind == SPEC_NODE_SEQ ? n->u.seq.items[i] : n;
-        const char *s = sch_scalar(c, item, f, ctx, &quoted);
+        static const struct sch_field itemf = {.name = "command", .type = &t_string};
+        const char *s = sch_scalar(c, item, &itemf, ctx, &quoted);
         if (s)
             w->command[w->ncommand++] = s;
         else
@@ -978,6 +1007,7 @@ static const struct sch_type t_sites = {
     .value_offset = 0,
     .elem_loc_offset = offsetof(struct spec_site, loc),
     .check_key = check_site_key,
+    .item = "site",
     .key_pattern = "^[a-z]([a-z0-9-]*[a-z0-9])?$",
 };
 
@@ -999,7 +1029,8 @@ static const struct sch_field workload_fields[] = {
      "never, auto or always (default: defaults.spot)"},
     {"verify", &t_verify, WL(verify), 0, WL(verify_loc), SCH_LOC,
      "none, quick or full (default: defaults.verify)"},
-    {"placement", &t_placement, WL(placement), 0, 0, 0, "where the nodes may and must go"},
+    {"placement", &t_placement, WL(placement), 0, WL(placement.loc), SCH_LOC,
+     "where the nodes may and must go"},
     {"data", &t_data, 0, 0, WL(data_loc), SCH_LOC,
      "the workload's data: moving it to another region costs egress"},
     {"labels", &t_labels, WL(labels), WL(nlabels), 0, 0, "labels for budgets and policies"},

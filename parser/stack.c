@@ -337,7 +337,9 @@ static int load_roots(const char *path, const char *const *files, size_t nfiles,
         }
         if (!root || spec_node_is_null(root)) {
             struct core_loc loc = {.src = src};
-            core_diag_add(diags, CORE_SEV_WARNING, "empty-file", &loc, "file is empty");
+            if (nfiles > 1)
+                core_diag_add(diags, CORE_SEV_WARNING, "empty-file", &loc,
+                              "file holds no settings (it is empty or only comments)");
             continue;
         }
         if (root->kind != SPEC_NODE_MAP) {
@@ -358,7 +360,7 @@ static int load_roots(const char *path, const char *const *files, size_t nfiles,
     int rc = -1;
     if (!failed && !first) {
         core_diag_add(diags, CORE_SEV_ERROR, "empty-stack", NULL,
-                      "'%s' holds no spec: write at least 'version', 'stack', 'clouds' and "
+                      "'%s' holds no settings: write at least 'version', 'stack', 'clouds' and "
                       "'workloads'",
                       path);
     } else if (!failed && !core_diags_full(diags)) {

@@ -139,8 +139,11 @@ static int decode_one(struct dctx *c, const struct spec_pair *p, struct spec_var
     if (env) {
         const char *why = type_problem(v->type, env);
         if (why) {
-            core_diag_add(c->diags, CORE_SEV_ERROR, "variable-type", NULL,
-                          "%s='%s': the value of %s %s", envname, env, ctx, why);
+            struct core_diag *g =
+                core_diag_add(c->diags, CORE_SEV_ERROR, "variable-type", NULL,
+                              "%s='%s': the value of %s %s", envname, env, ctx, why);
+            core_diag_note(g, &v->loc, "'%s' is declared here as a %s", v->name,
+                           var_types[v->type]);
             return -1;
         }
         v->value = core_arena_strdup(&c->spec->arena, env);
@@ -150,8 +153,11 @@ static int decode_one(struct dctx *c, const struct spec_pair *p, struct spec_var
     if (cli) {
         const char *why = type_problem(v->type, cli);
         if (why) {
-            core_diag_add(c->diags, CORE_SEV_ERROR, "variable-type", NULL,
-                          "--var %s=%s: the value of %s %s", v->name, cli, ctx, why);
+            struct core_diag *g =
+                core_diag_add(c->diags, CORE_SEV_ERROR, "variable-type", NULL,
+                              "--var %s=%s: the value of %s %s", v->name, cli, ctx, why);
+            core_diag_note(g, &v->loc, "'%s' is declared here as a %s", v->name,
+                           var_types[v->type]);
             return -1;
         }
         v->value = cli;

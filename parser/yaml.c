@@ -405,7 +405,7 @@ static int merge_from(struct loader *L, struct frame *f, const struct spec_pair 
                       const struct spec_node *src)
 {
     if (src->kind != SPEC_NODE_MAP) {
-        core_diag_add(L->diags, CORE_SEV_ERROR, "yaml-merge", &merge->value->loc,
+        core_diag_add(L->diags, CORE_SEV_ERROR, "yaml-merge", &merge->key->loc,
                       "a '<<' merge key takes a mapping or a list of mappings, not %s",
                       spec_node_kind_name(src));
         return 0;
@@ -751,6 +751,14 @@ static void report_parser_error(struct loader *L, const yaml_parser_t *p)
          char_at(L->src, p->problem_mark.line, 0) == '\t')) {
         core_diag_add(L->diags, CORE_SEV_ERROR, "yaml-tab", &loc,
                       "tab character in indentation; YAML indents with spaces only");
+        return;
+    }
+    if (p->context && strstr(problem, "end of stream")) {
+        /* An unclosed quote or bracket: the place where it opened is what helps. */
+        struct core_loc cl;
+        loc_from_mark(L, &p->context_mark, &cl);
+        core_diag_add(L->diags, CORE_SEV_ERROR, "yaml-syntax", &cl,
+                      "invalid YAML: the file ends %s that starts here; close it", p->context);
         return;
     }
     struct core_diag *g =
