@@ -100,18 +100,23 @@ static void print_summary(const char *path, const struct spec *s, size_t warning
         core_buf_addf(&b, "\n  budgets:   ");
         for (size_t i = 0; i < s->nbudgets; i++) {
             const struct spec_budget *bu = &s->budgets[i];
-            char h[48], m[48];
+            char h[48], mo[48];
             fmt_money(h, sizeof(h), bu->hourly);
-            fmt_money(m, sizeof(m), bu->monthly);
+            fmt_money(mo, sizeof(mo), bu->monthly);
             core_buf_addf(&b, "%s%s", i ? "; " : "", bu->name);
             if (bu->has_hourly)
                 core_buf_addf(&b, " $%s/h", h);
             if (bu->has_monthly)
-                core_buf_addf(&b, "%s $%s/month", bu->has_hourly ? "," : "", m);
-            for (size_t j = 0; j < bu->nmatch; j++)
-                for (size_t k = 0; k < bu->match[j].nvalues; k++)
-                    core_buf_addf(&b, "%s%s=%s", j == 0 && k == 0 ? " where " : "|",
-                                  bu->match[j].key, bu->match[j].values[k]);
+                core_buf_addf(&b, "%s $%s/month", bu->has_hourly ? "," : "", mo);
+            for (size_t j = 0; j < bu->nmatch; j++) {
+                const struct spec_match *m = &bu->match[j];
+                core_buf_addf(&b, "%s%s", j == 0 ? " where " : " and ", m->key);
+                if (m->nvalues == 1)
+                    core_buf_addf(&b, "=%s", m->values[0]);
+                for (size_t k = 0; m->nvalues > 1 && k < m->nvalues; k++)
+                    core_buf_addf(&b, "%s%s%s", k ? ", " : " in (", m->values[k],
+                                  k + 1 == m->nvalues ? ")" : "");
+            }
         }
     }
     core_buf_addf(&b, "\n  state:     %s\n", s->state_file ? s->state_file : "-");
@@ -153,7 +158,7 @@ static int parse_args(int argc, char **argv, struct vopts *o, int *first_path)
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, "+:q", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":q", longopts, NULL)) != -1) {
         switch (ch) {
         case 'v':
             if (o->nvars == MAX_VARS)

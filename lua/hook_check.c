@@ -30,15 +30,21 @@ static uint32_t split_lua_error(const char *msg, const char *chunk, const char *
 
 static int check_one(lua_State *L, const struct spec_hook *h, struct core_diags *diags)
 {
+    /* Precompiled chunks start with ESC; refuse them before the text checks do, with a
+     * message about Lua rather than about text encodings. */
+    FILE *f = fopen(h->resolved, "rb");
+    int first = f ? fgetc(f) : EOF;
+    if (f)
+        fclose(f);
+    if (first == 0x1b) {
+        struct core_loc loc = h->loc;
+        core_diag_add(diags, CORE_SEV_ERROR, "hook-binary", &loc,
+                      "hook '%s' is precompiled Lua; hooks must be Lua source text", h->path);
+        return -1;
+    }
     struct core_source *src;
     if (spec_read_source(diags, h->resolved, MAX_HOOK_FILE, &src) < 0)
         return -1;
-    if (src->len && src->text[0] == 0x1b) {
-        struct core_loc loc = {.src = src};
-        core_diag_add(diags, CORE_SEV_ERROR, "hook-binary", &loc,
-                      "precompiled Lua is not accepted; hooks are Lua source text");
-        return -1;
-    }
     char chunk[1024];
     snprintf(chunk, sizeof(chunk), "=%s", h->resolved);
     int rc = luaL_loadbufferx(L, src->text, src->len, chunk, "t");

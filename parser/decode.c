@@ -141,10 +141,17 @@ static const char *interpolate(struct dctx *c, const struct spec_node *n, const 
                 bad = 1;
             } else {
                 const char *val = name ? lookup_env(c, name) : NULL;
-                if (!val || !*val)
-                    absent = 1;
-                else
+                if (val && *val) {
                     core_buf_adds(&out, val);
+                } else if (f->flags & SCH_REQUIRED) {
+                    sch_error(c, n, "env-unset",
+                              "%s comes from ${env.%s}, which is not set; set it or write the "
+                              "value",
+                              sch_where(c, field, ctx), name ? name : "?");
+                    bad = 1;
+                } else {
+                    absent = 1;
+                }
             }
         } else {
             char *what = core_arena_strndup(&c->spec->arena, s, rlen + 3);
@@ -511,9 +518,11 @@ static int decode_dict(struct dctx *c, const struct spec_node *n, const struct s
         *(const char **)(e + t->name_offset) = key;
         if (t->elem_loc_offset != NOLOC)
             *(struct core_loc *)(e + t->elem_loc_offset) = p->key->loc;
-        const char *ectx =
-            t->title ? core_arena_printf(&c->spec->arena, "%s '%s'", t->title, key)
-                     : core_arena_printf(&c->spec->arena, "'%s' in %s", key, ctx ? ctx : f->name);
+        /* Titled elements read "workload 'x'"; others name the mapping they sit in, so
+         * a value reads "'B' in 'env' of 'run' of workload 'x'". */
+        const char *ectx = t->title ? core_arena_printf(&c->spec->arena, "%s '%s'", t->title, key)
+                           : ctx    ? core_arena_printf(&c->spec->arena, "'%s' of %s", f->name, ctx)
+                                    : core_arena_printf(&c->spec->arena, "'%s'", f->name);
         struct sch_field ef = {.name = key, .type = t->elem, .flags = f->flags & ~SCH_REQUIRED};
         void *ev = e + t->value_offset;
         c->owner = &p->key->loc;

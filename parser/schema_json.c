@@ -54,8 +54,8 @@ static json_t *clouds_json(void)
 static json_t *type_json(const struct sch_type *t)
 {
     switch (t->kind) {
-    case SCH_STRING:
-        return json_pack("{s:s}", "type", "string");
+    case SCH_STRING: /* any scalar is read as its text: `tier: 1` is the string "1" */
+        return json_pack("{s:[s,s,s]}", "type", "string", "number", "boolean");
     case SCH_INT:
         return with_interp(
             json_pack("{s:s, s:f, s:f}", "type", "integer", "minimum", t->min, "maximum", t->max));
@@ -81,10 +81,17 @@ static json_t *type_json(const struct sch_type *t)
             json_object_set_new(o, "propertyNames", json_pack("{s:s}", "pattern", t->key_pattern));
         return o;
     }
-    case SCH_CUSTOM:
+    case SCH_CUSTOM: {
         if (!t->json)
             return clouds_json();
-        return json_loads(t->json, 0, NULL);
+        json_t *j = json_loads(t->json, 0, NULL);
+        /* Scalar forms may also be written as ${var.NAME}, as validate accepts. */
+        json_t *type = json_object_get(j, "type");
+        bool scalar =
+            (type && json_is_string(type) && !strcmp(json_string_value(type), "string")) ||
+            (json_object_get(j, "anyOf") && !json_object_get(j, "additionalProperties"));
+        return scalar ? with_interp(j) : j;
+    }
     }
     return json_object();
 }

@@ -149,8 +149,9 @@ static const struct sch_type t_size = {
     .kind = SCH_CUSTOM,
     .what = "a size",
     .decode = dec_size,
-    .json = "{\"type\":\"string\",\"pattern\":\"^[0-9]+(\\\\.[0-9]+)? ?([KMGTP]i?B|B)$\","
-            "\"examples\":[\"500GB\",\"2TB\",\"80GiB\"]}",
+    .json =
+        "{\"type\":\"string\",\"pattern\":\"^[0-9]+(\\\\.[0-9]+)? ?([KkMmGgTtPp][Ii]?[Bb]|[Bb])$\","
+        "\"examples\":[\"500GB\",\"2TB\",\"80GiB\"]}",
 };
 
 static int dec_hours(struct dctx *c, const struct spec_node *n, void *dst,
@@ -180,9 +181,10 @@ static const struct sch_type t_hours = {
     .kind = SCH_CUSTOM,
     .what = "hours",
     .decode = dec_hours,
-    .json = "{\"anyOf\":[{\"type\":\"number\",\"exclusiveMinimum\":0},{\"type\":\"string\","
-            "\"pattern\":\"^([0-9]+(\\\\.[0-9]+)?[wdhms])+$\"},{\"type\":\"string\",\"pattern\":"
-            "\"" INTERP "\"}],\"examples\":[72,\"72h\",\"1h30m\",\"3d\"]}",
+    .json =
+        "{\"anyOf\":[{\"type\":\"number\",\"exclusiveMinimum\":0},{\"type\":\"string\","
+        "\"pattern\":\"^([0-9]+(\\\\.[0-9]+)? ?[wdhms] ?)+$\"},{\"type\":\"string\",\"pattern\":"
+        "\"" INTERP "\"}],\"examples\":[72,\"72h\",\"1h30m\",\"3d\"]}",
 };
 
 /* "24GB..", "..80GB", "40GB..80GB" or "24GB" (exactly). */
@@ -703,6 +705,10 @@ static int dec_clouds(struct dctx *c, const struct spec_node *n, void *dst,
     if (n->kind != SPEC_NODE_MAP) {
         sch_error(c, n, "type", "'clouds' must be a mapping of cloud name to settings, not %s",
                   spec_node_kind_name(n));
+        return -1;
+    }
+    if (n->u.map.n == 0) {
+        sch_error(c, n, "no-cloud", "'clouds' declares no cloud; add aws, gcp or azure");
         return -1;
     }
     spec->clouds = core_arena_alloc(&spec->arena, n->u.map.n * sizeof(*spec->clouds));

@@ -64,7 +64,7 @@ static const char *cli_value(struct dctx *c, const char *name)
 static int decode_one(struct dctx *c, const struct spec_pair *p, struct spec_variable *v)
 {
     const struct spec_node *n = p->value;
-    const struct spec_node *def = n;
+    const struct spec_node *def = spec_node_is_null(n) ? NULL : n; /* `v:` = no default */
     v->name = p->key->u.str.s;
     v->loc = p->key->loc;
     const char *ctx = core_arena_printf(&c->spec->arena, "variable '%s'", v->name);
