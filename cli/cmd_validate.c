@@ -200,7 +200,7 @@ static int parse_args(int argc, char **argv, struct vopts *o, int *first_path)
 int cmd_validate(int argc, char **argv)
 {
     struct vopts o = {.format = CORE_DIAG_TEXT};
-    int first;
+    int first = argc;
     if (parse_args(argc, argv, &o, &first) != CLI_OK)
         return CLI_ERROR;
     char *dot[] = {"."};

@@ -15,6 +15,29 @@
 #define MAX_MESSAGE  4096
 #define SHOW_COLUMNS 160 /* characters of a long source line shown around the column */
 
+/* Replaces every byte that is not part of valid UTF-8 with '?', in place, so messages and
+ * paths can always be written as JSON strings and to terminals (a cut at MAX_MESSAGE may
+ * split a character; a file name may be any bytes). */
+static void utf8_scrub(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = *p < 0x80         ? 1
+                   : (*p >> 5) == 6  ? 2
+                   : (*p >> 4) == 14 ? 3
+                   : (*p >> 3) == 30 ? 4
+                                     : 0;
+        size_t i = 1;
+        while (n > 1 && i < n && (p[i] & 0xC0) == 0x80)
+            i++;
+        if (n == 0 || i < n || (n == 2 && *p < 0xC2)) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 void core_diags_init(struct core_diags *d, size_t max_errors)
 {
     memset(d, 0, sizeof(*d));
@@ -50,6 +73,8 @@ struct core_source *core_diags_add_source(struct core_diags *d, const char *path
 {
     struct core_source *s = calloc(1, sizeof(*s));
     char *p = strdup(path);
+    if (p)
+        utf8_scrub(p);
     if (!s || !p) {
         free(s);
         free(p);
@@ -68,11 +93,15 @@ struct core_source *core_diags_add_source(struct core_diags *d, const char *path
 }
 
 /* A malloc'd message, cut at MAX_MESSAGE bytes so hostile values can't make it huge. */
+static char *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 static char *vformat(const char *fmt, va_list ap)
 {
     char *msg = malloc(MAX_MESSAGE);
     if (msg && vsnprintf(msg, MAX_MESSAGE, fmt, ap) < 0)
         msg[0] = '\0';
+    if (msg)
+        utf8_scrub(msg);
     return msg;
 }
 
@@ -87,14 +116,6 @@ struct core_diag *core_diag_add(struct core_diags *d, enum core_severity sev, co
     static const struct core_loc none = {0};
     if (!loc)
         loc = &none;
-    if (sev == CORE_SEV_ERROR && d->errors >= d->max_errors) {
-        d->truncated = true;
-        return NULL;
-    }
-    if (d->n >= MAX_DIAGS) {
-        d->truncated = true;
-        return NULL;
-    }
     va_list ap;
     va_start(ap, fmt);
     char *msg = vformat(fmt, ap);
@@ -109,6 +130,16 @@ struct core_diag *core_diag_add(struct core_diags *d, enum core_severity sev, co
             free(msg);
             return NULL;
         }
+    }
+    if (sev == CORE_SEV_ERROR && d->errors >= d->max_errors) {
+        d->truncated = true;
+        free(msg);
+        return NULL;
+    }
+    if (d->n >= MAX_DIAGS) {
+        d->truncated = true;
+        free(msg);
+        return NULL;
     }
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 16;

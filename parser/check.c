@@ -22,6 +22,10 @@ static void warn_at(struct dctx *c, const struct core_loc *loc, const char *code
 
 static void report(struct dctx *c, enum core_severity sev, const struct core_loc *loc,
                    const char *code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
+static void report(struct dctx *c, enum core_severity sev, const struct core_loc *loc,
+                   const char *code, const char *fmt, va_list ap)
 {
     char msg[2048];
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -340,6 +344,7 @@ void spec_check(struct dctx *c)
             w->spot = s->default_spot;
         if (!written(&w->verify_loc))
             w->verify = s->default_verify;
+        w->has_data = written(&w->data_loc);
         if (w->kind == SPEC_KIND_INVALID)
             continue; /* reported; the other checks depend on the kind */
         check_counts(c, w);

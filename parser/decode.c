@@ -16,6 +16,10 @@
 
 static void vreport(struct dctx *c, enum core_severity sev, const struct spec_node *n,
                     const char *code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
+static void vreport(struct dctx *c, enum core_severity sev, const struct spec_node *n,
+                    const char *code, const char *fmt, va_list ap)
 {
     char msg[2048];
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -95,17 +99,17 @@ static const char *interpolate(struct dctx *c, const struct spec_node *n, const 
     const char *field = f ? f->name : "value";
     struct core_buf out;
     core_buf_init(&out, MAX_VALUE);
-    int parts = 0, literal = 0, absent = 0, bad = 0;
+    int parts = 0, literal = 0, absent = 0, bad = 0, overflow = 0;
     bool var_string = true;
     while (*s) {
         if (s[0] == '$' && s[1] == '$' && s[2] == '{') { /* $${ escapes a literal ${ */
-            core_buf_adds(&out, "${");
+            overflow |= core_buf_adds(&out, "${") < 0;
             s += 3;
             literal = 1;
             continue;
         }
         if (!(s[0] == '$' && s[1] == '{')) {
-            core_buf_addc(&out, *s++);
+            overflow |= core_buf_addc(&out, *s++) < 0;
             literal = 1;
             continue;
         }
@@ -128,7 +132,7 @@ static const char *interpolate(struct dctx *c, const struct spec_node *n, const 
             } else if (!v->value) {
                 bad = 1; /* no value: already reported at the declaration */
             } else {
-                core_buf_adds(&out, v->value);
+                overflow |= core_buf_adds(&out, v->value) < 0;
                 var_string = v->type == SPEC_VAR_STRING;
             }
         } else if (rlen > 4 && strncmp(ref, "env.", 4) == 0) {
@@ -142,7 +146,7 @@ static const char *interpolate(struct dctx *c, const struct spec_node *n, const 
             } else {
                 const char *val = name ? lookup_env(c, name) : NULL;
                 if (val && *val) {
-                    core_buf_adds(&out, val);
+                    overflow |= core_buf_adds(&out, val) < 0;
                 } else if (f->flags & SCH_REQUIRED) {
                     sch_error(c, n, "env-unset",
                               "%s comes from ${env.%s}, which is not set; set it or write the "
@@ -162,7 +166,7 @@ static const char *interpolate(struct dctx *c, const struct spec_node *n, const 
         }
         s = end + 1;
     }
-    if (out.len >= MAX_VALUE) {
+    if (overflow) {
         sch_error(c, n, "interpolation", "%s is longer than 1 MiB after interpolation",
                   sch_where(c, field, ctx));
         bad = 1;

@@ -82,9 +82,14 @@ static int cross_file_duplicates(struct merger *m, const char *section, struct p
     for (size_t i = 0; i < v->n; i++)
         idx[i] = &v->items[i];
     qsort(idx, v->n, sizeof(*idx), cmp_pairp);
+    size_t first = 0; /* the earliest definition of the current key (sort is stable by address) */
     for (size_t i = 1; i < v->n; i++) {
-        struct spec_pair *a = idx[i - 1], *b = idx[i];
-        if (strcmp(a->key->u.str.s, b->key->u.str.s) || a->key->loc.src == b->key->loc.src)
+        struct spec_pair *a = idx[first], *b = idx[i];
+        if (strcmp(a->key->u.str.s, b->key->u.str.s) != 0) {
+            first = i;
+            continue;
+        }
+        if (a->key->loc.src == b->key->loc.src)
             continue;
         char what[512];
         snprintf(what, sizeof(what), "'%s.%s'", section, b->key->u.str.s);

@@ -74,7 +74,9 @@ static int split_unit(const char *s, double *num, const char **unit)
     size_t i = 0;
     while (s[i] && (isdigit((unsigned char)s[i]) || s[i] == '.'))
         i++;
-    if (i == 0 || i >= sizeof(buf))
+    /* "5", "1.5" and "0.5"; not ".5" or "1." (the JSON Schema's pattern agrees). */
+    if (i == 0 || i >= sizeof(buf) || !isdigit((unsigned char)s[0]) ||
+        !isdigit((unsigned char)s[i - 1]))
         return -1;
     memcpy(buf, s, i);
     buf[i] = '\0';
@@ -124,7 +126,7 @@ int spec_parse_size(const char *s, uint64_t *bytes, const char **why)
                 *why = "that size is too large";
                 return -1;
             }
-            *bytes = (uint64_t)llround(b);
+            *bytes = (uint64_t)(b + 0.5); /* below 2^64: llround would overflow past 2^63 */
             return 0;
         }
     }

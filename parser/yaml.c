@@ -109,6 +109,13 @@ static int check_text(struct core_diags *d, struct core_source *src)
                           "control character 0x%02X is not allowed in YAML text", c);
             return -1;
         }
+        if (c == '\r' && (i + 1 == len || t[i + 1] != '\n')) {
+            offset_to_loc(src->text, i, &loc);
+            core_diag_add(d, CORE_SEV_ERROR, "file-encoding", &loc,
+                          "lone carriage return (an old Mac line ending); save the file with LF "
+                          "or CRLF line endings");
+            return -1;
+        }
         if (n == 1 && c == 0x7F) {
             offset_to_loc(src->text, i, &loc);
             core_diag_add(d, CORE_SEV_ERROR, "file-encoding", &loc,
