@@ -13,7 +13,8 @@
 #include "lua/hook_check.h"
 #include "parser/spec.h"
 
-#define MAX_VARS 256
+#define MAX_VARS          256
+#define SUMMARY_WORKLOADS 100 /* the summary lists this many; a stack may have thousands */
 
 struct vopts {
     const char *vars[MAX_VARS];
@@ -122,7 +123,8 @@ static void print_summary(const char *path, const struct spec *s, size_t warning
     core_buf_addf(&b, "\n  state:     %s\n", s->state_file ? s->state_file : "-");
     core_buf_addf(&b, "  workloads: %zu, %d node%s, %d GPU%s\n", s->nworkloads, nodes,
                   nodes == 1 ? "" : "s", gpus, gpus == 1 ? "" : "s");
-    for (size_t i = 0; i < s->nworkloads; i++) {
+    size_t shown = s->nworkloads > SUMMARY_WORKLOADS ? SUMMARY_WORKLOADS : s->nworkloads;
+    for (size_t i = 0; i < shown; i++) {
         const struct spec_workload *w = &s->workloads[i];
         struct core_buf g;
         core_buf_init(&g, 4096);
@@ -137,6 +139,8 @@ static void print_summary(const char *path, const struct spec *s, size_t warning
         core_buf_addc(&b, '\n');
         core_buf_release(&g);
     }
+    if (shown < s->nworkloads)
+        core_buf_addf(&b, "    ... and %zu more workloads\n", s->nworkloads - shown);
     if (s->nhooks) {
         core_buf_adds(&b, "  hooks:     ");
         for (size_t i = 0; i < s->nhooks; i++)

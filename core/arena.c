@@ -50,13 +50,23 @@ static struct core_arena_chunk *chunk_new(size_t cap)
     return c;
 }
 
-void *core_arena_alloc(struct core_arena *a, size_t size)
+/* `size` bytes at the given alignment (1 or ALIGN), zero-filled. */
+static void *alloc_aligned(struct core_arena *a, size_t size, size_t align)
 {
     if (size == 0)
         size = 1;
     if (size > SIZE_MAX - ALIGN)
         return NULL;
-    size = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (align > 1)
+        size = (size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    /* A string may have left the head unaligned: pad the offset for aligned requests. */
+    if (align > 1 && a->head && (a->head->off & (ALIGN - 1))) {
+        size_t pad = ALIGN - (a->head->off & (ALIGN - 1));
+        if (a->head->cap - a->head->off >= pad)
+            a->head->off += pad;
+        else
+            a->head->off = a->head->cap;
+    }
     if (a->limit && (size > a->limit || a->used > a->limit - size))
         return NULL;
 
@@ -91,11 +101,16 @@ void *core_arena_alloc(struct core_arena *a, size_t size)
     return p;
 }
 
+void *core_arena_alloc(struct core_arena *a, size_t size)
+{
+    return alloc_aligned(a, size, ALIGN);
+}
+
 char *core_arena_strndup(struct core_arena *a, const char *s, size_t len)
 {
     if (len == SIZE_MAX)
         return NULL;
-    char *p = core_arena_alloc(a, len + 1);
+    char *p = alloc_aligned(a, len + 1, 1); /* strings need no alignment */
     if (!p)
         return NULL;
     if (len)

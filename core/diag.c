@@ -188,6 +188,35 @@ void core_diag_note(struct core_diag *parent, const struct core_loc *loc, const 
     g->message = msg;
 }
 
+void core_source_drop_text(struct core_source *s)
+{
+    free(s->text);
+    s->text = NULL;
+    s->reload = true;
+}
+
+/* Reads a dropped text back before rendering; on failure lines are just not quoted. */
+static void reload_text(struct core_source *s)
+{
+    if (s->text || !s->reload)
+        return;
+    FILE *f = fopen(s->path, "rb");
+    if (!f)
+        return;
+    char *text = malloc(s->len + 1);
+    size_t n = text ? fread(text, 1, s->len, f) : 0;
+    fclose(f);
+    if (!text)
+        return;
+    text[n] = '\0';
+    if (n >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) { /* stripped when first read */
+        memmove(text, text + 3, n - 2);
+        n -= 3;
+    }
+    s->text = text;
+    s->len = n;
+}
+
 bool core_diags_full(const struct core_diags *d)
 {
     return d->truncated || d->errors >= d->max_errors;
@@ -346,6 +375,17 @@ static void render_one(struct core_buf *b, const struct core_diag *g, const stru
 
 static int render_text(const struct core_diags *d, bool color, FILE *out)
 {
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->items[i].loc.src && d->items[i].loc.line) {
+            for (struct core_source *s = d->sources; s; s = s->next)
+                if (s == d->items[i].loc.src)
+                    reload_text(s);
+        }
+        for (size_t j = 0; j < d->items[i].nnotes; j++)
+            for (struct core_source *s = d->sources; s; s = s->next)
+                if (s == d->items[i].notes[j].loc.src)
+                    reload_text(s);
+    }
     const struct style *st = color ? &color_style : &plain_style;
     struct core_buf b;
     core_buf_init(&b, (size_t)1 << 30);

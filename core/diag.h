@@ -19,16 +19,40 @@ struct core_source {
     char *path; /* as the user named it, for messages */
     char *text; /* contents, NUL-terminated; may be NULL when the file could not be read */
     size_t len;
+    bool reload; /* text was dropped after parsing: re-read `path` to quote a line */
     struct core_source *next;
 };
 
-/* A place in a source. line/col are 1-based and count characters; line 0 = whole file. */
+/*
+ * Frees the source's text to save memory once it has been parsed; rendering re-reads the
+ * file when a diagnostic quotes a line (as compilers do). Only for sources read from a
+ * file; the position of each diagnostic is kept, so only the quoted line could differ if
+ * the file changed meanwhile.
+ */
+void core_source_drop_text(struct core_source *s);
+
+/*
+ * A place in a source. line/col are 1-based and count characters; line 0 = whole file.
+ * 16 bytes, since every YAML node carries one: columns past CORE_LOC_COL_MAX and spans
+ * past CORE_LOC_SPAN_MAX are clamped (set them with core_loc_set).
+ */
 struct core_loc {
     const struct core_source *src; /* NULL when the problem has no file (a --var, say) */
     uint32_t line;
-    uint32_t col;
-    uint32_t span; /* characters to underline; 0 or 1 = a caret only */
+    uint32_t col : 25; /* up to 33 million characters: a 32 MiB file on one line */
+    uint32_t span : 7; /* characters to underline; 0 or 1 = a caret only */
 };
+
+#define CORE_LOC_COL_MAX  ((1u << 25) - 1)
+#define CORE_LOC_SPAN_MAX ((1u << 7) - 1)
+
+/* Sets line, column and span, clamping the last two to what a core_loc holds. */
+static inline void core_loc_set(struct core_loc *loc, size_t line, size_t col, size_t span)
+{
+    loc->line = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
+    loc->col = col > CORE_LOC_COL_MAX ? CORE_LOC_COL_MAX : (uint32_t)col;
+    loc->span = span > CORE_LOC_SPAN_MAX ? CORE_LOC_SPAN_MAX : (uint32_t)span;
+}
 
 struct core_diag {
     enum core_severity severity;

@@ -49,6 +49,21 @@ const char *sch_where(struct dctx *c, const char *key, const char *ctx)
     return s ? s : key;
 }
 
+void sch_ctx(char buf[CTX_MAX], const char *a, const char *b, const char *c, const char *d)
+{
+    /* memcpy rather than snprintf: this runs for every mapping of every stack */
+    const char *parts[4] = {a, b, c, d};
+    size_t k = 0;
+    for (int i = 0; i < 4 && parts[i]; i++) {
+        size_t n = strlen(parts[i]);
+        if (n > CTX_MAX - 1 - k)
+            n = CTX_MAX - 1 - k;
+        memcpy(buf + k, parts[i], n);
+        k += n;
+    }
+    buf[k] = '\0';
+}
+
 /* ---- interpolation ---- */
 
 static const struct spec_variable *find_var(struct dctx *c, const char *name, size_t len)
@@ -524,15 +539,18 @@ static int decode_dict(struct dctx *c, const struct spec_node *n, const struct s
             *(struct core_loc *)(e + t->elem_loc_offset) = p->key->loc;
         /* Titled elements read "workload 'x'"; others name the mapping they sit in, so
          * a value reads "'B' in 'env' of 'run' of workload 'x'". */
-        const char *ectx = t->title ? core_arena_printf(&c->spec->arena, "%s '%s'", t->title, key)
-                           : ctx    ? core_arena_printf(&c->spec->arena, "'%s' of %s", f->name, ctx)
-                                    : core_arena_printf(&c->spec->arena, "'%s'", f->name);
+        char ectx[CTX_MAX];
+        if (t->title)
+            sch_ctx(ectx, t->title, " '", key, "'");
+        else if (ctx)
+            sch_ctx(ectx, "'", f->name, "' of ", ctx);
+        else
+            sch_ctx(ectx, "'", f->name, "'", NULL);
         struct sch_field ef = {.name = key, .type = t->elem, .flags = f->flags & ~SCH_REQUIRED};
         void *ev = e + t->value_offset;
         c->owner = &p->key->loc;
-        int erc = t->elem->kind == SCH_MAP
-                      ? sch_decode_map(c, p->value, t->elem, ev, ectx ? ectx : key, NULL)
-                      : sch_decode(c, p->value, t->elem, ev, &ef, ectx ? ectx : key);
+        int erc = t->elem->kind == SCH_MAP ? sch_decode_map(c, p->value, t->elem, ev, ectx, NULL)
+                                           : sch_decode(c, p->value, t->elem, ev, &ef, ectx);
         if (erc < 0)
             rc = -1;
         k++;
@@ -548,11 +566,12 @@ int sch_decode(struct dctx *c, const struct spec_node *n, const struct sch_type 
     switch (type->kind) {
     case SCH_MAP: {
         /* A mapping under a named field reads "'placement' of workload 'x'". */
-        const char *sub = ctx;
-        if (f)
-            sub = ctx ? core_arena_printf(&c->spec->arena, "'%s' of %s", f->name, ctx)
-                      : core_arena_printf(&c->spec->arena, "'%s'", f->name);
-        return sch_decode_map(c, n, type, dst, sub ? sub : ctx, NULL);
+        char sub[CTX_MAX];
+        if (f && ctx)
+            sch_ctx(sub, "'", f->name, "' of ", ctx);
+        else if (f)
+            sch_ctx(sub, "'", f->name, "'", NULL);
+        return sch_decode_map(c, n, type, dst, f ? sub : ctx, NULL);
     }
     case SCH_LIST:
         return decode_list(c, n, type, dst, f, ctx);

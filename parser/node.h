@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/arena.h"
 #include "core/diag.h"
@@ -16,26 +17,29 @@ enum spec_node_kind { SPEC_NODE_SCALAR, SPEC_NODE_MAP, SPEC_NODE_SEQ };
 
 struct spec_pair;
 
+/*
+ * 40 bytes: a 10 MB stack has about a million nodes, so the layout matters (see
+ * docs/benchmarks.md). Lengths and counts are 32-bit: a spec file is at most 32 MiB.
+ */
 struct spec_node {
-    enum spec_node_kind kind;
-    bool quoted;         /* scalar written quoted or as a block: always a string */
-    bool resolved;       /* ${...} interpolation already applied (aliases share nodes) */
     struct core_loc loc; /* where the node starts; span = the scalar's width on its line */
-    size_t expanded;     /* nodes in this subtree, counting every alias expansion */
     union {
         struct {
             const char *s; /* NUL-terminated, in the arena */
-            size_t len;
-        } str;
+            uint32_t len;
+        } __attribute__((packed)) str;
         struct {
             struct spec_pair *items;
-            size_t n;
-        } map;
+            uint32_t n;
+        } __attribute__((packed)) map;
         struct {
             struct spec_node **items;
-            size_t n;
-        } seq;
+            uint32_t n;
+        } __attribute__((packed)) seq;
     } u;
+    uint32_t expanded : 29; /* nodes in this subtree, counting alias expansions (capped) */
+    uint32_t kind : 2;      /* enum spec_node_kind */
+    uint32_t quoted : 1;    /* scalar written quoted or as a block: always a string */
 };
 
 struct spec_pair {

@@ -104,6 +104,11 @@ int sch_decode_map(struct dctx *c, const struct spec_node *n, const struct sch_t
 const char *sch_scalar(struct dctx *c, const struct spec_node *n, const struct sch_field *f,
                        const char *ctx, bool *quoted);
 
+/* Context strings ("'placement' of workload 'x'") are built on the stack, joined from up
+ * to four parts (NULL ends early), cut at CTX_MAX - 1 bytes. */
+#define CTX_MAX 512
+void sch_ctx(char buf[CTX_MAX], const char *a, const char *b, const char *c, const char *d);
+
 /* Message helpers: "'nodes' in workload 'x'" or "'version'" at top level. */
 const char *sch_where(struct dctx *c, const char *key, const char *ctx);
 

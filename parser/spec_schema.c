@@ -345,8 +345,9 @@ static int dec_gpu_map(struct dctx *c, const struct spec_node *n, struct spec_gp
         static const struct sch_type t_gpus = {
             .kind = SCH_INT, .what = "an integer", .min = 1, .max = 64};
         static const struct sch_field cf = {.name = "count", .type = &t_gpus};
-        const char *gctx = core_arena_printf(&c->spec->arena, "'gpu' of %s", ctx);
-        if (sch_decode(c, count, &t_gpus, &g->count, &cf, gctx ? gctx : ctx) < 0)
+        char gctx[CTX_MAX];
+        sch_ctx(gctx, "'gpu' of ", ctx, NULL, NULL);
+        if (sch_decode(c, count, &t_gpus, &g->count, &cf, gctx) < 0)
             rc = -1;
     }
     if (mem && !spec_node_is_null(mem) && dec_memory(c, mem, g, ctx) < 0)

@@ -340,6 +340,7 @@ static int load_roots(const char *path, const char *const *files, size_t nfiles,
             failed = 1;
             continue;
         }
+        core_source_drop_text(src); /* the tree has what decoding needs */
         if (!root || spec_node_is_null(root)) {
             struct core_loc loc = {.src = src};
             if (nfiles > 1)

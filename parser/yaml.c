@@ -15,8 +15,9 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#define MAX_ANCHORS 4096
-#define SMALL_MAP   16
+#define MAX_ANCHORS  4096
+#define EXPANDED_MAX ((1u << 29) - 1) /* the width of spec_node.expanded */
+#define SMALL_MAP    16
 
 const struct spec_yaml_limits spec_yaml_default_limits = {
     .max_depth = 64,
@@ -38,9 +39,7 @@ static void offset_to_loc(const char *text, size_t off, struct core_loc *loc)
             col++;
         }
     }
-    loc->line = line;
-    loc->col = col;
-    loc->span = 1;
+    core_loc_set(loc, line, col, 1);
 }
 
 /* Length of the valid UTF-8 sequence at p, or 0 when it is invalid. */
@@ -163,8 +162,11 @@ int spec_read_source(struct core_diags *d, const char *path, size_t max_size,
         core_diag_add(d, CORE_SEV_ERROR, "file-read", NULL, "'%s' is a directory", path);
         return -1;
     }
-    /* Read in steps rather than trusting st_size: pipes and /proc files report 0. */
+    /* Start from st_size so a regular file is read into a buffer of its size; keep reading
+     * in steps anyway: pipes and /proc files report 0 and files can grow. */
     size_t cap = 64 * 1024, len = 0;
+    if (fstat(fileno(f), &st) == 0 && st.st_size > 0 && (size_t)st.st_size < max_size)
+        cap = (size_t)st.st_size + 1;
     char *text = malloc(cap + 1);
     int too_big = 0, err = 0;
     while (text) {
@@ -296,9 +298,7 @@ struct loader {
 static void loc_from_mark(const struct loader *L, const yaml_mark_t *m, struct core_loc *loc)
 {
     loc->src = L->src;
-    loc->line = (uint32_t)m->line + 1;
-    loc->col = (uint32_t)m->column + 1;
-    loc->span = 1;
+    core_loc_set(loc, m->line + 1, m->column + 1, 1);
 }
 
 static int fail(struct loader *L, const char *code, const yaml_mark_t *m, const char *fmt, ...)
@@ -472,8 +472,8 @@ static int finish_map(struct loader *L, struct frame *f)
     f->node->u.map.n = f->n;
     size_t total = 1;
     for (size_t i = 0; i < f->n; i++)
-        total += copy[i].key->expanded + copy[i].value->expanded;
-    f->node->expanded = total;
+        total += (size_t)copy[i].key->expanded + copy[i].value->expanded;
+    f->node->expanded = total > EXPANDED_MAX ? EXPANDED_MAX : (uint32_t)total;
     return 0;
 }
 
@@ -489,7 +489,7 @@ static int finish_seq(struct loader *L, struct frame *f)
     size_t total = 1;
     for (size_t i = 0; i < f->n; i++)
         total += copy[i]->expanded;
-    f->node->expanded = total;
+    f->node->expanded = total > EXPANDED_MAX ? EXPANDED_MAX : (uint32_t)total;
     return 0;
 }
 
@@ -577,9 +577,13 @@ static char *mask_references(struct loader *L, size_t *len)
             L->failed = 1;
             return NULL;
         }
-    if (!memmem(t, n, "${", 2))
+    size_t refs = 0;
+    for (const char *r = memmem(t, n, "${", 2); r;
+         r = memmem(r + 2, n - (size_t)(r + 2 - t), "${", 2))
+        refs++;
+    if (!refs)
         return NULL;
-    char *out = malloc(n * 3 + 1);
+    char *out = malloc(n + 4 * refs + 1); /* each masked reference grows by 4 bytes */
     if (!out) {
         oom(L);
         return NULL;
@@ -633,7 +637,7 @@ static struct spec_node *new_node(struct loader *L, enum spec_node_kind kind, co
         oom(L);
         return NULL;
     }
-    n->kind = kind;
+    n->kind = (unsigned char)kind;
     n->expanded = 1;
     loc_from_mark(L, m, &n->loc);
     return n;
@@ -656,7 +660,7 @@ static int on_scalar(struct loader *L, const yaml_event_t *ev)
                 (ev->data.scalar.tag &&
                  strcmp((const char *)ev->data.scalar.tag, "tag:yaml.org,2002:str") == 0);
     if (ev->end_mark.line == ev->start_mark.line && ev->end_mark.column > ev->start_mark.column)
-        n->loc.span = (uint32_t)(ev->end_mark.column - ev->start_mark.column);
+        core_loc_set(&n->loc, n->loc.line, n->loc.col, ev->end_mark.column - ev->start_mark.column);
     if (ev->data.scalar.anchor) {
         char *name = strdup((const char *)ev->data.scalar.anchor);
         if (!name || add_anchor(L, name, n) < 0)

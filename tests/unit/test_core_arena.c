@@ -282,7 +282,7 @@ static void test_arena_string_helpers_return_null_past_the_limit(void **state)
     assert_null(core_arena_printf(&a, "%0100d", 1));
     assert_null(core_arena_strndup(
         &a, "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz", 60));
-    assert_int_equal(a.used, 16);
+    assert_int_equal(a.used, 6); /* strings are packed: "short" and its NUL */
     core_arena_release(&a);
 }
 
@@ -302,7 +302,19 @@ static void test_arena_release_then_reuse(void **state)
     char *s = core_arena_strdup(a, "again");
     assert_non_null(s);
     assert_string_equal(s, "again");
-    assert_int_equal(a->used, 16);
+    assert_int_equal(a->used, 6);
+}
+
+static void test_arena_aligns_allocations_that_follow_a_string(void **state)
+{
+    struct core_arena *a = *state;
+    assert_non_null(core_arena_strdup(a, "odd"));
+    for (int i = 0; i < 1000; i++) {
+        void *p = core_arena_alloc(a, 24);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % 16, 0);
+        assert_non_null(core_arena_strndup(a, "xyz", (size_t)(i % 3) + 1));
+    }
 }
 
 static void test_arena_release_keeps_the_limit(void **state)
@@ -352,6 +364,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_arena_printf_handles_output_larger_than_a_chunk,
                                         arena_setup, arena_teardown),
         cmocka_unit_test(test_arena_string_helpers_return_null_past_the_limit),
+        cmocka_unit_test_setup_teardown(test_arena_aligns_allocations_that_follow_a_string,
+                                        arena_setup, arena_teardown),
         cmocka_unit_test_setup_teardown(test_arena_release_then_reuse, arena_setup, arena_teardown),
         cmocka_unit_test(test_arena_release_keeps_the_limit),
     };

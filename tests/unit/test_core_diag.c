@@ -60,7 +60,8 @@ static struct core_source *add_src(struct fixture *f, const char *path, const ch
 
 static struct core_loc at(const struct core_source *s, uint32_t line, uint32_t col, uint32_t span)
 {
-    struct core_loc l = {.src = s, .line = line, .col = col, .span = span};
+    struct core_loc l = {.src = s};
+    core_loc_set(&l, line, col, span); /* spans past 127 are clamped, as the loader does */
     return l;
 }
 
