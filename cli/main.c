@@ -87,7 +87,8 @@ static void print_overview(FILE *f)
 {
     fputs("usage: gpuform <command> [options]\n"
           "\n"
-          "gpuform compiles GPU workload specs into cost-optimal cross-cloud placements.\n"
+          "gpuform manages GPU fleets across clouds from declarative specs (stacks).\n"
+          "This release checks stacks; planning and apply come in later releases.\n"
           "\n"
           "commands:\n",
           f);
