@@ -6,6 +6,7 @@
 #define GPUFORM_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 /* Exit codes are part of the interface (README): */
@@ -35,10 +36,27 @@ int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
 /* The command named `name`, or NULL. */
 const struct cli_command *cli_find(const char *name);
 
+struct core_diags;
+struct spec;
+struct spec_options;
+
+/*
+ * Loads the stack at `path` as `gpuform validate` does (spec_load, then the hooks' Lua
+ * syntax), reporting to `d`. 0 with *out set (the caller frees it with spec_free), or -1
+ * with *out NULL when any error was found.
+ */
+int cli_load_stack(const char *path, const struct spec_options *opts, struct core_diags *d,
+                   struct spec **out);
+
+/* "PATH: N errors, M warnings" on stderr, after a stack's diagnostics. */
+void cli_report_counts(const char *path, size_t errors, size_t warnings, bool strict_failed);
+
 int cmd_validate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_gpus(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_catalog(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 
 #endif

@@ -10,7 +10,6 @@
 
 #include "core/buf.h"
 #include "core/diag.h"
-#include "lua/hook_check.h"
 #include "parser/spec.h"
 
 #define MAX_VARS          256
@@ -223,8 +222,7 @@ int cmd_validate(int argc, char **argv)
             core_diags_init(&own, 50);
         size_t errors = d->errors, warnings = d->warnings;
         struct spec *spec = NULL;
-        if (spec_load(paths[i], &sopts, d, &spec) == 0)
-            hook_check_syntax(spec, d);
+        cli_load_stack(paths[i], &sopts, d, &spec);
         errors = d->errors - errors;
         warnings = d->warnings - warnings;
         bool bad = errors || (o.strict && warnings);
@@ -235,9 +233,7 @@ int cmd_validate(int argc, char **argv)
             if (!bad && !o.quiet)
                 print_summary(paths[i], spec, warnings);
             else if (bad)
-                fprintf(stderr, "%s: %zu error%s, %zu warning%s%s\n", paths[i], errors,
-                        errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s",
-                        !errors ? " (failing: --strict)" : "");
+                cli_report_counts(paths[i], errors, warnings, !errors);
             core_diags_release(d);
         }
         spec_free(spec);

@@ -1,0 +1,23 @@
+/*
+ * A plan as people read it (one line per node, budgets, totals, the optimality gap) and as
+ * programs read it (the JSON document of docs/plan-json.md). Both are byte-identical for
+ * identical inputs: no times, no addresses, no locale.
+ */
+#ifndef GPUFORM_PLANNER_PLAN_RENDER_H
+#define GPUFORM_PLANNER_PLAN_RENDER_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "planner/plan.h"
+
+/* Writes the plan as text; `color` marks creates in green. 0, or -1 on a write error. */
+int plan_render_text(const struct plan_result *r, bool color, FILE *out);
+
+/* Writes the plan as JSON (docs/plan-json.md), with a final newline. 0, or -1. */
+int plan_render_json(const struct plan_result *r, FILE *out);
+
+/* The JSON document's format_version. */
+#define PLAN_JSON_VERSION 1
+
+#endif
