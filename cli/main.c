@@ -154,7 +154,7 @@ static void print_overview(FILE *f)
     fputs("usage: gpuform <command> [options]\n"
           "\n"
           "gpuform manages GPU fleets across clouds from declarative specs (stacks).\n"
-          "This release checks stacks; planning and apply come in later releases.\n"
+          "This release checks and plans stacks; apply comes in a later release.\n"
           "\n"
           "commands:\n",
           f);

@@ -187,10 +187,16 @@ static void add_structure(struct core_buf *b, const struct plan_model *m,
             strcat(names, core_cloud_name((enum core_cloud)c));
         }
     if (room < g->n) {
+        int with_room = 0;
+        for (int l = 0; l < g->nlreg; l++)
+            with_room += cap[l] > 0;
         core_buf_addf(b, "but there is room for only %d of its %d nodes", room, g->n);
         if (g->maxpr < g->n)
-            core_buf_addf(b, " (max_per_region %d in %d region%s with room)", g->maxpr, g->nlreg,
-                          g->nlreg == 1 ? "" : "s");
+            core_buf_addf(b, " (max_per_region %d, %d region%s with room)", g->maxpr, with_room,
+                          with_room == 1 ? "" : "s");
+        else
+            core_buf_addf(b, " (%d region%s with room under the quotas)", with_room,
+                          with_room == 1 ? "" : "s");
     } else if (nclouds < g->spread) {
         core_buf_addf(b, "but spread needs %d clouds and only %d ha%s room (%s)", g->spread,
                       nclouds, nclouds == 1 ? "s" : "ve", names);

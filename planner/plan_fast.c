@@ -1,10 +1,11 @@
 /*
- * The fast solver: Lagrangian relaxation of the rules that couple groups (quotas, budgets)
- * with subgradient steps, which leaves one exact subproblem per group and gives a lower
- * bound; a greedy construction in regret order under the multipliers' prices, with
- * ejection when a group no longer fits; then local search (re-placing one group, or two
- * that compete for a region) on the true cost. Fixed iteration counts and tie-breaks keep
- * it deterministic. docs/planner.md argues the design.
+ * The fast solver. Lagrangian relaxation of the rules that couple groups (quotas, budgets),
+ * with deflected subgradient steps, leaves one exact subproblem per group and gives a
+ * lower bound and prices for scarce regions and budgets. Under those prices plans are
+ * built (a construction in regret order with ejection; the relaxed solution itself),
+ * repaired when they break a quota or budget, and improved by local search (one group,
+ * then pairs) and a large neighbourhood search around full regions. Fixed schedules and
+ * tie-breaks keep it deterministic. docs/planner.md argues the design.
  */
 #include "planner/plan_int.h"
 
@@ -13,9 +14,14 @@
 #include <string.h>
 
 #define MAX_ITERATIONS    500
+#define MIN_ITERATIONS    40
+#define ITER_WORK         5e7 /* options priced over all iterations, at most */
+#define MAX_PRIMALS       15
+#define PRIMAL_WORK       2e6 /* options over all constructions, roughly */
 #define STALL_LIMIT       50
 #define MAX_EJECT         64
 #define MAX_PAIR          16
+#define PAIR_ATTEMPTS     40000 /* pair moves one local search tries, at most */
 #define MAX_PASSES        20
 #define MAX_REPAIR_ROUNDS 50
 #define LNS_PASSES        3
@@ -25,6 +31,7 @@ struct fast {
     struct plan_model *m;
     double *lambda, *mu; /* multipliers of the normalised quota and budget rows */
     double *qn, *bn;     /* normalisers: quota GPUs, budget USD/h */
+    double *lam_gpu;     /* lambda / qn: the price of one GPU in each quota row */
     double *p;           /* per option (model-wide): the price a construction pays */
     double *pp;          /* one group's options: scratch prices */
     double *adjp;        /* per option: adj (true, stability-adjusted) */
@@ -43,10 +50,14 @@ struct fast {
     double *rmu;        /* repair: price per hourly dollar of each budget over its cap */
     double hours_scale; /* mean hours of the groups: the scale of a price per $/h */
     int *save_g, *save_h, *want, *xs2;
-    int *placed_order;       /* construction: groups in the order they were placed */
-    int *ri_start, *ri_list; /* groups with nodes in each region (rebuilt per pass) */
-    int *cand, *mark, stamp; /* candidate groups to move, and a seen-mark per group */
-    double *reserve;         /* per budget: minh of its groups not placed yet (construction) */
+    int *placed_order;          /* construction: groups in the order they were placed */
+    int *ri_start, *ri_list;    /* groups with nodes in each region (rebuilt per pass) */
+    int *cand, *mark, stamp;    /* candidate groups to move, and a seen-mark per group */
+    long clock;                 /* counts placements; the stamps below are clock values */
+    long *region_mod, *bud_mod; /* when a region's, a budget's use last changed */
+    long *pair_tried;           /* per group: when a pair move last failed for it */
+    long pair_budget;           /* pair moves a local search may still try */
+    double *reserve;            /* per budget: minh of its groups not placed yet (construction) */
 };
 
 static double eps_of(double v)
@@ -59,6 +70,8 @@ static double eps_of(double v)
 static void set_prices(struct fast *f)
 {
     const struct plan_model *m = f->m;
+    for (int r = 0; r < m->nrows; r++)
+        f->lam_gpu[r] = f->lambda[r] / f->qn[r];
     for (int g = 0; g < m->ngroups; g++) {
         const struct plan_group *gr = &m->groups[g];
         double bpen = 0;
@@ -67,10 +80,9 @@ static void set_prices(struct fast *f)
         double *p = f->p + gr->xoff;
         for (int o = 0; o < gr->nopts; o++) {
             const struct plan_opt *op = &gr->opts[o];
-            int row = m->regions[op->region].row;
             p[o] = op->adj + bpen * op->hourly;
-            if (row >= 0)
-                p[o] += f->lambda[row] / f->qn[row] * gr->gpus;
+            if (op->row >= 0)
+                p[o] += f->lam_gpu[op->row] * gr->gpus;
         }
     }
 }
@@ -166,10 +178,14 @@ static void apply(struct fast *f, struct plan_sol *s, int gi, const int *x, int 
     const struct plan_group *g = &f->m->groups[gi];
     int *sx = s->x + g->xoff;
     double h = 0;
+    f->clock++;
+    for (int b = 0; b < g->nbudgets; b++)
+        f->bud_mod[g->budgets[b]] = f->clock;
     for (int o = 0; o < g->nopts; o++) {
         if (!x[o])
             continue;
-        int row = f->m->regions[g->opts[o].region].row;
+        f->region_mod[g->opts[o].region] = f->clock;
+        int row = g->opts[o].row;
         if (row >= 0)
             f->row_used[row] += (int64_t)sign * x[o] * g->gpus;
         h += x[o] * g->opts[o].hourly;
@@ -438,13 +454,23 @@ static bool improve_pair(struct fast *f, struct plan_sol *s, int gi, int *save_g
     const struct plan_group *g = &m->groups[gi];
     if (!s->placed[gi])
         return false;
+    /* Nothing changed around g since its last failed try: it would fail again. */
+    long stamp = -1;
+    for (int l = 0; l < g->nlreg; l++)
+        stamp = f->region_mod[g->lreg_region[l]] > stamp ? f->region_mod[g->lreg_region[l]] : stamp;
+    for (int b = 0; b < g->nbudgets; b++)
+        stamp = f->bud_mod[g->budgets[b]] > stamp ? f->bud_mod[g->budgets[b]] : stamp;
+    if (f->pair_tried[gi] >= stamp)
+        return false;
     const double *adj = f->adjp + g->xoff;
     double cur_g = group_value(g, s->x + g->xoff);
     double want = plan_sp_solve(g, adj, g->statcap, f->want, f->ws);
-    if (!isfinite(want) || want >= cur_g - eps_of(cur_g))
+    if (!isfinite(want) || want >= cur_g - eps_of(cur_g)) {
+        f->pair_tried[gi] = f->clock;
         return false;
+    }
     int n = blockers(f, s, gi, f->want, MAX_PAIR);
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < n && f->pair_budget > 0; k++, f->pair_budget--) {
         int hi = f->cand[k];
         const struct plan_group *h = &m->groups[hi];
         double cur_h = group_value(h, s->x + h->xoff);
@@ -462,6 +488,7 @@ static bool improve_pair(struct fast *f, struct plan_sol *s, int gi, int *save_g
         apply(f, s, hi, save_h, +1);
         apply(f, s, gi, save_g, +1);
     }
+    f->pair_tried[gi] = f->clock;
     return false;
 }
 
@@ -471,6 +498,9 @@ static void local_search(struct fast *f, struct plan_sol *s, bool pairs)
     const struct plan_model *m = f->m;
     int *save_g = f->save_g, *save_h = f->save_h;
     plan_usage(m, s, f->row_used, f->bud_used);
+    for (int g = 0; g < m->ngroups; g++)
+        f->pair_tried[g] = -1;
+    f->pair_budget = PAIR_ATTEMPTS;
     for (int pass = 0; pass < MAX_PASSES; pass++) {
         bool changed = false;
         for (int g = 0; g < m->ngroups; g++)
@@ -495,7 +525,7 @@ static void local_search(struct fast *f, struct plan_sol *s, bool pairs)
  * plan got cheaper. Chains of moves through a full region (A leaves for B, so C can come
  * in) are what single and pair moves miss.
  */
-static void lns(struct fast *f, struct plan_sol *s, struct plan_sol *save, const double *dual)
+static void lns(struct fast *f, struct plan_sol *s, const double *dual)
 {
     struct plan_model *m = f->m;
     if (!m->nrows || s->unplaced)
@@ -503,10 +533,12 @@ static void lns(struct fast *f, struct plan_sol *s, struct plan_sol *save, const
     int *set = malloc(((size_t)m->ngroups + 1) * sizeof(int));
     int *wstart = calloc((size_t)m->nregions + 2, sizeof(int));
     int *wlist = malloc(((size_t)m->nx + 1) * sizeof(int));
-    if (!set || !wstart || !wlist) {
+    int *kept = malloc((size_t)LNS_MAX * (size_t)f->maxopts * sizeof(int));
+    if (!set || !wstart || !wlist || !kept) {
         free(set);
         free(wstart);
         free(wlist);
+        free(kept);
         return;
     }
     compute_order(f, f->adjp, false);
@@ -528,14 +560,14 @@ static void lns(struct fast *f, struct plan_sol *s, struct plan_sol *save, const
             for (int r = 0; r < m->nregions; r++)
                 wstart[r + 2] += wstart[r + 1];
     }
+    plan_usage(m, s, f->row_used, f->bud_used);
     for (int pass = 0; pass < LNS_PASSES; pass++) {
         bool improved = false;
+        build_index(f, s);
         for (int r = 0; r < m->nrows; r++) {
             int region = m->row_region[r];
-            plan_usage(m, s, f->row_used, f->bud_used);
             if (f->row_used[r] * 10 < m->regions[region].quota * 9)
                 continue;
-            build_index(f, s);
             /* The groups there, then those whose best place alone is there. */
             f->stamp++;
             int n = 0;
@@ -561,26 +593,37 @@ static void lns(struct fast *f, struct plan_sol *s, struct plan_sol *save, const
                 }
                 set[j] = v;
             }
-            double before = s->adj;
+            /* Only the set moves: keep its placements to put back. */
+            double before = 0;
+            for (int i = 0, off = 0; i < n; i++) {
+                const struct plan_group *g = &m->groups[set[i]];
+                memcpy(kept + off, s->x + g->xoff, (size_t)g->nopts * sizeof(int));
+                off += g->nopts;
+                before += group_value(g, s->x + g->xoff);
+            }
             for (int variant = 0; variant < 2; variant++) {
                 const double *prices = variant == 0 ? f->adjp : dual;
-                plan_sol_copy(m, save, s);
-                plan_usage(m, s, f->row_used, f->bud_used);
                 for (int i = 0; i < n; i++)
                     remove_group(f, s, set[i], f->xs);
                 bool ok = true;
                 for (int i = 0; i < n && ok; i++)
                     ok = try_place(f, s, set[i], prices + m->groups[set[i]].xoff);
-                if (ok) {
-                    for (int i = 0; i < n; i++)
-                        improve_one(f, s, set[i]);
-                    plan_sol_eval(m, s);
+                double after = 0;
+                for (int i = 0; i < n && ok; i++) {
+                    improve_one(f, s, set[i]);
+                    after += group_value(&m->groups[set[i]], s->x + m->groups[set[i]].xoff);
                 }
-                if (ok && s->adj < before - eps_of(before)) {
+                if (ok && after < before - eps_of(before)) {
                     improved = true;
                     break;
                 }
-                plan_sol_copy(m, s, save);
+                for (int i = 0; i < n; i++)
+                    if (s->placed[set[i]])
+                        remove_group(f, s, set[i], f->xs);
+                for (int i = 0, off = 0; i < n; i++) {
+                    apply(f, s, set[i], kept + off, +1);
+                    off += m->groups[set[i]].nopts;
+                }
             }
         }
         if (!improved)
@@ -592,6 +635,7 @@ static void lns(struct fast *f, struct plan_sol *s, struct plan_sol *save, const
     free(set);
     free(wstart);
     free(wlist);
+    free(kept);
 }
 
 /* ---- repair: from a partial placement to a full one, least overflow first ---- */
@@ -648,7 +692,7 @@ static bool in_violation(const struct fast *f, const struct plan_sol *s, int gi,
     const struct plan_group *g = &m->groups[gi];
     const int *x = s->x + g->xoff;
     for (int o = 0; o < g->nopts; o++) {
-        int row = m->regions[g->opts[o].region].row;
+        int row = g->opts[o].row;
         if (x[o] && row >= 0 && f->row_used[row] > m->regions[m->row_region[row]].quota)
             return true;
     }
@@ -780,7 +824,7 @@ static double relaxed(struct fast *f, int64_t *row_use, double *bud_use)
         for (int o = 0; o < gr->nopts; o++) {
             if (!x[o])
                 continue;
-            int row = m->regions[gr->opts[o].region].row;
+            int row = gr->opts[o].row;
             if (row >= 0)
                 row_use[row] += (int64_t)x[o] * gr->gpus;
             h += x[o] * gr->opts[o].hourly;
@@ -812,6 +856,7 @@ static int setup(struct fast *f, struct plan_model *m)
     size_t ng = (size_t)m->ngroups + 1;
     f->lambda = calloc(nr, sizeof(double));
     f->qn = calloc(nr, sizeof(double));
+    f->lam_gpu = calloc(nr, sizeof(double));
     f->mu = calloc(nb, sizeof(double));
     f->bn = calloc(nb, sizeof(double));
     f->p = calloc(nx, sizeof(double));
@@ -839,12 +884,15 @@ static int setup(struct fast *f, struct plan_model *m)
     f->ri_start = calloc((size_t)m->nregions + 2, sizeof(int));
     f->ri_list = calloc(nx, sizeof(int));
     f->cand = calloc(ng, sizeof(int));
+    f->region_mod = calloc((size_t)m->nregions + 1, sizeof(long));
+    f->bud_mod = calloc(nb, sizeof(long));
+    f->pair_tried = calloc(ng, sizeof(long));
     f->mark = calloc(ng, sizeof(int));
-    if (!f->lambda || !f->qn || !f->mu || !f->bn || !f->p || !f->adjp || !f->relx || !f->pp ||
-        !f->ws || !f->cap || !f->xg || !f->xs || !f->row_used || !f->bud_used || !f->regret ||
-        !f->order || !f->minh || !f->reserve || !f->soft || !f->rmu || !f->pen || !f->save_g ||
-        !f->save_h || !f->want || !f->xs2 || !f->placed_order || !f->ri_start || !f->ri_list ||
-        !f->cand || !f->mark)
+    if (!f->lambda || !f->qn || !f->lam_gpu || !f->mu || !f->bn || !f->p || !f->adjp || !f->relx ||
+        !f->pp || !f->ws || !f->cap || !f->xg || !f->xs || !f->row_used || !f->bud_used ||
+        !f->regret || !f->order || !f->minh || !f->reserve || !f->soft || !f->rmu || !f->pen ||
+        !f->save_g || !f->save_h || !f->want || !f->xs2 || !f->placed_order || !f->ri_start ||
+        !f->ri_list || !f->cand || !f->mark || !f->region_mod || !f->bud_mod || !f->pair_tried)
         return -1;
     for (int r = 0; r < m->nrows; r++) {
         double q = (double)m->regions[m->row_region[r]].quota;
@@ -878,6 +926,7 @@ static void teardown(struct fast *f)
 {
     free(f->lambda);
     free(f->qn);
+    free(f->lam_gpu);
     free(f->mu);
     free(f->bn);
     free(f->p);
@@ -905,6 +954,9 @@ static void teardown(struct fast *f)
     free(f->ri_start);
     free(f->ri_list);
     free(f->cand);
+    free(f->region_mod);
+    free(f->bud_mod);
+    free(f->pair_tried);
     free(f->mark);
 }
 
@@ -1039,10 +1091,15 @@ int plan_fast_solve(struct plan_model *m, struct plan_sol *best, struct plan_fas
     best->unplaced = m->ngroups + 1;
     best->adj = best->cost = INFINITY;
 
+    /* The work grows with the model: fewer iterations and constructions on big ones. */
+    double nx = m->nx > 0 ? (double)m->nx : 1;
+    int max_it = (int)fmin(MAX_ITERATIONS, fmax(MIN_ITERATIONS, ITER_WORK / nx));
+    int max_primals = (int)fmin(MAX_PRIMALS, fmax(3, PRIMAL_WORK / nx));
+    int primals = 0;
     double theta = 1.0, bestL = -INFINITY;
     int stall = 0;
     bool done_early = false;
-    for (int it = 0; it < MAX_ITERATIONS; it++) {
+    for (int it = 0; it < max_it; it++) {
         out->iterations = it + 1;
         set_prices(&f);
         double L = relaxed(&f, row_use, bud_use);
@@ -1065,8 +1122,9 @@ int plan_fast_solve(struct plan_model *m, struct plan_sol *best, struct plan_fas
             plan_sol_eval(m, trial);
             if (better(trial, best))
                 plan_sol_copy(m, best, trial);
-        } else if (primal_due(it)) {
+        } else if (primal_due(it) && primals < max_primals) {
             primal(&f, trial, spare, best);
+            primals++;
         }
         double ub = best->unplaced == 0 ? best->adj : INFINITY;
         if (isfinite(ub) && ub - bestL <= eps_of(ub)) {
@@ -1094,9 +1152,11 @@ int plan_fast_solve(struct plan_model *m, struct plan_sol *best, struct plan_fas
     if (best->unplaced == 0 && best->adj - bestL > eps_of(best->adj)) {
         /* The costlier moves, once, on the best plan. */
         local_search(&f, best, true);
-        lns(&f, best, trial, f.p);
+        lns(&f, best, f.p);
     }
     out->lower_bound = bestL;
+    if (best->unplaced == 0 && best->adj - bestL > eps_of(best->adj) && plan_prove_small(m, best))
+        out->lower_bound = best->adj;
     if (best->unplaced == 0 && isfinite(bestL) && bestL > best->adj)
         out->lower_bound = best->adj;
     rc = best->unplaced == 0 ? 0 : -1;

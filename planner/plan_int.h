@@ -68,6 +68,7 @@ struct plan_opt {
     const struct plan_offer *offer;
     int region, zone;
     int lreg; /* the group's local index of `region` */
+    int row;  /* the region's quota row, -1 when none (set once rows are known) */
     int loc;  /* together: the location (region or zone id) it stands for */
     enum core_cloud cloud;
     int rank; /* offer's position in (cloud, region, zone, instance type) order */
@@ -184,6 +185,11 @@ struct plan_fast_out {
  * the fewest groups unplaced, for plan_explain_*.
  */
 int plan_fast_solve(struct plan_model *m, struct plan_sol *best, struct plan_fast_out *out);
+
+/* Small stacks (at most 64 nodes): a bounded exhaustive search from `best`. 1 when it
+ * proved `best` optimal (replacing it by a cheaper plan if it found one), 0 when the stack
+ * is too big or the search ran out of steps. Deterministic. */
+int plan_prove_small(const struct plan_model *m, struct plan_sol *best);
 
 /* The exact solver: LP file and the `cbc` program. 0 optimal or feasible (lower_bound set),
  * 1 infeasible, -1 error (reported to diags). */

@@ -844,6 +844,9 @@ static int build_rows(struct plan_model *m)
             m->row_region[m->nrows++] = r;
         }
     free(used);
+    for (int g = 0; g < m->ngroups; g++)
+        for (int o = 0; o < m->groups[g].nopts; o++)
+            m->groups[g].opts[o].row = m->regions[m->groups[g].opts[o].region].row;
     return 0;
 }
 

@@ -434,4 +434,159 @@ static inline double tl_brute_force(const struct spec *s, const struct plan_cata
     return best;
 }
 
+/* ---- random instances ---- */
+
+/* A deterministic generator (xorshift), so every run tests the same instances. */
+struct tl_rng {
+    uint64_t s;
+};
+
+static inline uint32_t tl_rnd(struct tl_rng *r, uint32_t n)
+{
+    r->s ^= r->s << 13;
+    r->s ^= r->s >> 7;
+    r->s ^= r->s << 17;
+    return (uint32_t)(r->s % n);
+}
+
+static const char *const tl_pool[3][3] = {
+    {"us-east-1", "us-west-2", "eu-west-1"},
+    {"us-central1", "europe-west4", "us-east4"},
+    {"eastus", "westeurope", "westus2"},
+};
+static const char *const tl_clouds[3] = {"aws", "gcp", "azure"};
+static const char *const tl_gpus[3] = {"A10G", "L4", "T4"};
+
+/* A random stack (text) and catalog over three clouds, three regions each and three GPU
+ * models, with quotas, budgets and every placement rule at random. */
+
+struct tl_instance {
+    char yaml[32768];
+    struct toffer offers[128];
+    char strings[128][2][32];
+    size_t noffers;
+};
+
+static inline void tl_gen_instance(struct tl_rng *rng, struct tl_instance *in, int max_offers,
+                                   int max_workloads, int max_count, bool tight)
+{
+    char *y = in->yaml;
+    size_t cap = sizeof(in->yaml), n = 0;
+#define PUT(...) (n += n < cap ? (size_t)snprintf(y + n, cap - n, __VA_ARGS__) : 0)
+    PUT("version: 1\nstack: r\nclouds:\n");
+    bool declared[3] = {false, false, false};
+    bool region_declared[3][3] = {{false}};
+    for (int c = 0; c < 3; c++) {
+        if (c > 0 && tl_rnd(rng, 5) == 0)
+            continue;
+        declared[c] = true;
+        PUT("  %s:\n", tl_clouds[c]);
+        if (c == 1)
+            PUT("    project: p\n");
+        if (c == 2)
+            PUT("    subscription: s\n    resource_group: g\n");
+        PUT("    regions: [");
+        int nr = 0;
+        for (int r = 0; r < 3; r++)
+            if (tl_rnd(rng, 3) || (r == 2 && nr == 0)) {
+                PUT("%s%s", nr++ ? ", " : "", tl_pool[c][r]);
+                region_declared[c][r] = true;
+            }
+        PUT("]\n");
+        if (tight || tl_rnd(rng, 2)) {
+            PUT("    quotas: {");
+            int nq = 0;
+            for (int r = 0; r < 3; r++)
+                if (region_declared[c][r] && (tight || tl_rnd(rng, 2)))
+                    PUT("%s%s: %u", nq++ ? ", " : " ", tl_pool[c][r],
+                        tight ? 2 + tl_rnd(rng, 4) : tl_rnd(rng, 6) * 2);
+            if (tl_rnd(rng, 3) == 0)
+                PUT("%s\"*\": %u", nq++ ? ", " : " ", 2 + tl_rnd(rng, 4) * 2);
+            if (!nq)
+                PUT(" \"*\": 6");
+            PUT(" }\n");
+        }
+    }
+    if (tl_rnd(rng, tight ? 2 : 3) == 0) {
+        PUT("budgets:\n  b1: { hourly: %u", 2 + tl_rnd(rng, tight ? 60 : 30));
+        if (tl_rnd(rng, 2))
+            PUT(", match: { team: a }");
+        PUT(" }\n");
+    }
+    PUT("workloads:\n");
+    int nw = 1 + (int)tl_rnd(rng, (uint32_t)max_workloads);
+    for (int w = 0; w < nw; w++) {
+        int kind = (int)tl_rnd(rng, 10);
+        int count = 1 + (int)tl_rnd(rng, (uint32_t)max_count);
+        PUT("  w%d:\n", w);
+        PUT("    gpu: { name: [");
+        int ng = 0;
+        for (int g = 0; g < 3; g++)
+            if (tl_rnd(rng, 2) || (g == 2 && !ng))
+                PUT("%s%s", ng++ ? ", " : "", tl_gpus[g]);
+        PUT("], count: %u }\n", tl_rnd(rng, 4) ? 1 : 2);
+        static const char *const spots[3] = {"never", "auto", "always"};
+        PUT("    spot: %s\n", spots[tl_rnd(rng, 3)]);
+        PUT("    labels: { team: %s }\n", tl_rnd(rng, 2) ? "a" : "b");
+        if (tl_rnd(rng, 3) == 0) {
+            int c = (int)tl_rnd(rng, 3);
+            PUT("    data: { location: %s/%s, size: %uGB }\n", tl_clouds[c],
+                tl_pool[c][tl_rnd(rng, 3)], 100 * (1 + tl_rnd(rng, 20)));
+        }
+        if (kind == 0) {
+            PUT("    kind: federated\n    sites:\n");
+            int ns = 1 + (int)tl_rnd(rng, 2);
+            for (int s = 0; s < ns; s++) {
+                int c;
+                do
+                    c = (int)tl_rnd(rng, 3);
+                while (!declared[c]);
+                PUT("      s%d: { location: %s/%s }\n", s, tl_clouds[c],
+                    tl_pool[c][tl_rnd(rng, 3)]);
+            }
+            continue;
+        }
+        if (kind <= 3)
+            PUT("    kind: service\n    replicas: %d\n", count);
+        else
+            PUT("    kind: %s\n    nodes: %d\n    hours: %u\n", kind <= 6 ? "training" : "batch",
+                count, 1 + tl_rnd(rng, 100));
+        PUT("    placement:\n      max_per_region: %d\n",
+            tl_rnd(rng, 4) == 0 ? 1 + (int)tl_rnd(rng, 2) : count);
+        uint32_t t = tl_rnd(rng, 5);
+        if (t == 0)
+            PUT("      together: region\n");
+        else if (t == 1)
+            PUT("      together: zone\n");
+        else if (t == 2 && count > 1)
+            PUT("      spread: { clouds: 2 }\n");
+        if (tl_rnd(rng, 6) == 0)
+            PUT("      regions: { exclude: [\"eu*\"] }\n");
+    }
+#undef PUT
+    if (max_offers > 128)
+        max_offers = 128;
+    in->noffers = 3 + tl_rnd(rng, (uint32_t)max_offers - 2);
+    for (size_t i = 0; i < in->noffers; i++) {
+        struct toffer *o = &in->offers[i];
+        int c = (int)tl_rnd(rng, 3), r = (int)tl_rnd(rng, 3);
+        o->cloud = tl_clouds[c];
+        o->region = tl_pool[c][r];
+        uint32_t z = tl_rnd(rng, 3);
+        snprintf(in->strings[i][0], 32, "%s%s", z ? tl_pool[c][r] : "",
+                 z == 1   ? "a"
+                 : z == 2 ? "b"
+                          : "");
+        o->zone = in->strings[i][0];
+        snprintf(in->strings[i][1], 32, "type-%zu", i);
+        o->type = in->strings[i][1];
+        o->gpu = tl_gpus[tl_rnd(rng, 3)];
+        o->gpus = tl_rnd(rng, 4) ? 1 : 2;
+        o->od = tl_rnd(rng, 6) ? (100 + tl_rnd(rng, 900)) / 100.0 : -1;
+        o->spot = tl_rnd(rng, 3) || o->od < 0
+                      ? (o->od > 0 ? o->od : 5) * (30 + tl_rnd(rng, 60)) / 100.0
+                      : -1;
+    }
+}
+
 #endif

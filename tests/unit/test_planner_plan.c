@@ -544,147 +544,6 @@ static void test_plan_renders_identical_bytes_for_identical_inputs(void **state)
 
 /* ---- random instances ---- */
 
-/* A deterministic generator (xorshift), so every run tests the same instances. */
-static uint64_t rnd_state;
-
-static uint32_t rnd(uint32_t n)
-{
-    rnd_state ^= rnd_state << 13;
-    rnd_state ^= rnd_state >> 7;
-    rnd_state ^= rnd_state << 17;
-    return (uint32_t)(rnd_state % n);
-}
-
-static const char *const pool[3][3] = {
-    {"us-east-1", "us-west-2", "eu-west-1"},
-    {"us-central1", "europe-west4", "us-east4"},
-    {"eastus", "westeurope", "westus2"},
-};
-static const char *const cloud_names[3] = {"aws", "gcp", "azure"};
-static const char *const gpu_names[3] = {"A10G", "L4", "T4"};
-
-struct instance {
-    char yaml[4096];
-    struct toffer offers[64];
-    char strings[64][3][32];
-    size_t noffers;
-};
-
-static void gen_instance(struct instance *in, int max_offers, int max_workloads, int max_count,
-                         bool tight)
-{
-    char *y = in->yaml;
-    size_t cap = sizeof(in->yaml), n = 0;
-#define PUT(...) n += (size_t)snprintf(y + n, cap - n, __VA_ARGS__)
-    PUT("version: 1\nstack: r\nclouds:\n");
-    bool declared[3] = {false, false, false};
-    bool region_declared[3][3] = {{false}};
-    for (int c = 0; c < 3; c++) {
-        if (c > 0 && rnd(5) == 0)
-            continue;
-        declared[c] = true;
-        PUT("  %s:\n", cloud_names[c]);
-        if (c == 1)
-            PUT("    project: p\n");
-        if (c == 2)
-            PUT("    subscription: s\n    resource_group: g\n");
-        PUT("    regions: [");
-        int nr = 0;
-        for (int r = 0; r < 3; r++)
-            if (rnd(3) || (r == 2 && nr == 0)) {
-                PUT("%s%s", nr++ ? ", " : "", pool[c][r]);
-                region_declared[c][r] = true;
-            }
-        PUT("]\n");
-        if (tight || rnd(2)) {
-            PUT("    quotas: {");
-            int nq = 0;
-            for (int r = 0; r < 3; r++)
-                if (region_declared[c][r] && (tight || rnd(2)))
-                    PUT("%s%s: %u", nq++ ? ", " : " ", pool[c][r], tight ? 2 + rnd(4) : rnd(6) * 2);
-            if (rnd(3) == 0)
-                PUT("%s\"*\": %u", nq++ ? ", " : " ", 2 + rnd(4) * 2);
-            if (!nq)
-                PUT(" \"*\": 6");
-            PUT(" }\n");
-        }
-    }
-    if (rnd(tight ? 2 : 3) == 0) {
-        PUT("budgets:\n  b1: { hourly: %u", 2 + rnd(tight ? 60 : 30));
-        if (rnd(2))
-            PUT(", match: { team: a }");
-        PUT(" }\n");
-    }
-    PUT("workloads:\n");
-    int nw = 1 + (int)rnd((uint32_t)max_workloads);
-    for (int w = 0; w < nw; w++) {
-        int kind = (int)rnd(10);
-        int count = 1 + (int)rnd((uint32_t)max_count);
-        PUT("  w%d:\n", w);
-        PUT("    gpu: { name: [");
-        int ng = 0;
-        for (int g = 0; g < 3; g++)
-            if (rnd(2) || (g == 2 && !ng))
-                PUT("%s%s", ng++ ? ", " : "", gpu_names[g]);
-        PUT("], count: %u }\n", rnd(4) ? 1 : 2);
-        static const char *const spots[3] = {"never", "auto", "always"};
-        PUT("    spot: %s\n", spots[rnd(3)]);
-        PUT("    labels: { team: %s }\n", rnd(2) ? "a" : "b");
-        if (rnd(3) == 0) {
-            int c = (int)rnd(3);
-            PUT("    data: { location: %s/%s, size: %uGB }\n", cloud_names[c], pool[c][rnd(3)],
-                100 * (1 + rnd(20)));
-        }
-        if (kind == 0) {
-            PUT("    kind: federated\n    sites:\n");
-            int ns = 1 + (int)rnd(2);
-            for (int s = 0; s < ns; s++) {
-                int c;
-                do
-                    c = (int)rnd(3);
-                while (!declared[c]);
-                PUT("      s%d: { location: %s/%s }\n", s, cloud_names[c], pool[c][rnd(3)]);
-            }
-            continue;
-        }
-        if (kind <= 3)
-            PUT("    kind: service\n    replicas: %d\n", count);
-        else
-            PUT("    kind: %s\n    nodes: %d\n    hours: %u\n", kind <= 6 ? "training" : "batch",
-                count, 1 + rnd(100));
-        PUT("    placement:\n      max_per_region: %d\n", rnd(4) == 0 ? 1 + (int)rnd(2) : count);
-        uint32_t t = rnd(5);
-        if (t == 0)
-            PUT("      together: region\n");
-        else if (t == 1)
-            PUT("      together: zone\n");
-        else if (t == 2 && count > 1)
-            PUT("      spread: { clouds: 2 }\n");
-        if (rnd(6) == 0)
-            PUT("      regions: { exclude: [\"eu*\"] }\n");
-    }
-#undef PUT
-    in->noffers = 3 + rnd((uint32_t)max_offers - 2);
-    for (size_t i = 0; i < in->noffers; i++) {
-        struct toffer *o = &in->offers[i];
-        int c = (int)rnd(3), r = (int)rnd(3);
-        o->cloud = cloud_names[c];
-        o->region = pool[c][r];
-        uint32_t z = rnd(3);
-        snprintf(in->strings[i][0], 32, "%s%s", z ? pool[c][r] : "",
-                 z == 1   ? "a"
-                 : z == 2 ? "b"
-                          : "");
-        o->zone = in->strings[i][0];
-        snprintf(in->strings[i][1], 32, "type-%zu", i);
-        o->type = in->strings[i][1];
-        o->gpu = gpu_names[rnd(3)];
-        o->gpus = rnd(4) ? 1 : 2;
-        o->od = rnd(6) ? (100 + rnd(900)) / 100.0 : -1;
-        o->spot = rnd(3) || o->od < 0 ? (o->od > 0 ? o->od : 5) * (30 + rnd(60)) / 100.0 : -1;
-    }
-}
-
 struct tiny_stats {
     int tried, feasible, infeasible, suboptimal, proven;
     double worst, sum_excess, worst_gap;
@@ -696,12 +555,12 @@ struct tiny_stats {
 static void run_tiny(uint64_t seed, int count, bool tight, int max_workloads, int max_nodes,
                      struct tiny_stats *st)
 {
-    rnd_state = seed;
+    struct tl_rng rng = {seed};
     memset(st, 0, sizeof(*st));
-    struct instance *in = malloc(sizeof(*in));
+    struct tl_instance *in = malloc(sizeof(*in));
     assert_non_null(in);
     while (st->tried < count) {
-        gen_instance(in, 14, max_workloads, max_nodes, tight);
+        tl_gen_instance(&rng, in, 14, max_workloads, max_nodes, tight);
         struct core_diags d;
         core_diags_init(&d, 0);
         struct spec *s = tl_spec(in->yaml, &d);
@@ -767,14 +626,71 @@ static void test_plan_matches_exhaustive_search_on_tiny_instances(void **state)
     run_tiny(0x9e3779b97f4a7c15ull, 400, false, 3, 3, &st);
     assert_true(st.feasible > 100 && st.infeasible > 10);
     assert_int_equal(st.suboptimal, 0);
+    assert_int_equal(st.proven, st.feasible); /* small stacks are proven (plan_prove.c) */
 }
 
-static void test_plan_stays_near_exhaustive_search_when_quotas_bind(void **state)
+static void test_plan_matches_exhaustive_search_when_quotas_bind(void **state)
 {
     (void)state;
     struct tiny_stats st;
     run_tiny(0x2545f4914f6cdd1dull, 1000, true, 4, 4, &st);
     assert_true(st.feasible > 100);
+    assert_int_equal(st.suboptimal, 0);
+    assert_int_equal(st.proven, st.feasible);
+}
+
+/* Larger random stacks (up to 20 workloads, 6 nodes each, 60 offers): every plan keeps
+ * every rule (the independent checker), renders to the same bytes when planned again, and
+ * a stack that can't be placed gets located errors with the planner's codes. */
+static void test_plan_keeps_every_rule_on_random_stacks(void **state)
+{
+    (void)state;
+    struct tl_rng rng = {0x243f6a8885a308d3ull};
+    struct tl_instance *in = malloc(sizeof(*in));
+    assert_non_null(in);
+    int tried = 0, feasible = 0, infeasible = 0;
+    while (tried < 150) {
+        tl_gen_instance(&rng, in, 60, 20, 6, tried % 2 == 1);
+        struct core_diags d;
+        core_diags_init(&d, 0);
+        struct spec *s = tl_spec(in->yaml, &d);
+        if (!s) {
+            core_diags_release(&d);
+            continue;
+        }
+        tried++;
+        struct plan_catalog *cat = tl_catalog(in->offers, in->noffers);
+        struct plan_result *r = NULL, *again = NULL;
+        if (plan_solve(s, cat, NULL, &d, &r) == 0) {
+            feasible++;
+            const char *bad = tl_check(s, r);
+            if (bad)
+                fail_msg("stack %d: %s\n%s", tried, bad, in->yaml);
+            assert_int_equal(plan_solve(s, cat, NULL, &d, &again), 0);
+            char *j1 = render(r, true), *j2 = render(again, true);
+            assert_string_equal(j1, j2);
+            free(j1);
+            free(j2);
+        } else {
+            infeasible++;
+            assert_true(d.errors > 0);
+            for (size_t i = 0; i < d.n; i++) {
+                const struct core_diag *e = &d.items[i];
+                if (e->severity != CORE_SEV_ERROR)
+                    continue;
+                assert_true(!strcmp(e->code, "no-placement") || !strcmp(e->code, "over-budget"));
+                assert_true(e->loc.line > 0);
+            }
+        }
+        plan_result_free(r);
+        plan_result_free(again);
+        spec_free(s);
+        tl_catalog_free(cat);
+        core_diags_release(&d);
+    }
+    free(in);
+    printf("random stacks: %d planned, %d without a placement\n", feasible, infeasible);
+    assert_true(feasible >= 30 && infeasible >= 10);
 }
 
 int main(void)
@@ -801,7 +717,8 @@ int main(void)
         T(test_plan_keeps_nodes_unless_moving_saves_more_than_the_threshold),
         T(test_plan_renders_identical_bytes_for_identical_inputs),
         cmocka_unit_test(test_plan_matches_exhaustive_search_on_tiny_instances),
-        cmocka_unit_test(test_plan_stays_near_exhaustive_search_when_quotas_bind),
+        cmocka_unit_test(test_plan_matches_exhaustive_search_when_quotas_bind),
+        cmocka_unit_test(test_plan_keeps_every_rule_on_random_stacks),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
