@@ -30,7 +30,7 @@ for arg in "$@"; do
 done
 
 packages=(build-essential cmake pkg-config git libyaml-dev libcurl4-openssl-dev libjansson-dev
-    libssl-dev liblua5.4-dev libcmocka-dev)
+    libssl-dev liblua5.4-dev libcmocka-dev libxml2-dev libmicrohttpd-dev)
 if [ "$want_test" = 1 ]; then
     # libclang-rt-14-dev holds libclang_rt.fuzzer*.a (libFuzzer) and the sanitizer runtimes
     # for clang 14, Debian 12's clang.
