@@ -1,0 +1,99 @@
+/*
+ * Where the state, its lock and the journal live. A backend is a const vtable (the local
+ * file backend now, etcd and S3 later) behind one handle, so the executor never knows which
+ * one it talks to. Every slot returns 0 or -1 with a message in `err` that names the place.
+ */
+#ifndef GPUFORM_EXECUTOR_BACKEND_H
+#define GPUFORM_EXECUTOR_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "executor/state.h"
+
+/* Who holds a lock: written when it is taken, shown to whoever finds it taken. */
+struct state_lock_info {
+    char id[37];        /* UUID of this lock; what `gpuform force-unlock ID` takes */
+    char user[64];      /* login name */
+    char host[256];     /* host name */
+    long pid;           /* process id on `host` */
+    char operation[32]; /* "apply", "destroy", "refresh", ... */
+    int64_t created;    /* Unix seconds */
+    char version[32];   /* the gpuform version holding it */
+};
+
+/* Fills `who` for this process (user, host, pid, a new id, now) doing `operation`, run by
+ * gpuform `version`. */
+int state_lock_info_self(struct state_lock_info *who, const char *operation, const char *version);
+
+/* "alice@build-7 (pid 4242, apply, since 2026-11-21 18:02:11 UTC, lock 1b4e...)" */
+void state_lock_info_describe(const struct state_lock_info *who, char *out, size_t outlen);
+
+struct state_backend;
+
+struct state_backend_ops {
+    const char *name; /* "local" */
+
+    /*
+     * Reads the stored state document. Returns 0 with *text (malloc'd, the caller frees)
+     * and *len, or with *text NULL when no state exists yet; -1 when it can't be read.
+     */
+    int (*read)(struct state_backend *b, char **text, size_t *len, struct state_err *err);
+
+    /*
+     * Replaces the stored document with `text`, atomically: a reader sees the old one or
+     * the new one, never a mix, whatever moment the process dies. The previous document is
+     * kept as the backup. Refuses (-1) when the current document exists but was not read
+     * successfully through this handle: gpuform never writes over a state it could not
+     * read.
+     */
+    int (*write)(struct state_backend *b, const char *text, size_t len, struct state_err *err);
+
+    /* Where the backup of the previous document is, for messages ("... state.json.backup"). */
+    const char *(*backup_name)(struct state_backend *b);
+
+    /*
+     * Takes the exclusive lock for `me`, waiting up to `timeout_s` seconds (0: fail at
+     * once). When another run holds it, returns -1 with `holder` filled and err naming it.
+     * A lock left by a process that is gone (same host) is taken over, and `stale` (when
+     * not NULL) gets the old holder's info with stale->id set; otherwise stale->id is "".
+     */
+    int (*lock)(struct state_backend *b, const struct state_lock_info *me, double timeout_s,
+                struct state_lock_info *holder, struct state_lock_info *stale,
+                struct state_err *err);
+
+    /* Releases the lock this handle holds; a no-op when it holds none. */
+    int (*unlock)(struct state_backend *b, struct state_err *err);
+
+    /*
+     * Removes a lock by id whoever holds it (`gpuform force-unlock ID`). Refuses when the
+     * id doesn't match the lock, or when its holder is a live process on this host.
+     */
+    int (*force_unlock)(struct state_backend *b, const char *id, struct state_err *err);
+
+    /* Appends one journal record (a line without its newline); durable when it returns. */
+    int (*journal_append)(struct state_backend *b, const char *line, size_t len,
+                          struct state_err *err);
+
+    /* Reads the whole journal: *text NULL when there is none. The caller frees *text. */
+    int (*journal_read)(struct state_backend *b, char **text, size_t *len, struct state_err *err);
+
+    /* Empties the journal once the state records everything in it. */
+    int (*journal_clear)(struct state_backend *b, struct state_err *err);
+
+    /* Releases the lock if held, and frees the handle. */
+    void (*close)(struct state_backend *b);
+};
+
+struct state_backend {
+    const struct state_backend_ops *ops;
+};
+
+/*
+ * The local backend: `dir`/state.json (mode 0600) with state.json.backup beside it,
+ * state.lock and journal.jsonl; `dir` (".gpuform" beside the spec) is made when missing.
+ * Returns NULL with err set when the directory can't be made.
+ */
+struct state_backend *state_local_open(const char *dir, struct state_err *err);
+
+#endif
