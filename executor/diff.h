@@ -1,0 +1,64 @@
+/*
+ * The change set: the desired placement (a plan) against what the state says exists. Each
+ * address gets one action with its reason, in the order the plan lists nodes, then the
+ * deletes in address order. Terraform's action words, so policy habits carry over.
+ */
+#ifndef GPUFORM_EXECUTOR_DIFF_H
+#define GPUFORM_EXECUTOR_DIFF_H
+
+#include <stddef.h>
+
+#include "core/arena.h"
+#include "executor/state.h"
+#include "planner/plan.h"
+
+enum diff_action {
+    DIFF_NOOP,    /* where it should be, healthy */
+    DIFF_CREATE,  /* in the plan, not in the state */
+    DIFF_DELETE,  /* in the state, not in the plan */
+    DIFF_REPLACE, /* placement changed, tainted, failed verification or half-deleted */
+};
+
+struct diff_change {
+    enum diff_action action;
+    const char *address;
+    const struct plan_node *want;  /* NULL for a delete; borrowed from the plan */
+    const struct state_node *have; /* NULL for a create; borrowed from the state */
+    const char *reason;            /* one line: "moves to gcp/us-central1 (saves $1.20/h)" */
+};
+
+struct diff {
+    struct core_arena arena;     /* holds changes and reasons */
+    struct diff_change *changes; /* every address, no-ops included */
+    size_t nchanges;
+    size_t ncreate, ndelete, nreplace, nnoop;
+    double hourly_before; /* USD/h of the nodes in the state that stay or go */
+    double hourly_after;  /* USD/h of the plan */
+};
+
+/*
+ * Diffs `plan` against `st` (NULL: no state, every node a create). Returns 0 with *out
+ * filled (release with diff_release), -1 when out of memory. Borrows plan and state:
+ * both must outlive the diff.
+ */
+int diff_compute(const struct plan_result *plan, const struct state *st, struct diff *out);
+
+void diff_release(struct diff *d);
+
+/* "create", "delete", "replace", "no-op" */
+const char *diff_action_name(enum diff_action a);
+
+/* The Terraform action list for JSON output: ["create"], ["delete"], ["delete","create"]
+ * or ["create","delete"] (a replace that creates first), ["no-op"]. *n gets the length. */
+const char *const *diff_action_list(enum diff_action a, bool create_first, size_t *n);
+
+/*
+ * The state's nodes as the planner's current placement, so the solver keeps a node where
+ * it is unless moving saves more than the threshold. Nodes that are tainted, failed
+ * verification or are being deleted are left out: they move anyway. Allocated in `arena`;
+ * returns the count in *n, or -1 when out of memory.
+ */
+int diff_current_from_state(const struct state *st, struct core_arena *arena,
+                            struct plan_current **out, size_t *n);
+
+#endif

@@ -1,0 +1,186 @@
+/*
+ * The change set: plans made by the real solver over a small catalog, diffed against
+ * states written in code; and the solver keeping nodes in place through
+ * diff_current_from_state.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "executor/diff.h"
+#include "plan_testlib.h"
+
+static const struct toffer offers[] = {
+    {"aws", "us-east-1", "us-east-1a", "g5.xlarge", "A10G", 1, 1.00, 0.40},
+    {"aws", "us-west-2", "us-west-2a", "g5.xlarge", "A10G", 1, 1.05, 0.45},
+    {"aws", "eu-west-1", "eu-west-1a", "g5.xlarge", "A10G", 1, 1.30, 0.50},
+};
+
+static const char *const yaml = "version: 1\n"
+                                "stack: t\n"
+                                "clouds: { aws: { regions: [us-east-1, us-west-2, eu-west-1] } }\n"
+                                "workloads:\n"
+                                "  train: { kind: training, gpu: A10G:1, nodes: 3, hours: 10 }\n";
+
+struct fixture {
+    struct core_diags diags;
+    struct spec *spec;
+    struct plan_catalog *cat;
+    struct plan_result *res;
+    struct state *st;
+    struct core_arena arena;
+    struct diff d;
+};
+
+static int setup(void **ctx)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    core_diags_init(&f->diags, 50);
+    core_arena_init(&f->arena, 0);
+    f->cat = tl_catalog(offers, sizeof offers / sizeof *offers);
+    f->spec = tl_spec(yaml, &f->diags);
+    f->st = state_new("t");
+    if (!f->spec || !f->cat || !f->st)
+        return -1;
+    *ctx = f;
+    return 0;
+}
+
+static int teardown(void **ctx)
+{
+    struct fixture *f = *ctx;
+    diff_release(&f->d);
+    plan_result_free(f->res);
+    state_free(f->st);
+    spec_free(f->spec);
+    tl_catalog_free(f->cat);
+    core_arena_release(&f->arena);
+    core_diags_release(&f->diags);
+    free(f);
+    return 0;
+}
+
+/* Plans with the state's nodes as the current placement, then diffs. */
+static void plan_and_diff(struct fixture *f)
+{
+    struct plan_options o = {.solver = PLAN_SOLVER_FAST};
+    struct plan_current *cur;
+    size_t ncur;
+    assert_int_equal(diff_current_from_state(f->st, &f->arena, &cur, &ncur), 0);
+    o.current = cur;
+    o.ncurrent = ncur;
+    assert_int_equal(plan_solve(f->spec, f->cat, &o, &f->diags, &f->res), 0);
+    assert_int_equal(diff_compute(f->res, f->st, &f->d), 0);
+}
+
+static void add_node(struct fixture *f, char *address, char *region, double hourly)
+{
+    char zone[32];
+    snprintf(zone, sizeof zone, "%sa", region);
+    struct state_node n = {
+        .address = address,
+        .provider = "aws",
+        .cloud_id = "i-0123",
+        .token = "t",
+        .placement = {"aws", region, zone, "g5.xlarge", "A10G", 1, false},
+        .hourly_usd = hourly,
+        .status = STATE_RUNNING,
+    };
+    assert_non_null(state_put(f->st, &n));
+}
+
+static const struct diff_change *change(const struct fixture *f, const char *address)
+{
+    for (size_t i = 0; i < f->d.nchanges; i++)
+        if (strcmp(f->d.changes[i].address, address) == 0)
+            return &f->d.changes[i];
+    fail_msg("no change for %s", address);
+    return NULL;
+}
+
+static void test_diff_without_state_creates_every_node(void **ctx)
+{
+    struct fixture *f = *ctx;
+    plan_and_diff(f);
+    assert_int_equal(f->d.ncreate, 3);
+    assert_int_equal(f->d.nchanges, 3);
+    size_t n;
+    const char *const *acts = diff_action_list(change(f, "train[2]")->action, false, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(acts[0], "create");
+    assert_true(tl_close(f->d.hourly_after, 3.0));
+    assert_true(f->d.hourly_before == 0);
+}
+
+static void test_diff_of_an_applied_plan_is_empty_but_for_removed_nodes(void **ctx)
+{
+    struct fixture *f = *ctx;
+    add_node(f, "train[0]", "us-east-1", 1.0);
+    add_node(f, "train[1]", "us-east-1", 1.0);
+    add_node(f, "train[2]", "us-east-1", 1.0);
+    add_node(f, "old[0]", "us-east-1", 1.0);
+    plan_and_diff(f);
+    assert_int_equal(f->d.nnoop, 3);
+    assert_int_equal(f->d.ndelete, 1);
+    assert_int_equal(change(f, "old[0]")->action, DIFF_DELETE);
+    assert_string_equal(change(f, "old[0]")->reason, "no longer in the spec");
+    assert_true(tl_close(f->d.hourly_before, 4.0));
+}
+
+static void test_diff_replaces_tainted_and_failed_nodes(void **ctx)
+{
+    struct fixture *f = *ctx;
+    add_node(f, "train[0]", "us-east-1", 1.0);
+    add_node(f, "train[1]", "us-east-1", 1.0);
+    add_node(f, "train[2]", "us-east-1", 1.0);
+    state_find(f->st, "train[0]")->tainted = true;
+    struct state_node *n = state_find(f->st, "train[1]");
+    n->verify = STATE_VERIFY_FAILED;
+    free(n->verify_detail);
+    n->verify_detail = strdup("memtest: 12 bit flips");
+    plan_and_diff(f);
+    assert_int_equal(change(f, "train[0]")->action, DIFF_REPLACE);
+    assert_string_equal(change(f, "train[0]")->reason, "tainted");
+    assert_int_equal(change(f, "train[1]")->action, DIFF_REPLACE);
+    assert_string_equal(change(f, "train[1]")->reason,
+                        "failed verification: memtest: 12 bit flips");
+    assert_int_equal(change(f, "train[2]")->action, DIFF_NOOP);
+    size_t k;
+    const char *const *acts = diff_action_list(DIFF_REPLACE, true, &k);
+    assert_int_equal(k, 2);
+    assert_string_equal(acts[0], "create");
+}
+
+static void test_diff_keeps_a_node_unless_moving_saves_enough(void **ctx)
+{
+    struct fixture *f = *ctx;
+    /* us-west-2 is 5% dearer: under the 10% threshold, the node stays */
+    add_node(f, "train[0]", "us-west-2", 1.05);
+    /* eu-west-1 is 30% dearer: it moves, and the reason says from where to where */
+    add_node(f, "train[1]", "eu-west-1", 1.30);
+    plan_and_diff(f);
+    assert_int_equal(change(f, "train[0]")->action, DIFF_NOOP);
+    const struct diff_change *c = change(f, "train[1]");
+    assert_int_equal(c->action, DIFF_REPLACE);
+    assert_string_equal(c->reason, "moves from aws/eu-west-1a g5.xlarge to aws/us-east-1a "
+                                   "g5.xlarge ($1.30/h -> $1.00/h)");
+    assert_int_equal(change(f, "train[2]")->action, DIFF_CREATE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_diff_without_state_creates_every_node, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_diff_of_an_applied_plan_is_empty_but_for_removed_nodes,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_diff_replaces_tainted_and_failed_nodes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_diff_keeps_a_node_unless_moving_saves_enough, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
