@@ -90,10 +90,11 @@ struct state_backend {
 };
 
 /*
- * The local backend: `dir`/state.json (mode 0600) with state.json.backup beside it,
- * state.lock and journal.jsonl; `dir` (".gpuform" beside the spec) is made when missing.
- * Returns NULL with err set when the directory can't be made.
+ * The local backend: `state_file` (mode 0600; the spec's state.path, by default
+ * ".gpuform/state.json" in the stack) with STATE.backup, STATE.lock and STATE.journal
+ * beside it. Its directory is made (mode 0700) when missing, but not its parents. Returns
+ * NULL with err set when that fails.
  */
-struct state_backend *state_local_open(const char *dir, struct state_err *err);
+struct state_backend *state_local_open(const char *state_file, struct state_err *err);
 
 #endif

@@ -1,8 +1,8 @@
 /*
- * The local state backend: a directory (".gpuform" beside the spec) holding state.json,
- * its backup, the lock and the journal. Writes go to a temporary file that is fsynced and
+ * The local state backend: the state file (".gpuform/state.json" in the stack by default)
+ * with its backup, lock and journal beside it. Writes go to a temporary file that is fsynced and
  * renamed over the old one (then the directory is fsynced), so a crash leaves the old state
- * or the new one. The lock is an flock(2) on state.lock, which the kernel drops when its
+ * or the new one. The lock is an flock(2) on state.json.lock, which the kernel drops when its
  * holder dies, with the holder's details written inside for whoever finds it taken.
  */
 #include "executor/backend.h"
@@ -32,12 +32,12 @@ struct local {
     int journal_fd; /* -1 until the first append */
 };
 
-static char *join(const char *dir, const char *name)
+static char *suffixed(const char *path, const char *suffix)
 {
-    size_t n = strlen(dir) + strlen(name) + 2;
+    size_t n = strlen(path) + strlen(suffix) + 1;
     char *p = malloc(n);
     if (p)
-        snprintf(p, n, "%s/%s", dir, name);
+        snprintf(p, n, "%s%s", path, suffix);
     return p;
 }
 
@@ -471,31 +471,41 @@ static const struct state_backend_ops local_ops = {
     .close = local_close,
 };
 
-struct state_backend *state_local_open(const char *dir, struct state_err *err)
+struct state_backend *state_local_open(const char *state_file, struct state_err *err)
 {
+    const char *slash = strrchr(state_file, '/');
+    char *dir = slash ? strndup(state_file, slash == state_file ? 1 : (size_t)(slash - state_file))
+                      : strdup(".");
+    if (!dir) {
+        state_fail(err, "out of memory");
+        return NULL;
+    }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         state_fail(err, "cannot make the state directory '%s': %s", dir, strerror(errno));
+        free(dir);
         return NULL;
     }
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         state_fail(err, "'%s' is not a directory; gpuform keeps its state there", dir);
+        free(dir);
         return NULL;
     }
     struct local *l = calloc(1, sizeof *l);
     if (!l) {
+        free(dir);
         state_fail(err, "out of memory");
         return NULL;
     }
     l->base.ops = &local_ops;
     l->lock_fd = -1;
     l->journal_fd = -1;
-    l->dir = strdup(dir);
-    l->state = join(dir, "state.json");
-    l->backup = join(dir, "state.json.backup");
-    l->lockpath = join(dir, "state.lock");
-    l->journal = join(dir, "journal.jsonl");
-    if (!l->dir || !l->state || !l->backup || !l->lockpath || !l->journal) {
+    l->dir = dir;
+    l->state = strdup(state_file);
+    l->backup = suffixed(state_file, ".backup");
+    l->lockpath = suffixed(state_file, ".lock");
+    l->journal = suffixed(state_file, ".journal");
+    if (!l->state || !l->backup || !l->lockpath || !l->journal) {
         local_close(&l->base);
         state_fail(err, "out of memory");
         return NULL;

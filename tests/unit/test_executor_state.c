@@ -174,6 +174,7 @@ static void test_state_refuses_damaged_documents(void **ctx)
 
 struct dirfix {
     char dir[64];
+    char state[96]; /* dir/.gpuform/state.json: the directory is made by the backend */
 };
 
 static int dir_setup(void **ctx)
@@ -182,6 +183,7 @@ static int dir_setup(void **ctx)
     snprintf(f->dir, sizeof f->dir, "/tmp/gpuform-state-XXXXXX");
     if (!mkdtemp(f->dir))
         return -1;
+    snprintf(f->state, sizeof f->state, "%s/.gpuform/state.json", f->dir);
     *ctx = f;
     return 0;
 }
@@ -213,7 +215,7 @@ static void test_local_writes_atomically_with_backup(void **ctx)
 {
     struct dirfix *f = *ctx;
     struct state_err err;
-    struct state_backend *b = state_local_open(f->dir, &err);
+    struct state_backend *b = state_local_open(f->state, &err);
     assert_non_null(b);
     char *text = (char *)1;
     size_t len;
@@ -222,7 +224,7 @@ static void test_local_writes_atomically_with_backup(void **ctx)
     assert_int_equal(b->ops->write(b, "one\n", 4, &err), 0);
     assert_int_equal(b->ops->write(b, "two\n", 4, &err), 0);
     char path[128];
-    snprintf(path, sizeof path, "%s/state.json", f->dir);
+    snprintf(path, sizeof path, "%s", f->state);
     char *cur = slurp(path);
     assert_string_equal(cur, "two\n");
     free(cur);
@@ -235,7 +237,7 @@ static void test_local_writes_atomically_with_backup(void **ctx)
     b->ops->close(b);
 
     /* a handle that has not read the state may not write over it */
-    b = state_local_open(f->dir, &err);
+    b = state_local_open(f->state, &err);
     assert_int_equal(b->ops->write(b, "three\n", 6, &err), -1);
     assert_non_null(strstr(err.msg, "never writes over a state it could not read"));
     cur = slurp(path);
@@ -248,8 +250,8 @@ static void test_local_lock_names_the_holder(void **ctx)
 {
     struct dirfix *f = *ctx;
     struct state_err err;
-    struct state_backend *a = state_local_open(f->dir, &err);
-    struct state_backend *b = state_local_open(f->dir, &err);
+    struct state_backend *a = state_local_open(f->state, &err);
+    struct state_backend *b = state_local_open(f->state, &err);
     struct state_lock_info me, other, holder, stale;
     state_lock_info_self(&me, "apply", "0.1.0");
     state_lock_info_self(&other, "plan", "0.1.0");
@@ -274,12 +276,15 @@ static void test_local_lock_names_the_holder(void **ctx)
 static void write_lock_record(const char *dir, const char *host, const char *id)
 {
     char path[128], rec[512];
-    snprintf(path, sizeof path, "%s/state.lock", dir);
+    snprintf(path, sizeof path, "%s/.gpuform", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/.gpuform/state.json.lock", dir);
     snprintf(rec, sizeof rec,
              "{\"id\":\"%s\",\"user\":\"bob\",\"host\":\"%s\",\"pid\":999999,"
              "\"operation\":\"apply\",\"created\":1795000000,\"version\":\"0.1.0\"}",
              id, host);
     FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
     fputs(rec, fp);
     fclose(fp);
 }
@@ -292,7 +297,7 @@ static void test_local_lock_of_a_dead_run_is_taken_over(void **ctx)
     /* the record a killed run leaves: its flock died with it */
     write_lock_record(f->dir, host, "11111111-1111-4111-8111-111111111111");
     struct state_err err;
-    struct state_backend *b = state_local_open(f->dir, &err);
+    struct state_backend *b = state_local_open(f->state, &err);
     struct state_lock_info me, holder, stale;
     state_lock_info_self(&me, "apply", "0.1.0");
     assert_int_equal(b->ops->lock(b, &me, 0, &holder, &stale, &err), 0);
@@ -307,7 +312,7 @@ static void test_local_lock_from_another_host_needs_force_unlock(void **ctx)
     const char *id = "22222222-2222-4222-8222-222222222222";
     write_lock_record(f->dir, "elsewhere.example", id);
     struct state_err err;
-    struct state_backend *b = state_local_open(f->dir, &err);
+    struct state_backend *b = state_local_open(f->state, &err);
     struct state_lock_info me, holder, stale;
     state_lock_info_self(&me, "apply", "0.1.0");
     assert_int_equal(b->ops->lock(b, &me, 0, &holder, &stale, &err), -1);
@@ -325,14 +330,14 @@ static void test_local_survives_kill_during_writes(void **ctx)
     struct dirfix *f = *ctx;
     struct state_err err;
     char path[128];
-    snprintf(path, sizeof path, "%s/state.json", f->dir);
+    snprintf(path, sizeof path, "%s", f->state);
     unsigned seed = 12345;
     int seen = 0;
     for (int round = 0; round < 60; round++) {
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-            struct state_backend *b = state_local_open(f->dir, &err);
+            struct state_backend *b = state_local_open(f->state, &err);
             struct state_lock_info me, holder, stale;
             char *text;
             size_t len;
@@ -369,7 +374,7 @@ static void test_local_survives_kill_during_writes(void **ctx)
     }
     assert_true(seen >= 50); /* the writers did get going */
     /* the last run's lock record is still there; this run takes it over */
-    struct state_backend *b = state_local_open(f->dir, &err);
+    struct state_backend *b = state_local_open(f->state, &err);
     struct state_lock_info me, holder, stale;
     state_lock_info_self(&me, "apply", "t");
     assert_int_equal(b->ops->lock(b, &me, 0, &holder, &stale, &err), 0);
@@ -383,7 +388,7 @@ static void test_journal_replays_outcomes_in_order(void **ctx)
 {
     struct dirfix *f = *ctx;
     struct state_err err;
-    struct state_backend *b = state_local_open(f->dir, &err);
+    struct state_backend *b = state_local_open(f->state, &err);
     struct journal_rec r = {
         .op = JOURNAL_CREATE,
         .phase = JOURNAL_INTENT,
