@@ -1,0 +1,4 @@
+-- expect: instruction budget
+function validate_plan(plan)
+    while true do end
+end

@@ -1,0 +1,2 @@
+-- expect: global 'io'
+local f = io.open("/etc/passwd")

@@ -1,0 +1,4 @@
+-- expect: table expected
+function validate_plan(plan)
+    rawset(plan, "totals", {})
+end

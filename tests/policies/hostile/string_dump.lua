@@ -1,0 +1,2 @@
+-- expect: field 'dump'
+local bytes = string.dump(function() end)
