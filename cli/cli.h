@@ -57,6 +57,7 @@ int cmd_schema(int argc, char **argv);
 int cmd_gpus(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 
 #endif

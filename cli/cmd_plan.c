@@ -12,16 +12,20 @@
 #include <string.h>
 
 #include "core/diag.h"
+#include "lua/policy.h"
 #include "parser/spec.h"
 #include "planner/catalog.h"
 #include "planner/plan.h"
 #include "planner/plan_render.h"
 
-#define MAX_VARS 256
+#define MAX_VARS      256
+#define MAX_OVERRIDES 64
 
 struct popts {
     const char *vars[MAX_VARS];
     size_t nvars;
+    const char *overrides[MAX_OVERRIDES]; /* --override-policy NAME */
+    size_t noverrides;
     const char *catalog; /* NULL: the bundled one */
     const char *path;
     const char *lp_path;
@@ -33,10 +37,15 @@ struct popts {
 static int parse_args(int argc, char **argv, struct popts *o)
 {
     static const struct option longopts[] = {
-        {"var", required_argument, NULL, 'v'}, {"catalog", required_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},      {"solver", required_argument, NULL, 's'},
-        {"lp", required_argument, NULL, 'l'},  {"time-limit", required_argument, NULL, 't'},
-        {"no-color", no_argument, NULL, 'n'},  {NULL, 0, NULL, 0},
+        {"var", required_argument, NULL, 'v'},
+        {"catalog", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
+        {"solver", required_argument, NULL, 's'},
+        {"lp", required_argument, NULL, 'l'},
+        {"time-limit", required_argument, NULL, 't'},
+        {"no-color", no_argument, NULL, 'n'},
+        {"override-policy", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0},
     };
     const struct cli_command *cmd = cli_find("plan");
     optind = 1;
@@ -75,6 +84,12 @@ static int parse_args(int argc, char **argv, struct popts *o)
         case 'n':
             o->no_color = true;
             break;
+        case 'o':
+            if (o->noverrides == MAX_OVERRIDES)
+                return cli_usage_error(cmd, "more than %d --override-policy options",
+                                       MAX_OVERRIDES);
+            o->overrides[o->noverrides++] = optarg;
+            break;
         case ':':
         default:
             for (const struct option *lo = longopts; lo->name; lo++)
@@ -90,6 +105,84 @@ static int parse_args(int argc, char **argv, struct popts *o)
     if ((o->lp_path || o->time_limit > 0) && o->solver != PLAN_SOLVER_EXACT)
         return cli_usage_error(cmd, "--lp and --time-limit go with --solver exact");
     return CLI_OK;
+}
+
+/* Whether --override-policy names this policy: its path as the spec writes it, or the
+ * file name without directory and ".lua". */
+static bool overridden(const struct popts *o, const char *policy)
+{
+    const char *base = strrchr(policy, '/');
+    base = base ? base + 1 : policy;
+    size_t stem = strlen(base);
+    if (stem > 4 && strcmp(base + stem - 4, ".lua") == 0)
+        stem -= 4;
+    for (size_t i = 0; i < o->noverrides; i++)
+        if (strcmp(o->overrides[i], policy) == 0 ||
+            (strlen(o->overrides[i]) == stem && strncmp(o->overrides[i], base, stem) == 0))
+            return true;
+    return false;
+}
+
+/*
+ * Runs the stack's policies on the plan: hard findings and soft ones not overridden are
+ * errors, advisory ones and overridden soft ones warnings. Returns 0 when the plan may go
+ * ahead.
+ */
+static int run_policies(const struct popts *o, const struct spec *spec,
+                        const struct plan_result *res, struct core_diags *d)
+{
+    if (spec->nhooks == 0)
+        return 0;
+    struct policy_set *ps = NULL;
+    if (policy_load_spec(spec, NULL, d, &ps) != 0)
+        return -1;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    json_t *doc = NULL;
+    int rc = -1;
+    if (mem && plan_render_json(res, mem) == 0 && fclose(mem) == 0) {
+        mem = NULL;
+        doc = json_loadb(text, len, 0, NULL);
+    }
+    if (mem)
+        fclose(mem);
+    struct policy_findings f = {0};
+    if (!doc || policy_add_workloads(doc, spec) != 0) {
+        core_diag_add(d, CORE_SEV_ERROR, "out-of-memory", NULL,
+                      "out of memory handing the plan to the policies");
+    } else if (policy_validate_plan(ps, doc, &f, d) == 0) {
+        rc = 0;
+        for (size_t i = 0; i < f.n; i++) {
+            const struct policy_finding *pf = &f.items[i];
+            bool fails = pf->level == POLICY_HARD ||
+                         (pf->level == POLICY_SOFT && !overridden(o, pf->policy));
+            const char *code = pf->level == POLICY_HARD   ? "policy-hard"
+                               : pf->level == POLICY_SOFT ? "policy-soft"
+                                                          : "policy-advisory";
+            /* located at the policy's entry under `hooks:` */
+            const struct core_loc *at = NULL;
+            for (size_t h = 0; h < spec->nhooks; h++)
+                if (strcmp(spec->hooks[h].path, pf->policy) == 0)
+                    at = &spec->hooks[h].loc;
+            struct core_diag *dg =
+                core_diag_add(d, fails ? CORE_SEV_ERROR : CORE_SEV_WARNING, code, at,
+                              "policy '%s'%s%s%s: %s", pf->policy, pf->address ? " on '" : "",
+                              pf->address ? pf->address : "", pf->address ? "'" : "", pf->message);
+            if (pf->level == POLICY_SOFT)
+                core_diag_note(dg, NULL,
+                               fails ? "a soft policy: --override-policy %s lets the plan through"
+                                     : "a soft policy, overridden with --override-policy",
+                               pf->policy);
+            if (fails)
+                rc = -1;
+        }
+    }
+    policy_findings_release(&f);
+    json_decref(doc);
+    free(text);
+    policy_set_free(ps);
+    return rc;
 }
 
 static void show(struct core_diags *d, bool color)
@@ -132,7 +225,13 @@ int cmd_plan(int argc, char **argv)
                 errors == 1 ? "" : "s");
         goto done;
     }
-    show(&d, color); /* the stack's warnings, if any */
+    if (run_policies(&o, spec, res, &d) != 0) {
+        show(&d, color);
+        fprintf(stderr, "%s: the plan breaks policy: %zu problem%s\n", o.path, d.errors,
+                d.errors == 1 ? "" : "s");
+        goto done;
+    }
+    show(&d, color); /* the stack's and the policies' warnings, if any */
     if (o.json)
         rc = plan_render_json(res, stdout) == 0 ? CLI_OK : CLI_ERROR;
     else

@@ -49,12 +49,18 @@ const struct cli_command cli_commands[] = {
      "                       'cbc' program (Debian: apt-get install coinor-cbc)\n"
      "  --lp PATH            exact: keep the LP model at PATH\n"
      "  --time-limit SECS    exact: stop cbc after SECS seconds\n"
+     "  --override-policy NAME\n"
+     "                       let the plan through a soft policy's findings (repeatable;\n"
+     "                       NAME is the hook file as the spec names it, or its stem)\n"
      "  --no-color           never colour the output (also: NO_COLOR=1)\n"
      "  -h, --help           show this help\n"
      "\n"
+     "The stack's hook files then run in the policy sandbox: validate_plan(plan) findings\n"
+     "that are hard (or soft and not overridden) fail the plan; advisory ones are warnings\n"
+     "(docs/policies.md).\n"
      "The same stack and catalog always give the same plan, byte for byte.\n"
      "exit status: 0 a plan was made, 1 errors (an invalid stack, no placement, a budget\n"
-     "that can't be met)\n"},
+     "that can't be met, a policy that fails)\n"},
     {"gpus", cmd_gpus, "list the GPU models gpuform knows, with their datasheet figures",
      "usage: gpuform gpus [--json]\n"
      "\n"
@@ -71,6 +77,17 @@ const struct cli_command cli_commands[] = {
      "same tables that validate specs. Point your editor at it, for example with\n"
      "  # yaml-language-server: $schema=../schema/gpuform-v1.json\n"
      "at the top of a spec file.\n"},
+    {"policy", cmd_policy, "test policies against fixture plans",
+     "usage: gpuform policy test DIR\n"
+     "\n"
+     "Runs every fixture (*.json, in name order) in DIR: each names policy files (relative\n"
+     "to DIR), a plan document (what 'gpuform plan --json' prints, plus 'workloads') and\n"
+     "the findings validate_plan must return. A finding matches an expected one when the\n"
+     "level and address are equal and the expected message is part of the actual one;\n"
+     "every finding must be expected and every expected finding found.\n"
+     "docs/policies.md, 'Testing policies', has the format.\n"
+     "\n"
+     "exit status: 0 every fixture passed, 1 a fixture failed or could not be read\n"},
     {"catalog", cmd_catalog, "list GPU offers and prices; import SkyPilot catalogs",
      "usage: gpuform catalog list [options]\n"
      "       gpuform catalog import --format skypilot --out PATH [options] FILE...\n"

@@ -23,6 +23,8 @@ struct hook_vm {
     lua_State *L;
     struct hook_limits lim;
     size_t mem_used;
+    size_t mem_base; /* mem_used when the running call started: the cap is per call */
+    bool armed;      /* a policy call is running */
     long budget_left;
     double deadline;
     bool tripped; /* a limit was hit: every instruction now fails */
@@ -52,7 +54,10 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         vm->mem_used -= old;
         return NULL;
     }
-    if (nsize > old && vm->mem_used - old + nsize > vm->lim.memory_bytes)
+    /* Only policy code is capped: what gpuform builds between calls (the plan handed in)
+     * is not the policy's. */
+    if (vm->armed && nsize > old &&
+        vm->mem_used - old + nsize > vm->mem_base + vm->lim.memory_bytes)
         return NULL; /* Lua raises "not enough memory" */
     void *p = realloc(ptr, nsize);
     if (p)
@@ -102,6 +107,7 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 /* Outside our calls no policy code may run (a __gc finalizer, say): it fails at once. */
 static void deny(struct hook_vm *vm)
 {
+    vm->armed = false;
     vm->tripped = true;
     snprintf(vm->tripped_msg, sizeof vm->tripped_msg, "policy code ran outside a hook call");
     lua_sethook(vm->L, count_hook, LUA_MASKCOUNT, 1);
@@ -109,6 +115,8 @@ static void deny(struct hook_vm *vm)
 
 static void arm(struct hook_vm *vm)
 {
+    vm->armed = true;
+    vm->mem_base = vm->mem_used;
     vm->tripped = false;
     vm->budget_left = vm->lim.instructions;
     vm->deadline = now_s() + vm->lim.wall_seconds;

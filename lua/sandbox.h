@@ -14,7 +14,7 @@ struct lua_State;
 
 struct hook_limits {
     long instructions;   /* per call (and per file load); 0: 10,000,000 */
-    size_t memory_bytes; /* the whole state's heap; 0: 64 MiB */
+    size_t memory_bytes; /* per call: heap the policy may add; 0: 64 MiB */
     double wall_seconds; /* per call; 0: 2 s */
 };
 

@@ -1,0 +1,208 @@
+/*
+ * `gpuform policy test DIR`: runs policies against fixture plans and compares their
+ * findings with the expected ones, so teams unit-test their policies in their own CI
+ * (OPA's `opa test`, Sentinel's `sentinel test`). docs/policies.md, "Testing policies".
+ */
+#include "cli/cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/diag.h"
+#include "lua/policy.h"
+
+#define MAX_FIXTURES      1000
+#define MAX_FIXTURE_BYTES ((size_t)64 << 20)
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A fixture's policies, resolved against the fixture's directory. */
+static char *resolve(const char *dir, const char *path)
+{
+    size_t n = strlen(dir) + strlen(path) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, path);
+    return p;
+}
+
+/* Whether finding `f` matches the expected one `e` (level, address, message substring). */
+static bool matches(const struct policy_finding *f, json_t *e)
+{
+    const char *level = json_string_value(json_object_get(e, "level"));
+    const char *address = json_string_value(json_object_get(e, "address"));
+    const char *message = json_string_value(json_object_get(e, "message"));
+    const char *policy = json_string_value(json_object_get(e, "policy"));
+    if (level && strcmp(level, policy_level_name(f->level)) != 0)
+        return false;
+    if (address ? !f->address || strcmp(address, f->address) != 0 : f->address != NULL)
+        return false;
+    if (message && !strstr(f->message, message))
+        return false;
+    if (policy && !strstr(f->policy, policy))
+        return false;
+    return true;
+}
+
+static void print_finding(const char *tag, const struct policy_finding *f)
+{
+    fprintf(stderr, "    %s %s%s%s%s: %s (%s)\n", tag, policy_level_name(f->level),
+            f->address ? " on '" : "", f->address ? f->address : "", f->address ? "'" : "",
+            f->message, f->policy);
+}
+
+/* Runs one fixture; prints what differs. 0 pass, 1 fail, -1 broken fixture. */
+static int run_fixture(const char *dir, const char *file)
+{
+    char *path = resolve(dir, file);
+    json_error_t je;
+    json_t *fx = path ? json_load_file(path, JSON_REJECT_DUPLICATES, &je) : NULL;
+    json_t *policies = json_object_get(fx, "policies"), *plan = json_object_get(fx, "plan"),
+           *expect = json_object_get(fx, "expect");
+    int rc = -1;
+    if (!fx) {
+        fprintf(stderr, "%s:%d:%d: error: not a JSON fixture: %s\n", path ? path : file, je.line,
+                je.column, je.text);
+        free(path);
+        return -1;
+    }
+    if (!json_is_array(policies) || json_array_size(policies) == 0 || !json_is_object(plan) ||
+        !json_is_array(expect)) {
+        fprintf(stderr,
+                "%s: error: a fixture is an object with \"policies\" (a list of files), "
+                "\"plan\" (an object) and \"expect\" (a list of findings)\n",
+                path);
+        json_decref(fx);
+        free(path);
+        return -1;
+    }
+    size_t np = json_array_size(policies);
+    const char **names = calloc(np, sizeof *names);
+    char **paths = calloc(np, sizeof *paths);
+    struct core_diags d;
+    core_diags_init(&d, 50);
+    struct policy_set *ps = NULL;
+    struct policy_findings found = {0};
+    bool ok_names = names && paths;
+    for (size_t i = 0; ok_names && i < np; i++) {
+        names[i] = json_string_value(json_array_get(policies, i));
+        paths[i] = names[i] ? resolve(dir, names[i]) : NULL;
+        ok_names = paths[i] != NULL;
+    }
+    if (!ok_names) {
+        fprintf(stderr, "%s: error: \"policies\" must list file names (strings)\n", path);
+    } else if (policy_load(names, (const char *const *)paths, np, NULL, &d, &ps) != 0 ||
+               policy_validate_plan(ps, plan, &found, &d) != 0) {
+        core_diags_sort(&d);
+        core_diags_render(&d, CORE_DIAG_TEXT, false, stderr);
+        fprintf(stderr, "FAIL %s: a policy failed to run\n", file);
+        rc = 1;
+    } else {
+        /* each expected finding takes the first unclaimed finding it matches */
+        bool *claimed = calloc(found.n + 1, sizeof *claimed);
+        size_t missing = 0, extra = 0;
+        for (size_t e = 0; claimed && e < json_array_size(expect); e++) {
+            size_t k = 0;
+            while (k < found.n &&
+                   (claimed[k] || !matches(&found.items[k], json_array_get(expect, e))))
+                k++;
+            if (k < found.n) {
+                claimed[k] = true;
+                continue;
+            }
+            if (missing++ == 0)
+                fprintf(stderr, "FAIL %s\n", file);
+            char *want = json_dumps(json_array_get(expect, e), JSON_COMPACT);
+            fprintf(stderr, "    missing  %s\n", want ? want : "?");
+            free(want);
+        }
+        for (size_t k = 0; claimed && k < found.n; k++)
+            if (!claimed[k]) {
+                if (missing == 0 && extra == 0)
+                    fprintf(stderr, "FAIL %s\n", file);
+                extra++;
+                print_finding("unexpected", &found.items[k]);
+            }
+        if (!claimed) {
+            fprintf(stderr, "%s: error: out of memory\n", file);
+        } else {
+            rc = missing || extra ? 1 : 0;
+            if (rc == 0)
+                printf("ok   %s (%zu finding%s)\n", file, found.n, found.n == 1 ? "" : "s");
+        }
+        free(claimed);
+    }
+    policy_findings_release(&found);
+    policy_set_free(ps);
+    core_diags_release(&d);
+    for (size_t i = 0; paths && i < np; i++)
+        free(paths[i]);
+    free(paths);
+    free(names);
+    json_decref(fx);
+    free(path);
+    return rc;
+}
+
+int cmd_policy(int argc, char **argv)
+{
+    const struct cli_command *cmd = cli_find("policy");
+    if (argc < 2)
+        return cli_usage_error(cmd, "missing subcommand (test)");
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        fputs(cmd->usage, stdout);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "test") != 0)
+        return cli_usage_error(cmd, "unknown subcommand '%s' (test)", argv[1]);
+    if (argc != 3)
+        return cli_usage_error(cmd, "policy test takes one directory of fixtures");
+    const char *dir = argv[2];
+    DIR *dp = opendir(dir);
+    if (!dp) {
+        fprintf(stderr, "gpuform policy test: cannot open '%s': %s\n", dir, strerror(errno));
+        return CLI_ERROR;
+    }
+    char *files[MAX_FIXTURES];
+    size_t n = 0;
+    struct dirent *e;
+    bool too_many = false;
+    while ((e = readdir(dp))) {
+        size_t len = strlen(e->d_name);
+        if (len > 5 && strcmp(e->d_name + len - 5, ".json") == 0) {
+            if (n == MAX_FIXTURES) {
+                too_many = true;
+                break;
+            }
+            files[n] = strdup(e->d_name);
+            if (files[n])
+                n++;
+        }
+    }
+    closedir(dp);
+    qsort(files, n, sizeof *files, cmp_str);
+    size_t pass = 0, fail = 0, broken = 0;
+    for (size_t i = 0; i < n; i++) {
+        int r = run_fixture(dir, files[i]);
+        pass += r == 0;
+        fail += r == 1;
+        broken += r < 0;
+        free(files[i]);
+    }
+    if (too_many)
+        fprintf(stderr, "gpuform policy test: more than %d fixtures in '%s'; ran the first %d\n",
+                MAX_FIXTURES, dir, MAX_FIXTURES);
+    if (n == 0) {
+        fprintf(stderr, "gpuform policy test: no fixtures (*.json) in '%s'\n", dir);
+        return CLI_ERROR;
+    }
+    printf("%zu fixture%s: %zu passed, %zu failed%s%s\n", n, n == 1 ? "" : "s", pass, fail + broken,
+           broken ? " (" : "", broken ? "some could not be read)" : "");
+    return fail || broken ? CLI_ERROR : CLI_OK;
+}

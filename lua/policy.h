@@ -1,0 +1,73 @@
+/*
+ * Policies: the spec's hook files run in the sandbox (lua/sandbox.h) against the plan.
+ * `validate_plan(plan)` returns findings at three enforcement levels (Sentinel's):
+ * advisory prints a warning, soft fails unless overridden by name, hard always fails.
+ * The plan a policy sees is the plan document of docs/plan-json.md plus a `workloads` map,
+ * as read-only Lua tables (docs/policies.md).
+ */
+#ifndef GPUFORM_LUA_POLICY_H
+#define GPUFORM_LUA_POLICY_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/diag.h"
+#include "lua/sandbox.h"
+#include "parser/spec.h"
+
+enum policy_level {
+    POLICY_ADVISORY, /* a warning */
+    POLICY_SOFT,     /* fails unless --override-policy names the policy */
+    POLICY_HARD,     /* always fails */
+};
+
+struct policy_finding {
+    enum policy_level level;
+    char *policy; /* the file that reported it, as the spec names it */
+    char *message;
+    char *address; /* the node it is about, or NULL */
+};
+
+struct policy_findings {
+    struct policy_finding *items;
+    size_t n, cap;
+};
+
+void policy_findings_release(struct policy_findings *f);
+
+struct policy_set; /* opaque: a sandbox with every hook file loaded */
+
+/*
+ * Loads `n` policy files (`names` as messages show them, `paths` to open). A file that
+ * can't be read, doesn't compile or fails while loading is an error in `diags` at its
+ * line ("policies/x.lua:12: ..." with the traceback as a note). Returns 0 with *out set
+ * (NULL when n is 0), or -1.
+ */
+int policy_load(const char *const *names, const char *const *paths, size_t n,
+                const struct hook_limits *limits, struct core_diags *diags,
+                struct policy_set **out);
+
+/* The spec's `hooks:` files. */
+int policy_load_spec(const struct spec *spec, const struct hook_limits *limits,
+                     struct core_diags *diags, struct policy_set **out);
+
+void policy_set_free(struct policy_set *ps);
+
+/*
+ * Adds `workloads` to a plan document: name -> {kind, count, hours, spot, verify, gpu =
+ * {models, count}, labels}. Returns 0, or -1 when out of memory.
+ */
+int policy_add_workloads(json_t *plan_doc, const struct spec *spec);
+
+/*
+ * Calls `validate_plan(plan)` of every file that defines it, with `plan_doc` as a
+ * read-only table, and appends what they return to `out` (in file order). A policy that
+ * fails (an error, a limit, a result of the wrong shape) is an error in `diags` naming the
+ * file and line. Returns 0 when every policy ran, -1 otherwise.
+ */
+int policy_validate_plan(struct policy_set *ps, json_t *plan_doc, struct policy_findings *out,
+                         struct core_diags *diags);
+
+const char *policy_level_name(enum policy_level level);
+
+#endif
