@@ -58,6 +58,8 @@ int cmd_gpus(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_state(int argc, char **argv);
+int cmd_force_unlock(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 
 #endif

@@ -77,6 +77,28 @@ const struct cli_command cli_commands[] = {
      "same tables that validate specs. Point your editor at it, for example with\n"
      "  # yaml-language-server: $schema=../schema/gpuform-v1.json\n"
      "at the top of a spec file.\n"},
+    {"state", cmd_state, "list, show or remove the nodes the state records",
+     "usage: gpuform state list [--stack PATH]\n"
+     "       gpuform state show ADDRESS [--stack PATH] [--json]\n"
+     "       gpuform state rm ADDRESS... [--stack PATH]\n"
+     "\n"
+     "The state is what gpuform has created for a stack (docs/state.md); the stack at\n"
+     "PATH (default '.') says where it is kept (state.path, default .gpuform/state.json).\n"
+     "list prints each node's address; show prints one node (--json: its part of the state\n"
+     "document); rm forgets nodes without touching their instances, which keep running,\n"
+     "no longer managed. rm takes the state's lock and writes the state atomically, keeping\n"
+     "the previous one as the backup.\n"
+     "\n"
+     "exit status: 0 success, 1 errors (no such address, a locked or unreadable state)\n"},
+    {"force-unlock", cmd_force_unlock, "remove a state lock left by a run that is gone",
+     "usage: gpuform force-unlock ID [--stack PATH]\n"
+     "\n"
+     "Removes the lock whose ID an error message named ('the state is locked by ...,\n"
+     "lock ID'). A lock left by a killed run on the same host is taken over without this;\n"
+     "force-unlock is for locks from another host, and refuses a wrong ID or a holder\n"
+     "that is still running on this host.\n"
+     "\n"
+     "exit status: 0 unlocked, 1 errors\n"},
     {"policy", cmd_policy, "test policies against fixture plans",
      "usage: gpuform policy test DIR\n"
      "\n"
