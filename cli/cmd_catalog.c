@@ -1,16 +1,20 @@
 /*
  * `gpuform catalog`: `list` shows the cheapest offer per GPU model, GPU count, cloud and
  * region (as `sky show-gpus` does), so a plan can be checked by hand; `import` turns
- * SkyPilot's vms.csv catalogs into gpuform's catalog format. docs/catalog.md has both.
+ * SkyPilot's vms.csv catalogs into gpuform's catalog format; `update` refreshes a catalog's
+ * prices from the clouds' price APIs. docs/catalog.md has all three.
  */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/cloud.h"
@@ -19,6 +23,7 @@
 #include "core/suggest.h"
 #include "planner/catalog.h"
 #include "planner/catalog_import.h"
+#include "planner/catalog_update.h"
 
 #define MAX_FILES 256 /* FILE and --gcp-host-vms arguments of one import */
 #define MAX_GLOBS 64  /* --only and --gpu options of one import */
@@ -669,17 +674,197 @@ static int cmd_import(int argc, char **argv)
     return rc == 0 ? CLI_OK : CLI_ERROR;
 }
 
+/* ---- update ---- */
+
+struct update_args {
+    const char *catalog, *out, *key_env;
+    bool clouds_given;
+    struct plan_update_options opts;
+};
+
+static int parse_update(int argc, char **argv, struct update_args *a)
+{
+    static const struct option longopts[] = {
+        {"catalog", required_argument, NULL, 'C'},
+        {"out", required_argument, NULL, 'o'},
+        {"cloud", required_argument, NULL, 'c'},
+        {"gcp-api-key-env", required_argument, NULL, 'k'},
+        {"as-of", required_argument, NULL, 'a'},
+        {"azure-url", required_argument, NULL, 'Z'},
+        {"aws-url", required_argument, NULL, 'W'},
+        {"gcp-url", required_argument, NULL, 'G'},
+        {"aws-max-mb", required_argument, NULL, 'm'},
+        {"aws-format", required_argument, NULL, 'F'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        int cloud;
+        char *end;
+        unsigned long mb;
+        switch (ch) {
+        case 'C':
+            a->catalog = optarg;
+            break;
+        case 'o':
+            a->out = optarg;
+            break;
+        case 'c':
+            if (parse_cloud(optarg, &cloud) != CLI_OK)
+                return CLI_ERROR;
+            a->opts.cloud[cloud] = true;
+            a->clouds_given = true;
+            break;
+        case 'k':
+            a->key_env = optarg;
+            break;
+        case 'a':
+            a->opts.as_of = optarg;
+            break;
+        case 'Z':
+            a->opts.azure_url = optarg;
+            break;
+        case 'W':
+            a->opts.aws_url = optarg;
+            break;
+        case 'G':
+            a->opts.gcp_url = optarg;
+            break;
+        case 'F':
+            if (strcmp(optarg, "csv") != 0 && strcmp(optarg, "json") != 0)
+                return usage("--aws-format '%s': csv (streamed, the default) or json", optarg);
+            a->opts.aws_json = strcmp(optarg, "json") == 0;
+            break;
+        case 'm':
+            errno = 0;
+            mb = strtoul(optarg, &end, 10);
+            if (errno || *end || mb == 0 || mb > 1048576)
+                return usage("--aws-max-mb '%s': a whole number of MiB from 1 to 1048576", optarg);
+            a->opts.aws_max_bytes = (size_t)mb << 20;
+            break;
+        case ':':
+            return usage("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return usage("unknown option '%s' for 'catalog update'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage("'catalog update' takes no arguments, only options (got '%s')", argv[optind]);
+    return CLI_OK;
+}
+
+/* --out, or the catalog given, or ~/.gpuform/catalog.csv (its folder made when missing). */
+static int update_out_path(struct update_args *a, char *buf, size_t size)
+{
+    if (a->out == NULL)
+        a->out = a->catalog;
+    if (a->out != NULL)
+        return CLI_OK;
+    const char *home = getenv("HOME");
+    if (home == NULL || *home == '\0')
+        return usage("HOME is not set: say where to write the catalog with --out PATH");
+    snprintf(buf, size, "%s/.gpuform", home);
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "gpuform: cannot create '%s': %s\n", buf, strerror(errno));
+        return CLI_ERROR;
+    }
+    snprintf(buf, size, "%s/.gpuform/catalog.csv", home);
+    a->out = buf;
+    return CLI_OK;
+}
+
+static const char *env_or(const char *given, const char *name)
+{
+    if (given != NULL)
+        return given;
+    const char *v = getenv(name);
+    return v != NULL && *v != '\0' ? v : NULL;
+}
+
+static void print_update_summary(const struct plan_update_stats *st, const bool *cloud)
+{
+    for (int c = 0; c < CORE_CLOUD_COUNT; c++) {
+        if (!cloud[c])
+            continue;
+        char n1[32], n2[32], n3[32], n4[32];
+        printf("%-5s  %s rows: %s refreshed (%s with a new price), %s kept as they were (no "
+               "price in the source)\n",
+               core_cloud_name((enum core_cloud)c), thousands(n1, sizeof n1, st->rows[c]),
+               thousands(n2, sizeof n2, st->updated[c]), thousands(n3, sizeof n3, st->changed[c]),
+               thousands(n4, sizeof n4, st->kept[c]));
+    }
+}
+
+static int cmd_update(int argc, char **argv)
+{
+    struct update_args a = {.key_env = "GPUFORM_GCP_API_KEY"};
+    if (parse_update(argc, argv, &a) != CLI_OK)
+        return CLI_ERROR;
+    char today[16], outbuf[4096];
+    if (a.opts.as_of == NULL) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(today, sizeof today, "%Y-%m-%d", &tm);
+        a.opts.as_of = today;
+    }
+    a.opts.azure_url = env_or(a.opts.azure_url, "GPUFORM_AZURE_PRICES_URL");
+    a.opts.aws_url = env_or(a.opts.aws_url, "GPUFORM_AWS_PRICES_URL");
+    a.opts.gcp_url = env_or(a.opts.gcp_url, "GPUFORM_GCP_PRICES_URL");
+    a.opts.gcp_api_key = env_or(NULL, a.key_env);
+    if (!a.clouds_given) {
+        a.opts.cloud[CORE_CLOUD_AWS] = a.opts.cloud[CORE_CLOUD_AZURE] = true;
+        a.opts.cloud[CORE_CLOUD_GCP] = a.opts.gcp_api_key != NULL;
+        if (a.opts.gcp_api_key == NULL)
+            fprintf(stderr,
+                    "gpuform: note: gcp skipped: the Cloud Billing Catalog needs an API key in "
+                    "$%s (or --cloud aws --cloud azure to say so)\n",
+                    a.key_env);
+    }
+    if (update_out_path(&a, outbuf, sizeof outbuf) != CLI_OK)
+        return CLI_ERROR;
+
+    struct core_http_options ho = {.user_agent = "gpuform-catalog-update"};
+    struct core_http_client *http = core_http_client_new(&ho);
+    struct core_diags d;
+    core_diags_init(&d, 50);
+    struct plan_update_stats st;
+    char sha[65] = "";
+    size_t noffers = 0;
+    int rc = -1;
+    if (http == NULL) {
+        core_diag_add(&d, CORE_SEV_ERROR, "out-of-memory", NULL, "out of memory");
+    } else {
+        a.opts.http = http;
+        rc = plan_catalog_update_file(a.catalog, a.out, &a.opts, &st, &d, sha, &noffers);
+    }
+    render(&d);
+    if (rc == 0) {
+        print_update_summary(&st, a.opts.cloud);
+        char n1[32];
+        printf("wrote %s: %s offers, sha256 %.12s (%zu price requests)\n", a.out,
+               thousands(n1, sizeof n1, noffers), sha, st.requests);
+    } else if (access(a.out, F_OK) == 0) {
+        fprintf(stderr, "gpuform: catalog update failed; '%s' is unchanged\n", a.out);
+    } else {
+        fprintf(stderr, "gpuform: catalog update failed; nothing written\n");
+    }
+    core_diags_release(&d);
+    core_http_client_free(http);
+    return rc == 0 ? CLI_OK : CLI_ERROR;
+}
+
 int cmd_catalog(int argc, char **argv)
 {
     if (argc < 2)
-        return usage("which subcommand: list or import?");
+        return usage("which subcommand: list, import or update?");
     if (strcmp(argv[1], "list") == 0)
         return cmd_list(argc - 1, argv + 1);
     if (strcmp(argv[1], "import") == 0)
         return cmd_import(argc - 1, argv + 1);
     if (strcmp(argv[1], "update") == 0)
-        return usage("'catalog update' is not available yet: it needs recorded replies from "
-                     "the clouds' price APIs (docs/catalog.md); build a catalog with 'catalog "
-                     "import' meanwhile");
-    return usage("unknown subcommand '%s' (list or import)", argv[1]);
+        return cmd_update(argc - 1, argv + 1);
+    return usage("unknown subcommand '%s' (list, import or update)", argv[1]);
 }

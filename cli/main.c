@@ -110,9 +110,10 @@ const struct cli_command cli_commands[] = {
      "docs/policies.md, 'Testing policies', has the format.\n"
      "\n"
      "exit status: 0 every fixture passed, 1 a fixture failed or could not be read\n"},
-    {"catalog", cmd_catalog, "list GPU offers and prices; import SkyPilot catalogs",
+    {"catalog", cmd_catalog, "list GPU offers and prices; import and update catalogs",
      "usage: gpuform catalog list [options]\n"
      "       gpuform catalog import --format skypilot --out PATH [options] FILE...\n"
+     "       gpuform catalog update [options]\n"
      "\n"
      "The offer catalog is what gpuform plans with: every cloud, region, zone and instance\n"
      "type with GPUs, its on-demand and spot price in USD per hour, the date the prices were\n"
