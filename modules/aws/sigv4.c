@@ -378,14 +378,22 @@ static char *canonical_request(const struct sigv4_request *r, const struct hdr *
 static void signing_key(const char *secret, const char *date, const char *region,
                         const char *service, unsigned char key[32])
 {
-    size_t n = strlen(secret) + 5;
-    char *k = malloc(n);
     unsigned char a[32], b[32];
-    snprintf(k ? k : (char *)a, k ? n : 1, "AWS4%s", secret);
-    hmac(k ? k : "", k ? strlen(k) : 0, date, a);
-    if (k)
-        OPENSSL_cleanse(k, n);
-    free(k);
+    /* HMAC("AWS4" + secret, date), without a copy of the secret on the heap */
+    size_t sl = strlen(secret);
+    unsigned char k0[256];
+    unsigned char *k = sl + 4 <= sizeof k0 ? k0 : malloc(sl + 4);
+    if (k) {
+        memcpy(k, "AWS4", 4);
+        memcpy(k + 4, secret, sl);
+        unsigned int len = 32;
+        HMAC(EVP_sha256(), k, (int)(sl + 4), (const unsigned char *)date, strlen(date), a, &len);
+        OPENSSL_cleanse(k, sl + 4);
+        if (k != k0)
+            free(k);
+    } else {
+        memset(a, 0, sizeof a); /* out of memory: a wrong signature, never a crash */
+    }
     hmac(a, 32, region, b);
     hmac(b, 32, service, a);
     hmac(a, 32, "aws4_request", key);

@@ -107,8 +107,8 @@ static int walk(const char *root, void (*each)(const char *dir, const char *name
             names[k++] = strdup(e->d_name);
     closedir(d);
     for (size_t i = 0; i < k; i++) {
-        char dir[1024];
-        snprintf(dir, sizeof dir, "%s/%s", root, names[i]);
+        char dir[2100];
+        snprintf(dir, sizeof dir, "%.1024s/%.1024s", root, names[i]);
         each(dir, names[i], n);
         free(names[i]);
     }

@@ -1,0 +1,14 @@
+/*
+ * The AWS provider (prov_aws in modules/provider.h) over the EC2 Query API. Endpoint:
+ * prov_config.endpoint, else GPUFORM_AWS_ENDPOINT, AWS_ENDPOINT_URL_EC2 or
+ * AWS_ENDPOINT_URL, else https://ec2.REGION.amazonaws.com. docs/providers.md.
+ */
+#ifndef GPUFORM_MODULES_AWS_EC2_H
+#define GPUFORM_MODULES_AWS_EC2_H
+
+#include "modules/provider.h"
+
+/* EC2's error codes to classes (docs/providers.md has the table and the reasons). */
+enum prov_error_class aws_classify(const char *code, long http_status);
+
+#endif

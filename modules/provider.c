@@ -1,0 +1,52 @@
+/*
+ * The provider registry and the small shared parts: class and state names, instance
+ * lists.
+ */
+#include "modules/provider.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct prov_ops *const registry[] = {&prov_aws};
+
+const struct prov_ops *prov_find(const char *cloud)
+{
+    for (size_t i = 0; i < sizeof registry / sizeof *registry; i++)
+        if (cloud && strcmp(registry[i]->name, cloud) == 0)
+            return registry[i];
+    return NULL;
+}
+
+const char *prov_error_class_name(enum prov_error_class cls)
+{
+    static const char *const names[] = {"ok",   "capacity", "quota",     "throttled",
+                                        "auth", "invalid",  "transient", "not-found"};
+    return (unsigned)cls < sizeof names / sizeof *names ? names[cls] : "?";
+}
+
+const char *prov_state_name(enum prov_state s)
+{
+    static const char *const names[] = {"pending",       "running",    "stopping", "stopped",
+                                        "shutting-down", "terminated", "unknown"};
+    return (unsigned)s < sizeof names / sizeof *names ? names[s] : "unknown";
+}
+
+void prov_instance_list_release(struct prov_instance_list *l)
+{
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+int prov_instance_list_add(struct prov_instance_list *l, const struct prov_instance *in)
+{
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 16;
+        struct prov_instance *ni = realloc(l->items, ncap * sizeof *ni);
+        if (!ni)
+            return -1;
+        l->items = ni;
+        l->cap = ncap;
+    }
+    l->items[l->n++] = *in;
+    return 0;
+}
