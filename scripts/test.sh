@@ -51,6 +51,15 @@ if [ "${#files[@]}" -gt 0 ]; then
     echo "${#files[@]} files formatted"
 fi
 
+step "SDK fidelity test dependencies (tests/sdk: npm ci)"
+# The official AWS SDK for JavaScript, pinned by tests/sdk/package-lock.json; without node
+# and npm the SDK fidelity test skips (exit 77) and says why.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    (cd tests/sdk && npm ci --no-audit --no-fund)
+else
+    echo "node/npm not found: the SDK fidelity test will be skipped"
+fi
+
 step "tests (build-test, everything but the fuzz run)"
 (cd build-test && ctest --output-on-failure -j2 -LE fuzz)
 

@@ -1,0 +1,181 @@
+/*
+ * `gpuform cloudsim`: serves the simulated cloud on loopback until SIGINT or SIGTERM.
+ * The signals are blocked before the server's threads start and taken with sigwait, so
+ * shutdown runs in this thread: the server stops, held connections are released and the
+ * world is saved (with --state) before exit.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "core/diag.h"
+#include "modules/cloudsim/sim.h"
+
+static int parse_listen(const char *s, char host[64], unsigned *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) >= 64)
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (!colon[1] || *end || errno || p > 65535)
+        return -1;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = 0;
+    *port = (unsigned)p;
+    return 0;
+}
+
+static int load_config(const char *path, const char *seed, struct sim_config *conf)
+{
+    struct core_diags d;
+    core_diags_init(&d, 0);
+    int rc = sim_config_defaults(conf, &d);
+    if (rc == 0 && path)
+        rc = sim_config_load(conf, path, &d);
+    if (rc == 0 && seed) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(seed, &end, 10);
+        if (!*seed || *end || errno) {
+            fprintf(stderr, "gpuform: --seed wants a whole number, not '%s'\n", seed);
+            sim_config_release(conf);
+            rc = -1;
+        } else {
+            conf->seed = (uint64_t)v;
+        }
+    }
+    const char *akid = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
+    if (rc == 0 && akid && *akid && secret && *secret &&
+        sim_config_add_credential(conf, akid, secret) < 0)
+        rc = -1;
+    if (rc == 0 && conf->ncreds == 0) {
+        fprintf(stderr, "gpuform: cloudsim has no credentials to accept: set AWS_ACCESS_KEY_ID "
+                        "and AWS_SECRET_ACCESS_KEY, or list them under clouds.aws.credentials "
+                        "in the config\n");
+        sim_config_release(conf);
+        rc = -1;
+    }
+    core_diags_sort(&d);
+    core_diags_render(&d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
+    core_diags_release(&d);
+    return rc;
+}
+
+/* The admin client: `gpuform cloudsim --admin URL health|list|fault|reclaim ...`. */
+static int admin(const struct cli_command *cmd, const char *base, int argc, char **argv)
+{
+    if (argc < 1)
+        return cli_usage_error(cmd, "--admin URL needs health, list, fault or reclaim");
+    char path[64], body[512] = "";
+    const char *what = argv[0];
+    if (!strcmp(what, "health") && argc == 1) {
+        snprintf(path, sizeof path, "health");
+    } else if (!strcmp(what, "list") && argc == 1) {
+        snprintf(path, sizeof path, "instances");
+    } else if (!strcmp(what, "fault") && (argc == 3 || argc == 4)) {
+        char *end;
+        bool rate = argc == 4 && !strcmp(argv[2], "rate");
+        const char *num = rate ? argv[3] : argv[2];
+        double v = strtod(num, &end);
+        if (!*num || *end || v < 0 || (argc == 4 && !rate) || (!rate && v != (long)v))
+            return cli_usage_error(cmd, "fault wants KIND COUNT or KIND rate R, not '%s'", num);
+        snprintf(path, sizeof path, "fault");
+        snprintf(body, sizeof body, "{\"kind\": \"%.32s\", \"%s\": %s}", argv[1],
+                 rate ? "rate" : "count", num);
+    } else if (!strcmp(what, "reclaim") && argc == 2 && strlen(argv[1]) < 32) {
+        snprintf(path, sizeof path, "reclaim");
+        snprintf(body, sizeof body, "{\"instance_id\": \"%s\"}", argv[1]);
+    } else {
+        return cli_usage_error(cmd, "unknown admin request '%s'", what);
+    }
+    char url[1024];
+    size_t blen = strlen(base);
+    snprintf(url, sizeof url, "%.*s/_cloudsim/%s",
+             (int)(blen && base[blen - 1] == '/' ? blen - 1 : blen), base, path);
+    CURL *c = curl_easy_init();
+    if (!c)
+        return CLI_ERROR;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    if (*body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    CURLcode rc = curl_easy_perform(c); /* the reply goes to stdout */
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "gpuform: cannot reach cloudsim at '%s': %s\n", url,
+                curl_easy_strerror(rc));
+        return CLI_ERROR;
+    }
+    return status == 200 ? CLI_OK : CLI_ERROR;
+}
+
+int cmd_cloudsim(int argc, char **argv)
+{
+    const struct cli_command *cmd = cli_find("cloudsim");
+    const char *listen = "127.0.0.1:0", *config = NULL, *state = NULL, *seed = NULL;
+    if (argc >= 3 && !strcmp(argv[1], "--admin"))
+        return admin(cmd, argv[2], argc - 3, argv + 3);
+    for (int i = 1; i < argc; i++) {
+        const char **slot = !strcmp(argv[i], "--listen")   ? &listen
+                            : !strcmp(argv[i], "--config") ? &config
+                            : !strcmp(argv[i], "--state")  ? &state
+                            : !strcmp(argv[i], "--seed")   ? &seed
+                                                           : NULL;
+        if (!slot)
+            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        if (i + 1 >= argc)
+            return cli_usage_error(cmd, "option '%s' needs a value", argv[i]);
+        *slot = argv[++i];
+    }
+    char host[64];
+    unsigned port;
+    if (parse_listen(listen, host, &port) < 0)
+        return cli_usage_error(cmd, "--listen wants HOST:PORT, not '%s'", listen);
+    struct sim_config conf;
+    if (load_config(config, seed, &conf) < 0)
+        return CLI_ERROR;
+    struct sim_world *w = sim_world_new(&conf);
+    if (!w) {
+        fprintf(stderr, "gpuform: out of memory\n");
+        return CLI_ERROR;
+    }
+    char err[256];
+    if (state && sim_world_load(w, state, err) < 0) {
+        fprintf(stderr, "gpuform: %s\n", err);
+        sim_world_free(w);
+        return CLI_ERROR;
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct sim_server_options o = {.host = host, .port = port, .state_path = state};
+    struct sim_server *s = sim_server_start(w, &o, err);
+    if (!s) {
+        fprintf(stderr, "gpuform: %s\n", err);
+        sim_world_free(w);
+        return CLI_ERROR;
+    }
+    printf("cloudsim: listening on http://%s:%u (aws ec2; %zu region%s, seed %" PRIu64 ")\n", host,
+           sim_server_port(s), w->conf.nregions, w->conf.nregions == 1 ? "" : "s", w->conf.seed);
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "cloudsim: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    sim_server_stop(s);
+    sim_world_free(w);
+    return CLI_OK;
+}

@@ -1,0 +1,195 @@
+/*
+ * The world on disk: cloudsim's instances and generator state as JSON (jansson), written
+ * atomically (temporary file, fsync, rename) so that a restarted cloudsim carries on with
+ * the same instances and the same random sequence.
+ */
+#include "modules/cloudsim/sim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STATE_FORMAT 1
+
+static json_t *instance_json(const struct sim_instance *i)
+{
+    json_t *tags = json_array();
+    for (size_t t = 0; t < i->ntags; t++)
+        json_array_append_new(
+            tags, json_pack("{s:s, s:s}", "key", i->tags[t].key, "value", i->tags[t].value));
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:i, s:b, s:f, s:i, "
+                     "s:f, s:f, s:f, s:f, s:f, s:s?, s:s?, s:s?, s:s, s:o}",
+                     "id", i->id, "reservation", i->reservation, "region", i->region, "zone",
+                     i->zone, "type", i->type, "image", i->image, "client_token", i->client_token,
+                     "user_data", i->user_data, "key_name", i->key_name, "params_hash",
+                     i->params_hash, "launch_index", i->launch_index, "spot", i->spot, "vcpus",
+                     i->vcpus, "state", (int)i->state, "launch_time", i->launch_time, "running_at",
+                     i->running_at, "interrupt_at", i->interrupt_at, "terminate_at",
+                     i->terminate_at, "gone_at", i->gone_at, "reason_code", i->reason_code,
+                     "reason_message", i->reason_message, "transition_reason", i->transition_reason,
+                     "private_ip", i->private_ip, "tags", tags);
+}
+
+int sim_world_save(const struct sim_world *w, const char *path, char err[256])
+{
+    json_t *root = json_object(), *list = json_array(), *rng = json_array();
+    char hex[17];
+    for (int i = 0; i < 4; i++) {
+        snprintf(hex, sizeof hex, "%016" PRIx64, w->rng[i]);
+        json_array_append_new(rng, json_string(hex));
+    }
+    snprintf(hex, sizeof hex, "%016" PRIx64, w->page_secret);
+    json_object_set_new(root, "format", json_integer(STATE_FORMAT));
+    json_object_set_new(root, "rng", rng);
+    json_object_set_new(root, "page_secret", json_string(hex));
+    for (size_t i = 0; i < w->ninstances; i++)
+        json_array_append_new(list, instance_json(w->instances[i]));
+    json_object_set_new(root, "instances", list);
+    char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (!text) {
+        snprintf(err, 256, "out of memory writing the state");
+        return -1;
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    size_t len = strlen(text), off = 0;
+    int rc = fd < 0 ? -1 : 0;
+    while (rc == 0 && off < len) {
+        ssize_t k = write(fd, text + off, len - off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            rc = -1;
+        else
+            off += (size_t)k;
+    }
+    if (rc == 0 && fsync(fd) != 0)
+        rc = -1;
+    int saved = errno;
+    if (fd >= 0 && close(fd) != 0 && rc == 0)
+        rc = -1;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -1;
+    else
+        saved = errno;
+    free(text);
+    if (rc != 0) {
+        snprintf(err, 256, "cannot write the state to '%s': %s", path, strerror(saved));
+        unlink(tmp);
+    }
+    return rc;
+}
+
+static char *dup_opt(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? strdup(s) : NULL;
+}
+
+static double num(json_t *o, const char *key)
+{
+    return json_number_value(json_object_get(o, key));
+}
+
+static struct sim_instance *instance_from(json_t *o)
+{
+    struct sim_instance *i = calloc(1, sizeof *i);
+    const char *id = json_string_value(json_object_get(o, "id"));
+    const char *res = json_string_value(json_object_get(o, "reservation"));
+    const char *ip = json_string_value(json_object_get(o, "private_ip"));
+    const char *ph = json_string_value(json_object_get(o, "params_hash"));
+    if (!i || !id || !res)
+        return free(i), NULL;
+    snprintf(i->id, sizeof i->id, "%s", id);
+    snprintf(i->reservation, sizeof i->reservation, "%s", res);
+    snprintf(i->private_ip, sizeof i->private_ip, "%s", ip ? ip : "");
+    snprintf(i->params_hash, sizeof i->params_hash, "%s", ph ? ph : "");
+    i->region = dup_opt(o, "region");
+    i->zone = dup_opt(o, "zone");
+    i->type = dup_opt(o, "type");
+    i->image = dup_opt(o, "image");
+    i->client_token = dup_opt(o, "client_token");
+    i->user_data = dup_opt(o, "user_data");
+    i->key_name = dup_opt(o, "key_name");
+    i->reason_code = dup_opt(o, "reason_code");
+    i->reason_message = dup_opt(o, "reason_message");
+    i->transition_reason = dup_opt(o, "transition_reason");
+    i->launch_index = (int)json_integer_value(json_object_get(o, "launch_index"));
+    i->spot = json_is_true(json_object_get(o, "spot"));
+    i->vcpus = num(o, "vcpus");
+    i->state = (enum sim_state)json_integer_value(json_object_get(o, "state"));
+    i->launch_time = num(o, "launch_time");
+    i->running_at = num(o, "running_at");
+    i->interrupt_at = num(o, "interrupt_at");
+    i->terminate_at = num(o, "terminate_at");
+    i->gone_at = num(o, "gone_at");
+    json_t *tags = json_object_get(o, "tags");
+    size_t nt = json_array_size(tags);
+    i->tags = nt ? calloc(nt, sizeof *i->tags) : NULL;
+    for (size_t t = 0; i->tags && t < nt; t++) {
+        json_t *tag = json_array_get(tags, t);
+        i->tags[t].key = dup_opt(tag, "key");
+        i->tags[t].value = dup_opt(tag, "value");
+        i->ntags++;
+    }
+    return i;
+}
+
+int sim_world_load(struct sim_world *w, const char *path, char err[256])
+{
+    if (access(path, F_OK) != 0)
+        return 0;
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root) {
+        snprintf(err, 256, "%s:%d:%d: cannot read the cloudsim state: %s", path, je.line, je.column,
+                 je.text);
+        return -1;
+    }
+    json_t *rng = json_object_get(root, "rng"), *list = json_object_get(root, "instances");
+    if (json_integer_value(json_object_get(root, "format")) != STATE_FORMAT ||
+        json_array_size(rng) != 4 || !json_is_array(list)) {
+        json_decref(root);
+        snprintf(err, 256, "%s: not a cloudsim state file (format %d)", path, STATE_FORMAT);
+        return -1;
+    }
+    for (int i = 0; i < 4; i++)
+        if (json_string_value(json_array_get(rng, (size_t)i)))
+            w->rng[i] = strtoull(json_string_value(json_array_get(rng, (size_t)i)), NULL, 16);
+    const char *ps = json_string_value(json_object_get(root, "page_secret"));
+    if (ps)
+        w->page_secret = strtoull(ps, NULL, 16);
+    size_t n = json_array_size(list);
+    struct sim_instance **arr = calloc(n ? n : 1, sizeof *arr);
+    if (!arr) {
+        json_decref(root);
+        snprintf(err, 256, "out of memory reading '%s'", path);
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct sim_instance *inst = instance_from(json_array_get(list, i));
+        if (inst && inst->region && inst->zone && inst->type && inst->image)
+            arr[k++] = inst;
+        else
+            sim_instance_free(inst); /* damaged: dropped, not served half-filled */
+    }
+    json_decref(root);
+    /* Replace what the world held. */
+    struct sim_instance **old = w->instances;
+    size_t nold = w->ninstances;
+    w->instances = arr;
+    w->ninstances = k;
+    w->cap = n ? n : 1;
+    for (size_t i = 0; i < nold; i++)
+        sim_instance_free(old[i]);
+    free(old);
+    return 0;
+}

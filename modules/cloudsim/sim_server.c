@@ -1,0 +1,403 @@
+/*
+ * cloudsim's HTTP side, on libmicrohttpd: collects each request (POST bodies capped),
+ * checks its SigV4 signature against the configured credentials (sim_auth.c), hands it to
+ * the EC2 dialect under the world's lock, and serves the admin view under /_cloudsim/.
+ * One thread per connection, so that latency and held "timeout" connections block only
+ * their own client; stopping wakes every held connection at once.
+ */
+#include "modules/cloudsim/sim.h"
+#include "modules/cloudsim/sim_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+
+#define ADMIN_PREFIX "/_cloudsim/"
+#define MAX_PARAMS   4096
+
+struct sim_server {
+    struct MHD_Daemon *daemon;
+    struct sim_world *world;
+    unsigned port;
+    char *state_path;
+    size_t max_body;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    bool stopping;
+};
+
+struct request {
+    char *uri; /* the request line's target as sent: path and query, for the signature */
+    bool started;
+    struct core_buf body;
+    bool too_big;
+};
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Waits `ms` milliseconds or until the server stops. */
+static void nap(struct sim_server *s, double ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    long long ns = (long long)until.tv_nsec + (long long)(ms * 1e6);
+    until.tv_sec += (time_t)(ns / 1000000000LL);
+    until.tv_nsec = (long)(ns % 1000000000LL);
+    pthread_mutex_lock(&s->stop_lock);
+    while (!s->stopping) {
+        if (pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &until) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&s->stop_lock);
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, int status, const char *type,
+                                  char *body, size_t len, const char *request_id)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", type);
+    MHD_add_response_header(resp, "Server", "AmazonEC2 (gpuform cloudsim)");
+    if (request_id && *request_id)
+        MHD_add_response_header(resp, "x-amzn-RequestId", request_id);
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, int status, json_t *j)
+{
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!text)
+        return MHD_NO;
+    size_t len = strlen(text);
+    char *body = realloc(text, len + 2);
+    if (!body) {
+        free(text);
+        return MHD_NO;
+    }
+    body[len] = '\n';
+    body[len + 1] = 0;
+    return send_reply(c, status, "application/json", body, len + 1, NULL);
+}
+
+/* ---- the admin view ---- */
+
+static json_t *instance_json(const struct sim_instance *i)
+{
+    static const char *const names[] = {"pending", "running", "shutting-down", "terminated"};
+    json_t *tags = json_object();
+    for (size_t t = 0; t < i->ntags; t++)
+        json_object_set_new(tags, i->tags[t].key, json_string(i->tags[t].value));
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:f, s:s?, s:s?, s:o}", "instance_id", i->id,
+                     "region", i->region, "zone", i->zone, "type", i->type, "state",
+                     names[i->state / 16], "spot", i->spot, "launch_time", i->launch_time,
+                     "client_token", i->client_token, "state_reason", i->reason_code, "tags", tags);
+}
+
+static enum MHD_Result admin(struct sim_server *s, struct MHD_Connection *c, const char *url,
+                             const char *method, struct request *rq)
+{
+    const char *what = url + strlen(ADMIN_PREFIX);
+    struct sim_world *w = s->world;
+    double now = wall_now();
+    json_error_t je;
+    json_t *in = NULL;
+    if (!strcmp(method, "POST")) {
+        in = json_loadb(rq->body.data ? rq->body.data : "", rq->body.len, 0, &je);
+        if (!json_is_object(in)) {
+            json_decref(in);
+            return send_json(c, 400, json_pack("{s:s}", "error", "the body must be a JSON object"));
+        }
+    }
+    enum MHD_Result rc;
+    pthread_mutex_lock(&w->lock);
+    sim_world_advance(w, now);
+    if (!strcmp(method, "GET") && !strcmp(what, "health")) {
+        rc = send_json(c, 200,
+                       json_pack("{s:s, s:I, s:I, s:i}", "status", "ok", "instances",
+                                 (json_int_t)w->ninstances, "requests", (json_int_t)w->requests,
+                                 "port", (int)s->port));
+    } else if (!strcmp(method, "GET") && !strcmp(what, "instances")) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < w->ninstances; i++)
+            json_array_append_new(list, instance_json(w->instances[i]));
+        rc = send_json(c, 200, list);
+    } else if (in && !strcmp(what, "fault")) {
+        const char *kind = json_string_value(json_object_get(in, "kind"));
+        int f = sim_fault_find(kind);
+        json_t *cnt = json_object_get(in, "count"), *rate = json_object_get(in, "rate");
+        if (f < 0 || (!json_is_integer(cnt) && !json_is_number(rate)) ||
+            (cnt && json_integer_value(cnt) < 0) ||
+            (rate && (json_number_value(rate) < 0 || json_number_value(rate) > 1))) {
+            rc = send_json(c, 400,
+                           json_pack("{s:s}", "error",
+                                     "expected {\"kind\": capacity|internal|unavailable|throttle|"
+                                     "timeout|malformed, \"count\": N >= 0 or \"rate\": 0..1}"));
+        } else {
+            if (json_is_integer(cnt))
+                w->fault_count[f] = (long)json_integer_value(cnt);
+            if (json_is_number(rate))
+                w->fault_rate[f] = json_number_value(rate);
+            rc = send_json(c, 200,
+                           json_pack("{s:s, s:I, s:f}", "kind", sim_fault_name(f), "count",
+                                     (json_int_t)w->fault_count[f], "rate", w->fault_rate[f]));
+        }
+    } else if (in && !strcmp(what, "reclaim")) {
+        const char *id = json_string_value(json_object_get(in, "instance_id"));
+        struct sim_instance *inst = sim_world_find(w, id);
+        if (!inst) {
+            rc = send_json(c, 404, json_pack("{s:s}", "error", "no such instance"));
+        } else if (!inst->spot) {
+            rc = send_json(c, 409, json_pack("{s:s}", "error", "not a spot instance"));
+        } else {
+            sim_world_terminate(w, inst, now, true, NULL);
+            rc = send_json(c, 200, instance_json(inst));
+        }
+    } else {
+        rc = send_json(c, 404,
+                       json_pack("{s:s}", "error",
+                                 "unknown admin path; GET health, GET instances, POST fault, "
+                                 "POST reclaim (docs/cloudsim.md)"));
+    }
+    if (s->state_path && in) {
+        char err[256];
+        if (sim_world_save(w, s->state_path, err) < 0)
+            fprintf(stderr, "cloudsim: %s\n", err);
+    }
+    pthread_mutex_unlock(&w->lock);
+    json_decref(in);
+    return rc;
+}
+
+/* ---- EC2 ---- */
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct sim_query *q = cls;
+    if (q->n >= MAX_PARAMS)
+        return MHD_NO;
+    struct sim_param *p = realloc(q->p, (q->n + 1) * sizeof *p);
+    if (!p)
+        return MHD_NO;
+    q->p = p;
+    p[q->n].name = strdup(key);
+    p[q->n].value = strdup(value ? value : "");
+    q->n++;
+    return MHD_YES;
+}
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    struct sim_query *q = cls;
+    if (q->nheaders >= 256)
+        return MHD_NO;
+    q->headers[q->nheaders].name = key;
+    q->headers[q->nheaders].value = value ? value : "";
+    q->nheaders++;
+    return MHD_YES;
+}
+
+static enum MHD_Result ec2(struct sim_server *s, struct MHD_Connection *c, const char *url,
+                           const char *method, struct request *rq)
+{
+    struct sim_world *w = s->world;
+    struct sim_reply r = {0};
+    struct sim_query q = {.method = method, .path = url};
+    char *raw = rq->uri ? strdup(rq->uri) : NULL;
+    if (raw) {
+        char *qm = strchr(raw, '?');
+        if (qm)
+            *qm++ = 0;
+        q.raw_path = raw;
+        q.raw_query = qm;
+    }
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+    q.nquery = q.n;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &q);
+    q.body = rq->body.data ? rq->body.data : "";
+    q.body_len = rq->body.len;
+    bool bad_form = false;
+    if (!strcmp(method, "POST")) {
+        if (sim_params_parse(q.body, q.body_len, &q.p, &q.n, MAX_PARAMS) < 0)
+            bad_form = true;
+    }
+    double now = wall_now();
+    char region[64] = "";
+    struct sim_error e = {0};
+    pthread_mutex_lock(&w->lock);
+    if (rq->too_big)
+        sim_ec2_error(w, &r, 413, "RequestEntityTooLarge",
+                      "The request body is larger than cloudsim accepts (%zu bytes)", s->max_body);
+    else if (strcmp(method, "POST") && strcmp(method, "GET"))
+        sim_ec2_error(w, &r, 405, "UnsupportedHttpVerb", "The HTTP verb %s is not supported",
+                      method);
+    else if (bad_form)
+        sim_ec2_error(w, &r, 400, "MalformedQueryString",
+                      "The request body is not application/x-www-form-urlencoded");
+    else if (sim_auth_check(&w->conf, &q, now, region, &e) < 0)
+        sim_ec2_error(w, &r, e.http_status, e.code, "%s", e.message);
+    else
+        sim_ec2_handle(w, region, q.p, q.n, now, &r);
+    if (s->state_path && r.status == 200) {
+        const char *action = sim_param_get(q.p, q.n, "Action");
+        char err[256];
+        if (action && (!strcmp(action, "RunInstances") || !strcmp(action, "TerminateInstances")) &&
+            sim_world_save(w, s->state_path, err) < 0)
+            fprintf(stderr, "cloudsim: %s\n", err);
+    }
+    pthread_mutex_unlock(&w->lock);
+    sim_params_free(q.p, q.n);
+    free(raw);
+    if (r.close) {
+        nap(s, r.hold_ms);
+        free(r.body);
+        return MHD_NO; /* closes the connection without a reply */
+    }
+    nap(s, r.latency_ms);
+    if (!r.status)
+        r.status = 500;
+    return send_reply(c, r.status, r.content_type ? r.content_type : "text/xml", r.body, r.len,
+                      r.request_id);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    struct sim_server *s = cls;
+    struct request *rq = *con_cls;
+    if (!rq)
+        return MHD_NO; /* uri_logged failed to allocate */
+    if (!rq->started) {
+        rq->started = true;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!rq->too_big && core_buf_add(&rq->body, upload, *upload_size) < 0)
+            rq->too_big = true;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (!strncmp(url, ADMIN_PREFIX, strlen(ADMIN_PREFIX)))
+        return admin(s, c, url, method, rq);
+    return ec2(s, c, url, method, rq);
+}
+
+/* Called first for every request, with the target as sent: starts the request's record. */
+static void *uri_logged(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)c;
+    struct sim_server *s = cls;
+    struct request *rq = calloc(1, sizeof *rq);
+    if (!rq)
+        return NULL;
+    rq->uri = strdup(uri ? uri : "/");
+    core_buf_init(&rq->body, s->max_body);
+    return rq;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct request *rq = *con_cls;
+    if (rq) {
+        core_buf_release(&rq->body);
+        free(rq->uri);
+        free(rq);
+        *con_cls = NULL;
+    }
+}
+
+struct sim_server *sim_server_start(struct sim_world *w, const struct sim_server_options *o,
+                                    char err[256])
+{
+    struct sim_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, 256, "out of memory");
+        return NULL;
+    }
+    s->world = w;
+    s->max_body = o->max_body ? o->max_body : (size_t)1 << 20;
+    s->state_path = o->state_path ? strdup(o->state_path) : NULL;
+    pthread_mutex_init(&s->stop_lock, NULL);
+    pthread_cond_init(&s->stop_cond, NULL);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o->port)};
+    if (inet_pton(AF_INET, o->host ? o->host : "127.0.0.1", &addr.sin_addr) != 1) {
+        snprintf(err, 256, "'%s' is not an IPv4 address", o->host);
+        sim_server_stop(s);
+        return NULL;
+    }
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+            MHD_USE_ITC,
+        0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)512, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_URI_LOG_CALLBACK,
+        uri_logged, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, 256, "cannot listen on %s:%u: %s", o->host ? o->host : "127.0.0.1", o->port,
+                 strerror(errno));
+        sim_server_stop(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : o->port;
+    return s;
+}
+
+unsigned sim_server_port(const struct sim_server *s)
+{
+    return s->port;
+}
+
+void sim_server_stop(struct sim_server *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->stop_lock);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->stop_cond);
+    pthread_mutex_unlock(&s->stop_lock);
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    if (s->state_path && s->daemon) {
+        char err[256];
+        pthread_mutex_lock(&s->world->lock);
+        if (sim_world_save(s->world, s->state_path, err) < 0)
+            fprintf(stderr, "cloudsim: %s\n", err);
+        pthread_mutex_unlock(&s->world->lock);
+    }
+    pthread_cond_destroy(&s->stop_cond);
+    pthread_mutex_destroy(&s->stop_lock);
+    free(s->state_path);
+    free(s);
+}

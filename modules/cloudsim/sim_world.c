@@ -1,0 +1,700 @@
+/*
+ * The simulated world: instances and their lifecycle, capacity and quotas, ClientToken
+ * idempotency, filters, paging tokens, token buckets and fault decisions. Every random
+ * choice comes from the world's one generator, drawn in request order, and every delay is
+ * drawn at launch, so moving the clock forward draws nothing and a replay of the same
+ * requests at the same clock readings gives the same world.
+ */
+#include "modules/cloudsim/sim.h"
+
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the generator: splitmix64 seeds xoshiro256** ---- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+uint64_t sim_rand(struct sim_world *w)
+{
+    uint64_t *s = w->rng;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double sim_rand01(struct sim_world *w)
+{
+    return (double)(sim_rand(w) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static double uniform(struct sim_world *w, double lo, double hi)
+{
+    if (hi <= lo)
+        return lo;
+    return lo + (hi - lo) * sim_rand01(w);
+}
+
+uint64_t sim_hash(uint64_t h, const char *s)
+{
+    for (; s && *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    h ^= 0xff; /* a separator, so ("ab","c") and ("a","bc") differ */
+    h *= 0x100000001b3ull;
+    return h;
+}
+
+/* ---- the world ---- */
+
+struct sim_world *sim_world_new(struct sim_config *conf)
+{
+    struct sim_world *w = calloc(1, sizeof *w);
+    if (!w) {
+        sim_config_release(conf);
+        return NULL;
+    }
+    w->conf = *conf;
+    memset(conf, 0, sizeof *conf);
+    pthread_mutex_init(&w->lock, NULL);
+    uint64_t x = w->conf.seed;
+    for (int i = 0; i < 4; i++)
+        w->rng[i] = splitmix64(&x);
+    w->page_secret = splitmix64(&x);
+    for (int f = 0; f < SIM_FAULT_COUNT; f++)
+        w->fault_rate[f] = w->conf.fault_rate[f];
+    for (size_t r = 0; r < 64; r++)
+        for (int f = 0; f < SIM_FAM_COUNT; f++)
+            w->buckets[r][f].tokens = -1; /* full at first use */
+    return w;
+}
+
+void sim_instance_free(struct sim_instance *inst)
+{
+    if (!inst)
+        return;
+    free(inst->region);
+    free(inst->zone);
+    free(inst->type);
+    free(inst->image);
+    free(inst->client_token);
+    free(inst->user_data);
+    free(inst->key_name);
+    free(inst->reason_code);
+    free(inst->reason_message);
+    free(inst->transition_reason);
+    for (size_t i = 0; i < inst->ntags; i++) {
+        free(inst->tags[i].key);
+        free(inst->tags[i].value);
+    }
+    free(inst->tags);
+    free(inst);
+}
+
+void sim_world_free(struct sim_world *w)
+{
+    if (!w)
+        return;
+    for (size_t i = 0; i < w->ninstances; i++)
+        sim_instance_free(w->instances[i]);
+    free(w->instances);
+    sim_config_release(&w->conf);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
+const struct sim_region *sim_world_region(const struct sim_world *w, const char *name)
+{
+    for (size_t i = 0; name && i < w->conf.nregions; i++)
+        if (!strcmp(w->conf.regions[i].name, name))
+            return &w->conf.regions[i];
+    return NULL;
+}
+
+const struct sim_offer *sim_world_offer(const struct sim_world *w, const char *zone,
+                                        const char *type)
+{
+    for (size_t i = 0; i < w->conf.noffers; i++)
+        if (!strcmp(w->conf.offers[i].zone, zone) && !strcmp(w->conf.offers[i].type, type))
+            return &w->conf.offers[i];
+    return NULL;
+}
+
+struct sim_instance *sim_world_find(const struct sim_world *w, const char *id)
+{
+    for (size_t i = 0; id && i < w->ninstances; i++)
+        if (!strcmp(w->instances[i]->id, id))
+            return w->instances[i];
+    return NULL;
+}
+
+static void set_str(char **dst, const char *s)
+{
+    free(*dst);
+    *dst = s ? strdup(s) : NULL;
+}
+
+void sim_world_terminate(struct sim_world *w, struct sim_instance *inst, double now,
+                         bool spot_reclaim, enum sim_state *prev)
+{
+    (void)w;
+    if (prev)
+        *prev = inst->state;
+    if (inst->state == SIM_SHUTTING_DOWN || inst->state == SIM_TERMINATED)
+        return;
+    /* The shutting-down delay was drawn at launch and kept in terminate_at as a length. */
+    double delay = inst->terminate_at;
+    inst->state = SIM_SHUTTING_DOWN;
+    inst->terminate_at = now + delay;
+    if (spot_reclaim) {
+        set_str(&inst->reason_code, "Server.SpotInstanceTermination");
+        set_str(&inst->reason_message, "Server.SpotInstanceTermination: Spot instance "
+                                       "termination");
+        set_str(&inst->transition_reason, "Service initiated (Spot instance termination)");
+    } else {
+        set_str(&inst->reason_code, "Client.UserInitiatedShutdown");
+        set_str(&inst->reason_message, "Client.UserInitiatedShutdown: User initiated shutdown");
+        set_str(&inst->transition_reason, "User initiated");
+    }
+}
+
+/* One step along the lifecycle; true when something changed. */
+static bool step(struct sim_world *w, struct sim_instance *inst, double now)
+{
+    switch (inst->state) {
+    case SIM_PENDING:
+        if (now < inst->running_at)
+            return false;
+        inst->state = SIM_RUNNING;
+        return true;
+    case SIM_RUNNING:
+        if (inst->interrupt_at <= 0 || now < inst->interrupt_at)
+            return false;
+        sim_world_terminate(w, inst, inst->interrupt_at, true, NULL);
+        return true;
+    case SIM_SHUTTING_DOWN:
+        if (now < inst->terminate_at)
+            return false;
+        inst->state = SIM_TERMINATED;
+        inst->gone_at = inst->terminate_at + w->conf.terminated_visible;
+        return true;
+    case SIM_TERMINATED:
+        return false;
+    }
+    return false;
+}
+
+void sim_world_advance(struct sim_world *w, double now)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < w->ninstances; i++) {
+        struct sim_instance *inst = w->instances[i];
+        while (step(w, inst, now))
+            ;
+        if (inst->state == SIM_TERMINATED && now >= inst->gone_at) {
+            sim_instance_free(inst);
+            continue;
+        }
+        w->instances[keep++] = inst;
+    }
+    w->ninstances = keep;
+}
+
+/* ---- token buckets and faults ---- */
+
+static size_t region_index(const struct sim_world *w, const char *region)
+{
+    for (size_t i = 0; i < w->conf.nregions && i < 63; i++)
+        if (!strcmp(w->conf.regions[i].name, region))
+            return i;
+    return 63; /* unknown regions share the last slot */
+}
+
+bool sim_world_take_token(struct sim_world *w, const char *region, enum sim_family fam, double now)
+{
+    if (!w->conf.throttle)
+        return true;
+    const struct sim_bucket_conf *c = &w->conf.buckets[fam];
+    struct sim_bucket *b = &w->buckets[region_index(w, region)][fam];
+    if (b->tokens < 0) {
+        b->tokens = c->burst;
+        b->at = now;
+    }
+    if (now > b->at) {
+        b->tokens += (now - b->at) * c->refill;
+        if (b->tokens > c->burst)
+            b->tokens = c->burst;
+        b->at = now;
+    }
+    if (b->tokens < 1.0)
+        return false;
+    b->tokens -= 1.0;
+    return true;
+}
+
+bool sim_world_fault(struct sim_world *w, enum sim_fault kind)
+{
+    if (w->fault_count[kind] > 0) {
+        w->fault_count[kind]--;
+        return true;
+    }
+    if (w->fault_rate[kind] <= 0)
+        return false;
+    return sim_rand01(w) < w->fault_rate[kind];
+}
+
+/* ---- capacity and quotas ---- */
+
+static bool live(const struct sim_instance *inst)
+{
+    return inst->state == SIM_PENDING || inst->state == SIM_RUNNING;
+}
+
+/* How many more instances of `type` fit in `zone` (LONG_MAX-ish when unlimited). */
+static long capacity_left(const struct sim_world *w, const char *zone, const char *type)
+{
+    long left = 1L << 40;
+    bool specific = false;
+    for (size_t r = 0; r < w->conf.ncapacity; r++) {
+        const struct sim_capacity_rule *rule = &w->conf.capacity[r];
+        if ((*rule->zone && strcmp(rule->zone, zone)) || (*rule->type && strcmp(rule->type, type)))
+            continue;
+        specific = true;
+        if (rule->limit == SIM_UNLIMITED)
+            continue;
+        long used = 0;
+        for (size_t i = 0; i < w->ninstances; i++) {
+            const struct sim_instance *inst = w->instances[i];
+            if (inst->state != SIM_TERMINATED && (!*rule->zone || !strcmp(inst->zone, zone)) &&
+                (!*rule->type || !strcmp(inst->type, type)))
+                used++;
+        }
+        if (rule->limit - used < left)
+            left = rule->limit - used;
+    }
+    if (!specific && w->conf.default_capacity != SIM_UNLIMITED) {
+        long used = 0;
+        for (size_t i = 0; i < w->ninstances; i++)
+            if (w->instances[i]->state != SIM_TERMINATED && !strcmp(w->instances[i]->zone, zone) &&
+                !strcmp(w->instances[i]->type, type))
+                used++;
+        left = w->conf.default_capacity - used;
+    }
+    return left < 0 ? 0 : left;
+}
+
+static const struct sim_quota *quota_for(const struct sim_world *w, const char *region)
+{
+    const struct sim_quota *dflt = NULL;
+    for (size_t i = 0; i < w->conf.nquotas; i++) {
+        if (!strcmp(w->conf.quotas[i].region, region))
+            return &w->conf.quotas[i];
+        if (!*w->conf.quotas[i].region)
+            dflt = &w->conf.quotas[i];
+    }
+    return dflt;
+}
+
+/* How many instances of `vcpus` the region's quotas still allow; sets which one binds. */
+static long quota_left(const struct sim_world *w, const char *region, bool spot, double vcpus,
+                       const char **code)
+{
+    const struct sim_quota *q = quota_for(w, region);
+    long left = 1L << 40;
+    if (!q)
+        return left;
+    double used_vcpus = 0;
+    long used_instances = 0;
+    for (size_t i = 0; i < w->ninstances; i++) {
+        const struct sim_instance *inst = w->instances[i];
+        if (!live(inst) || strcmp(inst->region, region))
+            continue;
+        used_instances++;
+        if (inst->spot == spot)
+            used_vcpus += inst->vcpus;
+    }
+    long vq = spot ? q->spot_vcpus : q->on_demand_vcpus;
+    if (vq != SIM_UNLIMITED && vcpus > 0) {
+        long n = (long)(((double)vq - used_vcpus) / vcpus);
+        if (n < left) {
+            left = n;
+            *code = spot ? "MaxSpotInstanceCountExceeded" : "VcpuLimitExceeded";
+        }
+    }
+    if (q->max_instances != SIM_UNLIMITED && q->max_instances - used_instances < left) {
+        left = q->max_instances - used_instances;
+        *code = "InstanceLimitExceeded";
+    }
+    return left < 0 ? 0 : left;
+}
+
+/* ---- RunInstances ---- */
+
+static void fail(struct sim_error *err, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void fail(struct sim_error *err, int status, const char *code, const char *fmt, ...)
+{
+    err->http_status = status;
+    snprintf(err->code, sizeof err->code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+}
+
+static int find_by_token(struct sim_world *w, const struct sim_run_request *req,
+                         struct sim_instance **out, size_t *nout, struct sim_error *err)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->ninstances; i++) {
+        struct sim_instance *inst = w->instances[i];
+        if (!inst->client_token || strcmp(inst->client_token, req->client_token) ||
+            strcmp(inst->region, req->region))
+            continue;
+        if (strcmp(inst->params_hash, req->params_hash ? req->params_hash : "")) {
+            fail(err, 400, "IdempotentParameterMismatch",
+                 "The client token you have provided is associated with a resource that is "
+                 "already deleted or has different parameters. Please use a different client "
+                 "token.");
+            return -1;
+        }
+        if (n < (size_t)req->max_count)
+            out[n++] = inst;
+    }
+    *nout = n;
+    return n > 0 ? 1 : 0;
+}
+
+static const char *pick_zone(const struct sim_world *w, const struct sim_region *reg,
+                             const char *type, bool *offered)
+{
+    *offered = false;
+    const char *first = NULL;
+    for (size_t z = 0; z < reg->nzones; z++) {
+        if (!sim_world_offer(w, reg->zones[z], type))
+            continue;
+        *offered = true;
+        if (!first)
+            first = reg->zones[z];
+        if (capacity_left(w, reg->zones[z], type) > 0)
+            return reg->zones[z];
+    }
+    return first;
+}
+
+static struct sim_instance *new_instance(struct sim_world *w, const struct sim_run_request *req,
+                                         const char *zone, const struct sim_offer *o,
+                                         const char *reservation, int index, double now)
+{
+    struct sim_instance *inst = calloc(1, sizeof *inst);
+    if (!inst)
+        return NULL;
+    snprintf(inst->id, sizeof inst->id, "i-0%016" PRIx64, sim_rand(w));
+    snprintf(inst->reservation, sizeof inst->reservation, "%s", reservation);
+    uint64_t ip = sim_rand(w);
+    snprintf(inst->private_ip, sizeof inst->private_ip, "10.%u.%u.%u", (unsigned)(ip & 0xff),
+             (unsigned)((ip >> 8) & 0xff), (unsigned)((ip >> 16) % 254 + 1));
+    inst->region = strdup(req->region);
+    inst->zone = strdup(zone);
+    inst->type = strdup(req->type);
+    inst->image = strdup(req->image ? req->image : "ami-00000000000000000");
+    inst->client_token = req->client_token ? strdup(req->client_token) : NULL;
+    inst->user_data = req->user_data ? strdup(req->user_data) : NULL;
+    inst->key_name = req->key_name ? strdup(req->key_name) : NULL;
+    snprintf(inst->params_hash, sizeof inst->params_hash, "%s",
+             req->params_hash ? req->params_hash : "");
+    inst->launch_index = index;
+    inst->spot = req->spot;
+    inst->vcpus = o->vcpus;
+    inst->state = SIM_PENDING;
+    inst->launch_time = now;
+    double scale = w->conf.time_scale;
+    inst->running_at = now + scale * uniform(w, w->conf.pending_min, w->conf.pending_max);
+    /* The shutting-down length, drawn now so that later clock steps draw nothing. */
+    inst->terminate_at = scale * uniform(w, w->conf.stopping_min, w->conf.stopping_max);
+    if (req->spot && w->conf.spot_interruption_rate > 0 &&
+        sim_rand01(w) < w->conf.spot_interruption_rate)
+        inst->interrupt_at =
+            inst->running_at + scale * uniform(w, 0, w->conf.spot_interruption_window);
+    bool ok = inst->region && inst->zone && inst->type && inst->image;
+    if (req->ntags) {
+        inst->tags = calloc(req->ntags, sizeof *inst->tags);
+        ok = ok && inst->tags;
+        for (size_t t = 0; ok && t < req->ntags; t++) {
+            inst->tags[t].key = strdup(req->tags[t].key);
+            inst->tags[t].value = strdup(req->tags[t].value ? req->tags[t].value : "");
+            inst->ntags++;
+            ok = inst->tags[t].key && inst->tags[t].value;
+        }
+    }
+    if (!ok) {
+        sim_instance_free(inst);
+        return NULL;
+    }
+    return inst;
+}
+
+int sim_world_run(struct sim_world *w, const struct sim_run_request *req, double now,
+                  struct sim_instance **out, size_t *nout, struct sim_error *err)
+{
+    *nout = 0;
+    memset(err, 0, sizeof *err);
+    if (req->client_token && *req->client_token) {
+        int found = find_by_token(w, req, out, nout, err);
+        if (found != 0)
+            return found < 0 ? -1 : 0;
+    }
+    if (req->min_count < 1 || req->max_count < req->min_count) {
+        fail(err, 400, "InvalidParameterValue",
+             "Invalid value for MinCount/MaxCount: MinCount must be at least 1 and at most "
+             "MaxCount");
+        return -1;
+    }
+    const struct sim_region *reg = sim_world_region(w, req->region);
+    if (!reg) {
+        fail(err, 401, "AuthFailure", "Region '%s' is not enabled in this world", req->region);
+        return -1;
+    }
+    if (!req->type || !*req->type) {
+        fail(err, 400, "MissingParameter", "The request must contain the parameter InstanceType");
+        return -1;
+    }
+    const char *zone = req->zone;
+    bool offered = false;
+    if (zone && *zone) {
+        bool in_region = false;
+        for (size_t z = 0; z < reg->nzones; z++)
+            in_region = in_region || !strcmp(reg->zones[z], zone);
+        if (!in_region) {
+            fail(err, 400, "InvalidParameterValue", "Invalid availability zone: [%s]", zone);
+            return -1;
+        }
+        if (!sim_world_offer(w, zone, req->type)) {
+            pick_zone(w, reg, req->type, &offered);
+            if (offered)
+                fail(err, 400, "Unsupported",
+                     "Your requested instance type (%s) is not supported in your requested "
+                     "Availability Zone (%s).",
+                     req->type, zone);
+            else
+                fail(err, 400, "InvalidParameterValue", "Invalid value '%s' for InstanceType.",
+                     req->type);
+            return -1;
+        }
+    } else {
+        zone = pick_zone(w, reg, req->type, &offered);
+        if (!offered) {
+            fail(err, 400, "InvalidParameterValue", "Invalid value '%s' for InstanceType.",
+                 req->type);
+            return -1;
+        }
+    }
+    const struct sim_offer *o = sim_world_offer(w, zone, req->type);
+    long cap = capacity_left(w, zone, req->type);
+    if (cap < req->min_count) {
+        fail(err, 500, "InsufficientInstanceCapacity",
+             "We currently do not have sufficient %s capacity in the Availability Zone you "
+             "requested (%s). Our system will be working on provisioning additional capacity. "
+             "You can currently get %s capacity by not specifying an Availability Zone in "
+             "your request or choosing a different Availability Zone.",
+             req->type, zone, req->type);
+        err->http_status = 500;
+        return -1;
+    }
+    const char *qcode = NULL;
+    long qleft = quota_left(w, req->region, req->spot, o->vcpus, &qcode);
+    if (qleft < req->min_count) {
+        if (!strcmp(qcode, "InstanceLimitExceeded"))
+            fail(err, 400, qcode,
+                 "You have requested more instances (%ld) than your current instance limit "
+                 "allows for the specified instance type.",
+                 req->min_count);
+        else if (req->spot)
+            fail(err, 400, qcode, "Max spot instance count exceeded");
+        else
+            fail(err, 400, qcode,
+                 "You have requested more vCPU capacity than your current vCPU limit allows "
+                 "for the instance bucket that the specified instance type belongs to. Please "
+                 "visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment "
+                 "to this limit.");
+        return -1;
+    }
+    long n = req->max_count;
+    if (cap < n)
+        n = cap;
+    if (qleft < n)
+        n = qleft;
+    char reservation[24];
+    snprintf(reservation, sizeof reservation, "r-0%016" PRIx64, sim_rand(w));
+    if (w->ninstances + (size_t)n > w->cap) {
+        size_t ncap = (w->cap ? w->cap * 2 : 64) + (size_t)n;
+        struct sim_instance **p = realloc(w->instances, ncap * sizeof *p);
+        if (!p) {
+            fail(err, 500, "InternalError", "An internal error has occurred");
+            return -1;
+        }
+        w->instances = p;
+        w->cap = ncap;
+    }
+    for (long i = 0; i < n; i++) {
+        struct sim_instance *inst = new_instance(w, req, zone, o, reservation, (int)i, now);
+        if (!inst) {
+            fail(err, 500, "InternalError", "An internal error has occurred");
+            return *nout ? 0 : -1;
+        }
+        w->instances[w->ninstances++] = inst;
+        out[(*nout)++] = inst;
+    }
+    return 0;
+}
+
+/* ---- filters ---- */
+
+static const char *state_name(enum sim_state s)
+{
+    switch (s) {
+    case SIM_PENDING:
+        return "pending";
+    case SIM_RUNNING:
+        return "running";
+    case SIM_SHUTTING_DOWN:
+        return "shutting-down";
+    case SIM_TERMINATED:
+        return "terminated";
+    }
+    return "pending";
+}
+
+static bool any_value(const struct sim_filter *f, const char *s)
+{
+    for (size_t i = 0; i < f->nvalues; i++)
+        if (s && fnmatch(f->values[i], s, 0) == 0)
+            return true;
+    return false;
+}
+
+static bool tag_match(const struct sim_instance *inst, const struct sim_filter *f, const char *key,
+                      int what)
+{
+    for (size_t t = 0; t < inst->ntags; t++) {
+        const struct sim_tag *tag = &inst->tags[t];
+        if (what == 0 && !strcmp(tag->key, key) && any_value(f, tag->value))
+            return true;
+        if (what == 1 && any_value(f, tag->key))
+            return true;
+        if (what == 2 && any_value(f, tag->value))
+            return true;
+    }
+    return false;
+}
+
+bool sim_instance_matches(const struct sim_instance *inst, const struct sim_filter *f, size_t nf,
+                          const char **unknown)
+{
+    char code[8];
+    for (size_t i = 0; i < nf; i++) {
+        const char *name = f[i].name;
+        bool ok;
+        if (!strncmp(name, "tag:", 4))
+            ok = tag_match(inst, &f[i], name + 4, 0);
+        else if (!strcmp(name, "tag-key"))
+            ok = tag_match(inst, &f[i], NULL, 1);
+        else if (!strcmp(name, "tag-value"))
+            ok = tag_match(inst, &f[i], NULL, 2);
+        else if (!strcmp(name, "instance-id"))
+            ok = any_value(&f[i], inst->id);
+        else if (!strcmp(name, "instance-state-name"))
+            ok = any_value(&f[i], state_name(inst->state));
+        else if (!strcmp(name, "instance-state-code")) {
+            snprintf(code, sizeof code, "%d", (int)inst->state);
+            ok = any_value(&f[i], code);
+        } else if (!strcmp(name, "instance-type"))
+            ok = any_value(&f[i], inst->type);
+        else if (!strcmp(name, "availability-zone"))
+            ok = any_value(&f[i], inst->zone);
+        else if (!strcmp(name, "instance-lifecycle"))
+            ok = inst->spot && any_value(&f[i], "spot");
+        else if (!strcmp(name, "client-token"))
+            ok = any_value(&f[i], inst->client_token);
+        else if (!strcmp(name, "image-id"))
+            ok = any_value(&f[i], inst->image);
+        else if (!strcmp(name, "reservation-id"))
+            ok = any_value(&f[i], inst->reservation);
+        else if (!strcmp(name, "private-ip-address"))
+            ok = any_value(&f[i], inst->private_ip);
+        else {
+            if (unknown)
+                *unknown = name;
+            return false;
+        }
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* ---- paging tokens ---- */
+
+static uint64_t mix(uint64_t a, uint64_t b)
+{
+    uint64_t x = a ^ (b * 0x9e3779b97f4a7c15ull);
+    return splitmix64(&x);
+}
+
+void sim_page_token(const struct sim_world *w, uint64_t query_hash, size_t index, char out[64])
+{
+    uint64_t mask = mix(w->page_secret, query_hash);
+    uint64_t mac = mix(w->page_secret ^ 0x5a5a5a5a5a5a5a5aull, query_hash ^ (uint64_t)index);
+    snprintf(out, 64, "%016" PRIx64 "%016" PRIx64, (uint64_t)index ^ mask, mac);
+}
+
+int sim_page_parse(const struct sim_world *w, uint64_t query_hash, const char *token, size_t *index)
+{
+    if (!token || strlen(token) != 32 || strspn(token, "0123456789abcdef") != 32)
+        return -1;
+    char a[17], b[17];
+    memcpy(a, token, 16);
+    a[16] = 0;
+    memcpy(b, token + 16, 16);
+    b[16] = 0;
+    uint64_t idx = strtoull(a, NULL, 16) ^ mix(w->page_secret, query_hash);
+    uint64_t mac = strtoull(b, NULL, 16);
+    if (mac != mix(w->page_secret ^ 0x5a5a5a5a5a5a5a5aull, query_hash ^ idx) || idx > SIZE_MAX)
+        return -1;
+    *index = (size_t)idx;
+    return 0;
+}
+
+char *sim_console_output(const struct sim_instance *inst)
+{
+    char *s = NULL;
+    if (asprintf(&s,
+                 "[    0.000000] Linux version 6.1.0-cloudsim (gpuform cloudsim)\n"
+                 "[    0.100000] DMI: Amazon EC2 %s, BIOS 1.0\n"
+                 "cloud-init: instance %s in %s booted (%s)\n",
+                 inst->type, inst->id, inst->zone, state_name(inst->state)) < 0)
+        return NULL;
+    return s;
+}
