@@ -218,7 +218,10 @@ static int call(struct aws *a, const char *region, struct form *f, struct core_h
     if (he.cls == CORE_HTTP_ERR_STATUS &&
         ec2_parse_error(resp->body.data, resp->body.len, code, sizeof code, msg, sizeof msg, rid,
                         sizeof rid) == 0) {
-        fail(err, aws_classify(code, he.status), "aws %s %s: %s: %s", region, f->action, code, msg);
+        enum prov_error_class cls = aws_classify(code, he.status);
+        fail(err, cls, "aws %s %s: %s: %s%s%s%s", region, f->action, code, msg,
+             cls == PROV_AUTH ? " (credentials from " : "", cls == PROV_AUTH ? a->cred.source : "",
+             cls == PROV_AUTH ? ")" : "");
         snprintf(err->code, sizeof err->code, "%s", code);
         snprintf(err->request_id, sizeof err->request_id, "%s", rid[0] ? rid : resp->request_id);
         err->http_status = he.status;
@@ -462,6 +465,33 @@ static int aws_console_output(struct prov *p, const char *region, const char *id
                  "aws %s GetConsoleOutput: EC2 sent a reply gpuform can't "
                  "read: %s",
                  region, why);
+            rc = -1;
+        }
+    }
+    core_http_response_release(&resp);
+    core_buf_release(&f.body);
+    return rc;
+}
+
+int aws_spot_price_history(struct prov *p, const char *region, const char *instance_type,
+                           struct ec2_spot_price *out, size_t max, size_t *n,
+                           struct prov_error *err)
+{
+    struct aws *a = (struct aws *)p;
+    struct form f;
+    form_init(&f, "DescribeSpotPriceHistory");
+    form_add(&f, "InstanceType.1", instance_type);
+    form_add(&f, "ProductDescription.1", "Linux/UNIX");
+    struct core_http_response resp;
+    *n = 0;
+    int rc = call(a, region, &f, &resp, err);
+    if (rc == 0) {
+        char why[256];
+        if (ec2_parse_spot_prices(resp.body.data, resp.body.len, out, max, n, why, sizeof why) !=
+            0) {
+            fail(err, PROV_TRANSIENT,
+                 "aws %s DescribeSpotPriceHistory: EC2 sent a reply gpuform can't read: %s", region,
+                 why);
             rc = -1;
         }
     }

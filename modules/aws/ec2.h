@@ -6,9 +6,16 @@
 #ifndef GPUFORM_MODULES_AWS_EC2_H
 #define GPUFORM_MODULES_AWS_EC2_H
 
+#include "modules/aws/ec2_xml.h"
 #include "modules/provider.h"
 
 /* EC2's error codes to classes (docs/providers.md has the table and the reasons). */
 enum prov_error_class aws_classify(const char *code, long http_status);
+
+/* DescribeSpotPriceHistory for one instance type (Linux/UNIX) in a region: up to `max`
+ * recent prices per zone into out, *n set. */
+int aws_spot_price_history(struct prov *p, const char *region, const char *instance_type,
+                           struct ec2_spot_price *out, size_t max, size_t *n,
+                           struct prov_error *err);
 
 #endif

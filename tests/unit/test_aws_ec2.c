@@ -298,6 +298,44 @@ static void test_aws_destroy_of_a_missing_instance_succeeds(void **state)
     assert_int_equal(err.cls, PROV_NOT_FOUND);
 }
 
+static void test_aws_spot_price_history(void **state)
+{
+    struct fixture *fx = *state;
+    reply(fx, 200,
+          "<DescribeSpotPriceHistoryResponse><requestId>r</requestId><spotPriceHistorySet>"
+          "<item><instanceType>p5.48xlarge</instanceType><productDescription>Linux/UNIX"
+          "</productDescription><spotPrice>41.123400</spotPrice><timestamp>"
+          "2026-11-20T10:00:00.000Z</timestamp><availabilityZone>us-east-1b</availabilityZone>"
+          "</item><item><instanceType>p5.48xlarge</instanceType><spotPrice>39.5</spotPrice>"
+          "<availabilityZone>us-east-1a</availabilityZone></item></spotPriceHistorySet>"
+          "</DescribeSpotPriceHistoryResponse>");
+    struct ec2_spot_price prices[4];
+    size_t n;
+    struct prov_error err;
+    assert_int_equal(aws_spot_price_history(fx->p, "us-east-1", "p5.48xlarge", prices, 4, &n, &err),
+                     0);
+    assert_int_equal(n, 2);
+    assert_string_equal(prices[0].zone, "us-east-1b");
+    assert_true(prices[0].usd_per_hour > 41.12 && prices[0].usd_per_hour < 41.13);
+    assert_non_null(strstr(fx->fake.bodies[0], "Action=DescribeSpotPriceHistory"));
+    assert_non_null(strstr(fx->fake.bodies[0], "InstanceType.1=p5.48xlarge"));
+}
+
+static void test_aws_auth_errors_name_the_credential_source(void **state)
+{
+    struct fixture *fx = *state;
+    reply(fx, 403,
+          ERROR_REPLY("SignatureDoesNotMatch", "The request signature we calculated "
+                                               "does not match"));
+    struct prov_instance_list l = {0};
+    struct prov_error err;
+    assert_int_equal(prov_aws.list(fx->p, "us-east-1", "s", &l, &err), -1);
+    assert_int_equal(err.cls, PROV_AUTH);
+    assert_non_null(strstr(err.message, "credentials from environment"));
+    assert_null(strstr(err.message, SECRET));
+    prov_instance_list_release(&l);
+}
+
 static const char *env_of(const char *name, void *ctx)
 {
     const char *const *kv = ctx;
@@ -376,6 +414,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_aws_list_follows_pages_and_filters_by_stack, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_aws_destroy_of_a_missing_instance_succeeds, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_aws_spot_price_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aws_auth_errors_name_the_credential_source, setup,
                                         teardown),
         cmocka_unit_test(test_aws_credentials_from_env_and_profiles),
     };
