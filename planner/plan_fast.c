@@ -4,20 +4,24 @@
  * lower bound and prices for scarce regions and budgets. Under those prices plans are
  * built (a construction in regret order with ejection; the relaxed solution itself),
  * repaired when they break a quota or budget, and improved by local search (one group,
- * then pairs) and a large neighbourhood search around full regions. Fixed schedules and
+ * then pairs) and a large neighbourhood search around full regions (alone and two at a
+ * time). The work is set by counts of options, never by a clock. Fixed schedules and
  * tie-breaks keep it deterministic. docs/planner.md argues the design.
  */
 #include "planner/plan_int.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_ITERATIONS    500
 #define MIN_ITERATIONS    40
-#define ITER_WORK         5e7 /* options priced over all iterations, at most */
+#define ITER_WORK         2e7 /* options priced over all iterations, at most */
 #define MAX_PRIMALS       15
-#define PRIMAL_WORK       2e6 /* options over all constructions, roughly */
+#define MIN_PRIMALS       1
+#define PRIMAL_WORK       1.2e6 /* options over all constructions, roughly */
+#define BIG_MODEL         2e5   /* options: past this, no relaxed-solution repair and no LNS */
 #define STALL_LIMIT       50
 #define MAX_EJECT         64
 #define MAX_PAIR          16
@@ -35,7 +39,13 @@ struct fast {
     double *p;           /* per option (model-wide): the price a construction pays */
     double *pp;          /* one group's options: scratch prices */
     double *adjp;        /* per option: adj (true, stability-adjusted) */
+    double *ohourly;     /* per option: hourly, packed for set_prices */
+    int *orow;           /* per option: quota row, packed */
     struct plan_sp_ws *ws;
+    struct plan_sp_ws *ws2; /* big models: the relaxation's second half (NULL: one half) */
+    int split;              /* its first group */
+    int64_t *row_use2;
+    double *bud_use2;
     int *cap, *xg, *xs;
     int64_t *row_used;
     double *bud_used;
@@ -47,17 +57,20 @@ struct fast {
     int *soft;          /* repair: per local region, nodes that fit the quota left */
     double *pen;        /* repair: per local region, the price of a node past soft */
     double big;         /* repair: the price of one GPU over quota (dwarfs any real price) */
+    bool big_model;     /* past BIG_MODEL options: the costlier heuristics are left out */
     double *rmu;        /* repair: price per hourly dollar of each budget over its cap */
     double hours_scale; /* mean hours of the groups: the scale of a price per $/h */
     int *save_g, *save_h, *want, *xs2;
-    int *placed_order;          /* construction: groups in the order they were placed */
-    int *ri_start, *ri_list;    /* groups with nodes in each region (rebuilt per pass) */
-    int *cand, *mark, stamp;    /* candidate groups to move, and a seen-mark per group */
-    long clock;                 /* counts placements; the stamps below are clock values */
-    long *region_mod, *bud_mod; /* when a region's, a budget's use last changed */
-    long *pair_tried;           /* per group: when a pair move last failed for it */
-    long pair_budget;           /* pair moves a local search may still try */
-    double *reserve;            /* per budget: minh of its groups not placed yet (construction) */
+    int *placed_order;            /* construction: groups in the order they were placed */
+    int *ri_start, *ri_list;      /* groups with nodes in each region (rebuilt per pass) */
+    int *cand, *mark, stamp;      /* candidate groups to move, and a seen-mark per group */
+    long clock;                   /* counts placements; the stamps below are clock values */
+    long *region_mod, *bud_mod;   /* when a region's, a budget's use last changed */
+    long *region_free, *bud_free; /* local search: when a move last left a region, a budget */
+    long *one_tried;              /* per group: when moving it alone last failed */
+    long *pair_tried;             /* per group: when a pair move last failed for it */
+    long pair_budget;             /* pair moves a local search may still try */
+    double *reserve;              /* per budget: minh of its groups not placed yet (construction) */
 };
 
 static double eps_of(double v)
@@ -78,11 +91,12 @@ static void set_prices(struct fast *f)
         for (int b = 0; b < gr->nbudgets; b++)
             bpen += f->mu[gr->budgets[b]] / f->bn[gr->budgets[b]];
         double *p = f->p + gr->xoff;
+        const double *adj = f->adjp + gr->xoff, *hourly = f->ohourly + gr->xoff;
+        const int *row = f->orow + gr->xoff;
         for (int o = 0; o < gr->nopts; o++) {
-            const struct plan_opt *op = &gr->opts[o];
-            p[o] = op->adj + bpen * op->hourly;
-            if (op->row >= 0)
-                p[o] += f->lam_gpu[op->row] * gr->gpus;
+            p[o] = adj[o] + bpen * hourly[o];
+            if (row[o] >= 0)
+                p[o] += f->lam_gpu[row[o]] * gr->gpus;
         }
     }
 }
@@ -429,6 +443,18 @@ static double group_value(const struct plan_group *g, const int *x)
     return v;
 }
 
+/* Group gi left placement x (its nodes per option) for another: room opened in those
+ * regions and (perhaps) in its budgets. */
+static void mark_freed(struct fast *f, int gi, const int *x)
+{
+    const struct plan_group *g = &f->m->groups[gi];
+    for (int o = 0; o < g->nopts; o++)
+        if (x[o])
+            f->region_free[g->opts[o].region] = f->clock;
+    for (int b = 0; b < g->nbudgets; b++)
+        f->bud_free[g->budgets[b]] = f->clock;
+}
+
 static bool improve_one(struct fast *f, struct plan_sol *s, int gi)
 {
     const struct plan_group *g = &f->m->groups[gi];
@@ -441,6 +467,7 @@ static bool improve_one(struct fast *f, struct plan_sol *s, int gi)
     double v = place_best(f, g, adj, f->xg);
     if (isfinite(v) && v < cur - eps_of(cur)) {
         apply(f, s, gi, f->xg, +1);
+        mark_freed(f, gi, saved);
         return true;
     }
     apply(f, s, gi, saved, +1);
@@ -479,8 +506,11 @@ static bool improve_pair(struct fast *f, struct plan_sol *s, int gi, int *save_g
         if (try_place(f, s, gi, adj)) {
             if (try_place(f, s, hi, f->adjp + h->xoff)) {
                 double nv = group_value(g, s->x + g->xoff) + group_value(h, s->x + h->xoff);
-                if (nv < cur_g + cur_h - eps_of(cur_g + cur_h))
+                if (nv < cur_g + cur_h - eps_of(cur_g + cur_h)) {
+                    mark_freed(f, gi, save_g);
+                    mark_freed(f, hi, save_h);
                     return true;
+                }
                 remove_group(f, s, hi, f->xg);
             }
             remove_group(f, s, gi, f->xg);
@@ -492,6 +522,22 @@ static bool improve_pair(struct fast *f, struct plan_sol *s, int gi, int *save_g
     return false;
 }
 
+/* Whether room opened, for g, since its last failed move: in one of its regions, or one of
+ * its budgets. When none did, every place it could go is as full as then or fuller, and
+ * the move would fail again. */
+static bool room_opened(const struct fast *f, int gi)
+{
+    const struct plan_group *g = &f->m->groups[gi];
+    long t = f->one_tried[gi];
+    for (int l = 0; l < g->nlreg; l++)
+        if (f->region_free[g->lreg_region[l]] > t)
+            return true;
+    for (int b = 0; b < g->nbudgets; b++)
+        if (f->bud_free[g->budgets[b]] > t)
+            return true;
+    return false;
+}
+
 /* Moves single groups while that saves, then (with `pairs`) pairs too, until neither does. */
 static void local_search(struct fast *f, struct plan_sol *s, bool pairs)
 {
@@ -499,12 +545,18 @@ static void local_search(struct fast *f, struct plan_sol *s, bool pairs)
     int *save_g = f->save_g, *save_h = f->save_h;
     plan_usage(m, s, f->row_used, f->bud_used);
     for (int g = 0; g < m->ngroups; g++)
-        f->pair_tried[g] = -1;
+        f->pair_tried[g] = f->one_tried[g] = -1;
     f->pair_budget = PAIR_ATTEMPTS;
     for (int pass = 0; pass < MAX_PASSES; pass++) {
         bool changed = false;
-        for (int g = 0; g < m->ngroups; g++)
-            changed |= improve_one(f, s, g);
+        for (int g = 0; g < m->ngroups; g++) {
+            if (s->placed[g] && f->one_tried[g] >= 0 && !room_opened(f, g))
+                continue;
+            if (improve_one(f, s, g))
+                changed = true;
+            else
+                f->one_tried[g] = f->clock;
+        }
         if (!changed && pairs && (m->nrows || m->nbudgets)) {
             build_index(f, s);
             for (int g = 0; g < m->ngroups; g++)
@@ -518,22 +570,28 @@ static void local_search(struct fast *f, struct plan_sol *s, bool pairs)
 
 /* ---- large neighbourhood search around full regions ---- */
 
+static bool full_row(const struct fast *f, int r)
+{
+    return f->row_used[r] * 10 >= f->m->regions[f->m->row_region[r]].quota * 9;
+}
+
 /*
  * For each region whose quota is (nearly) used up: take out every group placed there and
  * every group that would rather be there, put them back one by one in regret order (at the
  * true cost, then at the Lagrangian prices `dual`), improve, and keep the result if the
- * plan got cheaper. Chains of moves through a full region (A leaves for B, so C can come
- * in) are what single and pair moves miss.
+ * plan got cheaper; then the same for each two full regions together. Chains of moves
+ * through full regions (A leaves for B, so C can come in) are what single and pair moves
+ * miss. Run on models of at most BIG_MODEL options only.
  */
 static void lns(struct fast *f, struct plan_sol *s, const double *dual)
 {
     struct plan_model *m = f->m;
     if (!m->nrows || s->unplaced)
         return;
-    int *set = malloc(((size_t)m->ngroups + 1) * sizeof(int));
+    int *set = malloc(((size_t)m->ngroups + 2 * LNS_MAX) * sizeof(int));
     int *wstart = calloc((size_t)m->nregions + 2, sizeof(int));
     int *wlist = malloc(((size_t)m->nx + 1) * sizeof(int));
-    int *kept = malloc((size_t)LNS_MAX * (size_t)f->maxopts * sizeof(int));
+    int *kept = malloc(2 * (size_t)LNS_MAX * (size_t)f->maxopts * sizeof(int));
     if (!set || !wstart || !wlist || !kept) {
         free(set);
         free(wstart);
@@ -564,23 +622,32 @@ static void lns(struct fast *f, struct plan_sol *s, const double *dual)
     for (int pass = 0; pass < LNS_PASSES; pass++) {
         bool improved = false;
         build_index(f, s);
-        for (int r = 0; r < m->nrows; r++) {
-            int region = m->row_region[r];
-            if (f->row_used[r] * 10 < m->regions[region].quota * 9)
+        /* Each full region alone, then each two full regions together (a chain of moves
+         * through both). */
+        for (int q = 0; q < m->nrows * (m->nrows + 1); q++) {
+            int ra = q < m->nrows ? q : (q - m->nrows) / m->nrows;
+            int rb = q < m->nrows ? -1 : (q - m->nrows) % m->nrows;
+            if (!full_row(f, ra) || (rb >= 0 && (rb <= ra || !full_row(f, rb))))
                 continue;
             /* The groups there, then those whose best place alone is there. */
             f->stamp++;
             int n = 0;
-            for (int k = f->ri_start[region]; k < f->ri_start[region + 1] && n < LNS_MAX; k++)
-                if (f->mark[f->ri_list[k]] != f->stamp) {
-                    f->mark[f->ri_list[k]] = f->stamp;
-                    set[n++] = f->ri_list[k];
-                }
-            for (int k = wstart[region]; k < wstart[region + 1] && n < LNS_MAX; k++)
-                if (f->mark[wlist[k]] != f->stamp) {
-                    f->mark[wlist[k]] = f->stamp;
-                    set[n++] = wlist[k];
-                }
+            for (int side = 0; side < 2; side++) {
+                int r = side == 0 ? ra : rb;
+                if (r < 0)
+                    continue;
+                int region = m->row_region[r], lim = n + LNS_MAX;
+                for (int k = f->ri_start[region]; k < f->ri_start[region + 1] && n < lim; k++)
+                    if (f->mark[f->ri_list[k]] != f->stamp) {
+                        f->mark[f->ri_list[k]] = f->stamp;
+                        set[n++] = f->ri_list[k];
+                    }
+                for (int k = wstart[region]; k < wstart[region + 1] && n < lim; k++)
+                    if (f->mark[wlist[k]] != f->stamp) {
+                        f->mark[wlist[k]] = f->stamp;
+                        set[n++] = wlist[k];
+                    }
+            }
             if (n < 2)
                 continue;
             /* Regret order (computed once, at the true cost). */
@@ -806,6 +873,102 @@ static bool better(const struct plan_sol *a, const struct plan_sol *b)
 
 /* Solves every group's subproblem under the current prices, ignoring what the others use.
  * Returns the Lagrangian value; fills relx and the relaxed usage. */
+static double relaxed(struct fast *f, int64_t *row_use, double *bud_use);
+
+/*
+ * Big models price and solve the relaxation in two halves of the groups (split by
+ * options), the second on a thread of its own; the halves' sums are added in a fixed
+ * order, so the result is the same whether the thread ran beside the first half or
+ * after it.
+ */
+struct relax_part {
+    struct fast *f;
+    struct plan_sp_ws *ws;
+    int g0, g1;       /* groups [g0, g1) */
+    int64_t *row_use; /* GPUs per quota row */
+    double *bud_use;  /* hourly per budget */
+    double L;         /* sum of the subproblems' values */
+    bool ok;          /* every subproblem had a solution */
+};
+
+static void *relax_part_run(void *arg)
+{
+    struct relax_part *r = arg;
+    struct fast *f = r->f;
+    const struct plan_model *m = f->m;
+    r->L = 0;
+    r->ok = true;
+    memset(r->row_use, 0, (size_t)m->nrows * sizeof(int64_t));
+    for (int b = 0; b < m->nbudgets; b++)
+        r->bud_use[b] = 0;
+    for (int g = r->g0; g < r->g1; g++) {
+        const struct plan_group *gr = &m->groups[g];
+        double bpen = 0;
+        for (int b = 0; b < gr->nbudgets; b++)
+            bpen += f->mu[gr->budgets[b]] / f->bn[gr->budgets[b]];
+        double *p = f->p + gr->xoff;
+        const double *adj = f->adjp + gr->xoff, *hourly = f->ohourly + gr->xoff;
+        const int *row = f->orow + gr->xoff;
+        for (int o = 0; o < gr->nopts; o++) {
+            p[o] = adj[o] + bpen * hourly[o];
+            if (row[o] >= 0)
+                p[o] += f->lam_gpu[row[o]] * gr->gpus;
+        }
+        int *x = f->relx + gr->xoff;
+        double v = plan_sp_solve(gr, p, gr->statcap, x, r->ws);
+        if (!isfinite(v)) {
+            r->ok = false;
+            return NULL;
+        }
+        r->L += v;
+        double h = 0;
+        for (int o = 0; o < gr->nopts; o++) {
+            if (!x[o])
+                continue;
+            if (row[o] >= 0)
+                r->row_use[row[o]] += (int64_t)x[o] * gr->gpus;
+            h += x[o] * hourly[o];
+        }
+        for (int b = 0; b < gr->nbudgets; b++)
+            r->bud_use[gr->budgets[b]] += h;
+    }
+    return NULL;
+}
+
+/* set_prices, then relaxed: the same numbers, in two halves on big models. */
+static double price_and_relax(struct fast *f, int64_t *row_use, double *bud_use)
+{
+    const struct plan_model *m = f->m;
+    if (!f->ws2) {
+        set_prices(f);
+        return relaxed(f, row_use, bud_use);
+    }
+    for (int r = 0; r < m->nrows; r++)
+        f->lam_gpu[r] = f->lambda[r] / f->qn[r];
+    struct relax_part a = {f, f->ws, 0, f->split, row_use, bud_use, 0, true};
+    struct relax_part b = {f, f->ws2, f->split, m->ngroups, f->row_use2, f->bud_use2, 0, true};
+    pthread_t th;
+    bool threaded = pthread_create(&th, NULL, relax_part_run, &b) == 0;
+    relax_part_run(&a);
+    if (threaded)
+        pthread_join(th, NULL);
+    else
+        relax_part_run(&b);
+    if (!a.ok || !b.ok)
+        return -INFINITY;
+    for (int r = 0; r < m->nrows; r++)
+        row_use[r] += f->row_use2[r];
+    for (int k = 0; k < m->nbudgets; k++)
+        bud_use[k] += f->bud_use2[k];
+    double L = a.L + b.L;
+    for (int r = 0; r < m->nrows; r++)
+        L -= f->lambda[r] * (double)m->regions[m->row_region[r]].quota / f->qn[r];
+    for (int k = 0; k < m->nbudgets; k++)
+        if (isfinite(m->budgets[k].cap))
+            L -= f->mu[k] * m->budgets[k].cap / f->bn[k];
+    return L;
+}
+
 static double relaxed(struct fast *f, int64_t *row_use, double *bud_use)
 {
     const struct plan_model *m = f->m;
@@ -861,6 +1024,8 @@ static int setup(struct fast *f, struct plan_model *m)
     f->bn = calloc(nb, sizeof(double));
     f->p = calloc(nx, sizeof(double));
     f->adjp = calloc(nx, sizeof(double));
+    f->ohourly = calloc(nx, sizeof(double));
+    f->orow = calloc(nx, sizeof(int));
     f->relx = calloc(nx, sizeof(int));
     f->pp = calloc((size_t)maxo, sizeof(double));
     f->ws = plan_sp_ws_new(m);
@@ -887,12 +1052,16 @@ static int setup(struct fast *f, struct plan_model *m)
     f->region_mod = calloc((size_t)m->nregions + 1, sizeof(long));
     f->bud_mod = calloc(nb, sizeof(long));
     f->pair_tried = calloc(ng, sizeof(long));
+    f->one_tried = calloc(ng, sizeof(long));
+    f->region_free = calloc((size_t)m->nregions + 1, sizeof(long));
+    f->bud_free = calloc(nb, sizeof(long));
     f->mark = calloc(ng, sizeof(int));
     if (!f->lambda || !f->qn || !f->lam_gpu || !f->mu || !f->bn || !f->p || !f->adjp || !f->relx ||
-        !f->pp || !f->ws || !f->cap || !f->xg || !f->xs || !f->row_used || !f->bud_used ||
-        !f->regret || !f->order || !f->minh || !f->reserve || !f->soft || !f->rmu || !f->pen ||
-        !f->save_g || !f->save_h || !f->want || !f->xs2 || !f->placed_order || !f->ri_start ||
-        !f->ri_list || !f->cand || !f->mark || !f->region_mod || !f->bud_mod || !f->pair_tried)
+        !f->ohourly || !f->orow || !f->pp || !f->ws || !f->cap || !f->xg || !f->xs ||
+        !f->row_used || !f->bud_used || !f->regret || !f->order || !f->minh || !f->reserve ||
+        !f->soft || !f->rmu || !f->pen || !f->save_g || !f->save_h || !f->want || !f->xs2 ||
+        !f->placed_order || !f->ri_start || !f->ri_list || !f->cand || !f->mark || !f->region_mod ||
+        !f->bud_mod || !f->pair_tried || !f->one_tried || !f->region_free || !f->bud_free)
         return -1;
     for (int r = 0; r < m->nrows; r++) {
         double q = (double)m->regions[m->row_region[r]].quota;
@@ -906,6 +1075,8 @@ static int setup(struct fast *f, struct plan_model *m)
         const struct plan_group *gr = &m->groups[g];
         for (int o = 0; o < gr->nopts; o++) {
             f->adjp[gr->xoff + o] = gr->opts[o].adj;
+            f->ohourly[gr->xoff + o] = gr->opts[o].hourly;
+            f->orow[gr->xoff + o] = gr->opts[o].row;
             f->pp[o] = gr->opts[o].hourly;
         }
         f->minh[g] = plan_sp_solve(gr, f->pp, gr->statcap, f->xg, f->ws);
@@ -922,8 +1093,26 @@ static int setup(struct fast *f, struct plan_model *m)
     return 0;
 }
 
+/* Big models: the second half's workspace and where the halves meet (by options). */
+static int split_relaxation(struct fast *f)
+{
+    const struct plan_model *m = f->m;
+    f->ws2 = plan_sp_ws_new(m);
+    f->row_use2 = calloc((size_t)m->nrows + 1, sizeof(int64_t));
+    f->bud_use2 = calloc((size_t)m->nbudgets + 1, sizeof(double));
+    if (!f->ws2 || !f->row_use2 || !f->bud_use2)
+        return -1;
+    f->split = 0;
+    while (f->split < m->ngroups && m->groups[f->split].xoff < m->nx / 2)
+        f->split++;
+    return 0;
+}
+
 static void teardown(struct fast *f)
 {
+    plan_sp_ws_free(f->ws2);
+    free(f->row_use2);
+    free(f->bud_use2);
     free(f->lambda);
     free(f->qn);
     free(f->lam_gpu);
@@ -931,6 +1120,8 @@ static void teardown(struct fast *f)
     free(f->bn);
     free(f->p);
     free(f->adjp);
+    free(f->ohourly);
+    free(f->orow);
     free(f->relx);
     free(f->pp);
     plan_sp_ws_free(f->ws);
@@ -957,6 +1148,9 @@ static void teardown(struct fast *f)
     free(f->region_mod);
     free(f->bud_mod);
     free(f->pair_tried);
+    free(f->one_tried);
+    free(f->region_free);
+    free(f->bud_free);
     free(f->mark);
 }
 
@@ -984,7 +1178,10 @@ static void primal(struct fast *f, struct plan_sol *trial, struct plan_sol *spar
     local_search(f, trial, false);
     if (better(trial, best))
         plan_sol_copy(m, best, trial);
-    /* The relaxed solution breaks some quotas or budgets: repair it. */
+    /* The relaxed solution breaks some quotas or budgets: repair it (on big models only
+     * when the construction failed: it is the better plan, at a tenth of the time). */
+    if (f->big_model && !trial->unplaced)
+        return;
     memcpy(spare->x, f->relx, (size_t)m->nx * sizeof(int));
     for (int g = 0; g < m->ngroups; g++)
         spare->placed[g] = true;
@@ -1094,15 +1291,19 @@ int plan_fast_solve(struct plan_model *m, struct plan_sol *best, struct plan_fas
     /* The work grows with the model: fewer iterations and constructions on big ones. */
     double nx = m->nx > 0 ? (double)m->nx : 1;
     int max_it = (int)fmin(MAX_ITERATIONS, fmax(MIN_ITERATIONS, ITER_WORK / nx));
-    int max_primals = (int)fmin(MAX_PRIMALS, fmax(3, PRIMAL_WORK / nx));
+    int max_primals = (int)fmin(MAX_PRIMALS, fmax(MIN_PRIMALS, PRIMAL_WORK / nx));
+    f.big_model = nx > BIG_MODEL;
+    if (f.big_model && split_relaxation(&f) != 0)
+        goto done;
+    /* Short runs halve the step sooner. */
+    int stall_limit = max_it / 5 < STALL_LIMIT ? (max_it / 5 > 10 ? max_it / 5 : 10) : STALL_LIMIT;
     int primals = 0;
     double theta = 1.0, bestL = -INFINITY;
     int stall = 0;
     bool done_early = false;
     for (int it = 0; it < max_it; it++) {
         out->iterations = it + 1;
-        set_prices(&f);
-        double L = relaxed(&f, row_use, bud_use);
+        double L = price_and_relax(&f, row_use, bud_use);
         if (!isfinite(L))
             break;
         if (!isfinite(bestL) || L > bestL + eps_of(bestL)) {
@@ -1134,7 +1335,7 @@ int plan_fast_solve(struct plan_model *m, struct plan_sol *best, struct plan_fas
         double target = isfinite(ub) ? ub : fabs(bestL) * 1.05 + 1;
         if (!dual_step(&f, &d, L, target, theta))
             break;
-        if (stall >= STALL_LIMIT) {
+        if (stall >= stall_limit) {
             theta /= 2;
             stall = 0;
             if (theta < 1e-4)
@@ -1145,14 +1346,14 @@ int plan_fast_solve(struct plan_model *m, struct plan_sol *best, struct plan_fas
         /* One more construction at the multipliers that gave the best bound. */
         for (int k = 0; k < d.n; k++)
             *multiplier(&f, k) = d.best[k];
-        set_prices(&f);
-        relaxed(&f, row_use, bud_use);
+        price_and_relax(&f, row_use, bud_use);
         primal(&f, trial, spare, best);
     }
     if (best->unplaced == 0 && best->adj - bestL > eps_of(best->adj)) {
         /* The costlier moves, once, on the best plan. */
-        local_search(&f, best, true);
-        lns(&f, best, f.p);
+        local_search(&f, best, !f.big_model);
+        if (!f.big_model)
+            lns(&f, best, f.p);
     }
     out->lower_bound = bestL;
     if (best->unplaced == 0 && best->adj - bestL > eps_of(best->adj) && plan_prove_small(m, best))

@@ -101,7 +101,8 @@ struct plan_group {
     int *statcap; /* per local region: nodes that may ever go there (maxpr, quota alone) */
     int *budgets; /* indices of the budgets covering the workload */
     int nbudgets;
-    int xoff; /* this group's first entry in a plan_sol's x */
+    int xoff;         /* this group's first entry in a plan_sol's x */
+    const int *olreg; /* per option: opts[o].lreg, packed (the subproblem's hot loop) */
     size_t reasons[PLAN_R_COUNT];
     size_t nfit;                         /* offers that fit individually */
     const struct plan_current **current; /* per node index, or NULL: where it runs now */

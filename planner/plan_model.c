@@ -340,7 +340,39 @@ struct scratch {
     double *best_hourly;
     int *touched;
     int ntouched;
-    int *lreg; /* per region: local index, -1 */
+    int *lreg;   /* per region: local index, -1 */
+    size_t *cnt; /* per location: offers that fit there (messages) */
+    int *rzone;  /* together: zone; per region: its cheapest zone, -1 */
+    bool *zkeep; /* together: zone; per zone: some node of the group runs there now */
+    /* Per spot policy and bucket (by its first index in gi->by_model): its summary in
+     * sums, or -1 (made on first use). */
+    int *sum_of[3];
+    struct bsum *sums;
+    int nsums, capsums;
+    int *rtmp; /* per region: entry in the summary being made, -1 */
+    /* scan_summaries, per region: best offer (-1), its hourly and spot, fitting offers;
+     * and the regions it touched. */
+    int *r_best, *r_touched;
+    double *r_h;
+    bool *r_spot;
+    size_t *r_cnt;
+};
+
+/* A bucket's offers in one region under one spot policy. */
+struct rsum {
+    int region;
+    int best; /* catalog offer: least hourly, then rank; -1 when none has a price */
+    double hourly;
+    bool spot;
+    size_t total, nfit; /* offers there; of those, priced under the policy */
+};
+
+/* One bucket (GPU model and count) under one spot policy, region by region: a group reads
+ * this instead of every offer of the bucket (100,000 groups x 2,000 offers is slow). */
+struct bsum {
+    struct rsum *r;
+    int n;
+    enum plan_reason why; /* the reason an offer without a price is counted under */
 };
 
 static bool region_matches(const struct spec_placement *p, const char *region)
@@ -547,6 +579,150 @@ static int add_kept_options(struct plan_model *m, struct plan_group *g, const st
     return 0;
 }
 
+/*
+ * together: zone. All zones of a region share its quota, caps and egress, so for new nodes
+ * the cheapest zone of a region (hourly, then catalog order) dominates the others: only it
+ * is kept, and any zone where the group runs now (its kept nodes make that zone cheaper).
+ * Reorders sc->touched: the kept zones first (sc->ntouched of them), the pruned after;
+ * sets sc->rzone per region; a pruned zone's offers are counted for its region's cheapest.
+ */
+static void prune_zones(struct plan_model *m, const struct plan_group *g,
+                        const struct oref *by_rank, struct scratch *sc)
+{
+    for (int t = 0; t < sc->ntouched; t++) {
+        int z = sc->touched[t], r = m->zones[z].region, cur = sc->rzone[r];
+        if (cur < 0 || sc->best_hourly[z] < sc->best_hourly[cur] ||
+            (sc->best_hourly[z] == sc->best_hourly[cur] &&
+             m->offer_rank[sc->best[z]] < m->offer_rank[sc->best[cur]]))
+            sc->rzone[r] = z;
+    }
+    for (int i = 0; g->current && i < g->n; i++) {
+        int oi = g->current[i] ? find_offer(m, by_rank, g->current[i]) : -1;
+        if (oi >= 0)
+            sc->zkeep[m->offer_zone[oi]] = true;
+    }
+    int keep = 0;
+    for (int t = 0; t < sc->ntouched; t++) {
+        int z = sc->touched[t], best = sc->rzone[m->zones[z].region];
+        if (best == z || sc->zkeep[z]) {
+            sc->touched[t] = sc->touched[keep];
+            sc->touched[keep++] = z;
+        } else {
+            sc->cnt[best] += sc->cnt[z]; /* its offers count for the region's cheapest zone */
+        }
+    }
+    for (int i = 0; g->current && i < g->n; i++) {
+        int oi = g->current[i] ? find_offer(m, by_rank, g->current[i]) : -1;
+        if (oi >= 0)
+            sc->zkeep[m->offer_zone[oi]] = false;
+    }
+    sc->ntouched = keep;
+}
+
+/* The summary of bucket [lo, hi) under `policy`, made on first use; NULL on out of memory. */
+static const struct bsum *summary(const struct plan_model *m, const struct gpu_index *gi, size_t lo,
+                                  size_t hi, enum spec_spot policy, struct scratch *sc)
+{
+    int *slot = &sc->sum_of[policy][lo];
+    if (*slot >= 0)
+        return &sc->sums[*slot];
+    if (sc->nsums == sc->capsums) {
+        int cap = sc->capsums ? 2 * sc->capsums : 64;
+        struct bsum *n = realloc(sc->sums, (size_t)cap * sizeof(*n));
+        if (!n)
+            return NULL;
+        sc->sums = n;
+        sc->capsums = cap;
+    }
+    struct bsum *b = &sc->sums[sc->nsums];
+    memset(b, 0, sizeof(*b));
+    b->r = malloc((hi - lo ? hi - lo : 1) * sizeof(*b->r));
+    if (!b->r)
+        return NULL;
+    for (size_t i = lo; i < hi; i++) {
+        int oi = gi->by_model[i].idx, region = m->offer_region[oi];
+        if (sc->rtmp[region] < 0) {
+            sc->rtmp[region] = b->n;
+            b->r[b->n++] = (struct rsum){.region = region, .best = -1};
+        }
+        struct rsum *e = &b->r[sc->rtmp[region]];
+        e->total++;
+        double hourly;
+        bool spot;
+        if (!offer_price(&m->cat->offers[oi], policy, &hourly, &spot, &b->why))
+            continue;
+        e->nfit++;
+        if (e->best < 0 || hourly < e->hourly ||
+            (hourly == e->hourly && m->offer_rank[oi] < m->offer_rank[e->best])) {
+            e->best = oi;
+            e->hourly = hourly;
+            e->spot = spot;
+        }
+    }
+    double unused_h;
+    bool unused_s;
+    struct plan_offer none = {.ondemand = -1, .spot = -1};
+    offer_price(&none, policy, &unused_h, &unused_s, &b->why);
+    for (int k = 0; k < b->n; k++)
+        sc->rtmp[b->r[k].region] = -1;
+    *slot = sc->nsums++;
+    return b;
+}
+
+/* Options of g from the bucket summaries: the cheapest fitting offer per region (for
+ * together: zone, that offer's zone, the cheapest zone of the region: prune_zones' choice
+ * when no node runs anywhere now). Counts the reasons and the fitting offers as the
+ * offer-by-offer scan does. -1 on out of memory. */
+static int scan_summaries(struct plan_model *m, struct plan_group *g, const struct gpu_index *gi,
+                          const int *models, int nm, struct scratch *sc)
+{
+    int nt = 0;
+    for (int k = 0; k < nm; k++) {
+        size_t lo, hi;
+        bucket(gi, models[k], g->gpus, &lo, &hi);
+        if (lo == hi || !model_memory_fits(&g->w->gpu, &gi->models[models[k]]))
+            continue;
+        const struct bsum *b = summary(m, gi, lo, hi, g->w->spot, sc);
+        if (!b)
+            return -1;
+        for (int j = 0; j < b->n; j++) {
+            const struct rsum *e = &b->r[j];
+            int r = e->region;
+            if (sc->rreason[r] >= 0) {
+                g->reasons[(int)sc->rreason[r]] += e->total;
+                continue;
+            }
+            g->reasons[b->why] += e->total - e->nfit;
+            if (!e->nfit)
+                continue;
+            g->nfit += e->nfit;
+            sc->r_cnt[r] += e->nfit;
+            int cur = sc->r_best[r];
+            if (cur < 0)
+                sc->r_touched[nt++] = r;
+            if (cur < 0 || e->hourly < sc->r_h[r] ||
+                (e->hourly == sc->r_h[r] && m->offer_rank[e->best] < m->offer_rank[cur])) {
+                sc->r_best[r] = e->best;
+                sc->r_h[r] = e->hourly;
+                sc->r_spot[r] = e->spot;
+            }
+        }
+    }
+    bool zone_loc = g->together == SPEC_TOGETHER_ZONE;
+    for (int t = 0; t < nt; t++) {
+        int r = sc->r_touched[t], oi = sc->r_best[r];
+        int loc = zone_loc ? m->offer_zone[oi] : r;
+        sc->touched[sc->ntouched++] = loc;
+        sc->best[loc] = oi;
+        sc->best_hourly[loc] = sc->r_h[r];
+        sc->best_spot[loc] = sc->r_spot[r];
+        sc->cnt[loc] = sc->r_cnt[r];
+        sc->r_best[r] = -1;
+        sc->r_cnt[r] = 0;
+    }
+    return 0;
+}
+
 static int build_group(struct plan_model *m, struct plan_group *g, const struct gpu_index *gi,
                        const struct oref *by_rank, struct scratch *sc)
 {
@@ -557,6 +733,7 @@ static int build_group(struct plan_model *m, struct plan_group *g, const struct 
     size_t named = 0, right_count = 0;
     bool zone_loc = g->together == SPEC_TOGETHER_ZONE;
     sc->ntouched = 0;
+    bool by_offer = zone_loc && g->current;
     for (int k = 0; k < nm; k++) {
         named += gi->model_total[models[k]];
         size_t lo, hi;
@@ -566,7 +743,7 @@ static int build_group(struct plan_model *m, struct plan_group *g, const struct 
             g->reasons[PLAN_R_MEMORY] += hi - lo;
             continue;
         }
-        for (size_t i = lo; i < hi; i++) {
+        for (size_t i = lo; by_offer && i < hi; i++) {
             int oi = gi->by_model[i].idx;
             int region = m->offer_region[oi];
             if (sc->rreason[region] >= 0) {
@@ -582,6 +759,7 @@ static int build_group(struct plan_model *m, struct plan_group *g, const struct 
             }
             g->nfit++;
             int loc = zone_loc ? m->offer_zone[oi] : region;
+            sc->cnt[loc]++;
             int cur = sc->best[loc];
             if (cur < 0)
                 sc->touched[sc->ntouched++] = loc;
@@ -591,11 +769,15 @@ static int build_group(struct plan_model *m, struct plan_group *g, const struct 
                 sc->best_hourly[loc] = hourly;
                 sc->best_spot[loc] = spot;
             }
-            /* noffers per location is kept in best_hourly's sibling: count below. */
         }
     }
+    if (!by_offer && scan_summaries(m, g, gi, models, nm, sc) != 0)
+        return -1;
     g->reasons[PLAN_R_WRONG_GPU] = m->cat->noffers - named;
     g->reasons[PLAN_R_WRONG_COUNT] = named - right_count;
+    int ntouched = sc->ntouched;
+    if (zone_loc)
+        prune_zones(m, g, by_rank, sc);
 
     g->nbase = sc->ntouched;
     g->nopts = sc->ntouched;
@@ -619,34 +801,16 @@ static int build_group(struct plan_model *m, struct plan_group *g, const struct 
         o->cost = o->hourly * g->hours + o->egress;
         o->adj = o->cost;
         o->kept = -1;
-        sc->best[loc] = -1;
+        o->noffers = sc->cnt[loc];
     }
     qsort(g->opts, (size_t)g->nopts, sizeof(*g->opts), cmp_opt_q);
 
-    /* Offers per option, for messages: count again over the fitting offers. */
-    for (int t = 0; t < g->nopts; t++)
-        sc->best[g->opts[t].loc] = t;
-    for (int k = 0; k < nm; k++) {
-        if (!model_memory_fits(&w->gpu, &gi->models[models[k]]))
-            continue;
-        size_t lo, hi;
-        bucket(gi, models[k], g->gpus, &lo, &hi);
-        for (size_t i = lo; i < hi; i++) {
-            int oi = gi->by_model[i].idx;
-            int region = m->offer_region[oi];
-            double hourly;
-            bool spot;
-            enum plan_reason why;
-            if (sc->rreason[region] >= 0 ||
-                !offer_price(&m->cat->offers[oi], w->spot, &hourly, &spot, &why))
-                continue;
-            int t = sc->best[zone_loc ? m->offer_zone[oi] : region];
-            if (t >= 0)
-                g->opts[t].noffers++;
-        }
+    for (int t = 0; t < ntouched; t++) {
+        sc->best[sc->touched[t]] = -1;
+        sc->cnt[sc->touched[t]] = 0;
     }
-    for (int t = 0; t < g->nopts; t++)
-        sc->best[g->opts[t].loc] = -1;
+    for (int t = 0; t < g->nopts && zone_loc; t++)
+        sc->rzone[g->opts[t].region] = -1;
 
     /* Local regions, in option order. */
     g->nlreg = 0;
@@ -887,12 +1051,33 @@ int plan_model_build(const struct spec *spec, const struct plan_catalog *cat,
     sc.best_hourly = malloc(nloc * sizeof(double));
     sc.touched = malloc(nloc * sizeof(int));
     sc.lreg = malloc(((size_t)m->nregions + 1) * sizeof(int));
-    if (!sc.rreason || !sc.best || !sc.best_spot || !sc.best_hourly || !sc.touched || !sc.lreg)
+    sc.rzone = malloc(((size_t)m->nregions + 1) * sizeof(int));
+    sc.zkeep = calloc(nloc, sizeof(bool));
+    sc.cnt = calloc(nloc, sizeof(size_t));
+    size_t nreg = (size_t)m->nregions + 1;
+    for (int p = 0; p < 3; p++) {
+        sc.sum_of[p] = malloc((no ? no : 1) * sizeof(int));
+        for (size_t i = 0; sc.sum_of[p] && i < no; i++)
+            sc.sum_of[p][i] = -1;
+    }
+    sc.rtmp = malloc(nreg * sizeof(int));
+    sc.r_best = malloc(nreg * sizeof(int));
+    sc.r_touched = malloc(nreg * sizeof(int));
+    sc.r_h = malloc(nreg * sizeof(double));
+    sc.r_spot = malloc(nreg * sizeof(bool));
+    sc.r_cnt = calloc(nreg, sizeof(size_t));
+    if (!sc.sum_of[0] || !sc.sum_of[1] || !sc.sum_of[2] || !sc.rtmp || !sc.r_best ||
+        !sc.r_touched || !sc.r_h || !sc.r_spot || !sc.r_cnt)
+        goto done;
+    for (size_t i = 0; i < nreg; i++)
+        sc.rtmp[i] = sc.r_best[i] = -1;
+    if (!sc.rreason || !sc.best || !sc.best_spot || !sc.best_hourly || !sc.touched || !sc.lreg ||
+        !sc.rzone || !sc.zkeep || !sc.cnt)
         goto done;
     for (size_t i = 0; i < nloc; i++)
         sc.best[i] = -1;
     for (int i = 0; i <= m->nregions; i++)
-        sc.lreg[i] = -1;
+        sc.lreg[i] = sc.rzone[i] = -1;
     m->nx = 0;
     for (int g = 0; g < m->ngroups; g++) {
         if (build_group(m, &m->groups[g], &gi, by_rank, &sc) != 0)
@@ -904,6 +1089,15 @@ int plan_model_build(const struct spec *spec, const struct plan_catalog *cat,
     }
     if (build_rows(m) != 0)
         goto done;
+    int *olreg = core_arena_alloc(&m->arena, (size_t)(m->nx ? m->nx : 1) * sizeof(int));
+    if (!olreg)
+        goto done;
+    for (int g = 0; g < m->ngroups; g++) {
+        struct plan_group *gr = &m->groups[g];
+        for (int o = 0; o < gr->nopts; o++)
+            olreg[gr->xoff + o] = gr->opts[o].lreg;
+        gr->olreg = olreg + gr->xoff;
+    }
     rc = 0;
 done:
     free(refs);
@@ -915,6 +1109,20 @@ done:
     free(sc.best_hourly);
     free(sc.touched);
     free(sc.lreg);
+    free(sc.rzone);
+    free(sc.zkeep);
+    free(sc.cnt);
+    for (int p = 0; p < 3; p++)
+        free(sc.sum_of[p]);
+    for (int k = 0; k < sc.nsums; k++)
+        free(sc.sums[k].r);
+    free(sc.sums);
+    free(sc.rtmp);
+    free(sc.r_best);
+    free(sc.r_touched);
+    free(sc.r_h);
+    free(sc.r_spot);
+    free(sc.r_cnt);
     if (rc != 0) {
         core_diag_add(diags, CORE_SEV_ERROR, "out-of-memory", NULL,
                       "out of memory while building the placement model");

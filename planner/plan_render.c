@@ -140,27 +140,124 @@ static json_t *num(double v)
     return json_real(r);
 }
 
-static json_t *node_json(const struct plan_node *n)
+/*
+ * The nodes are written straight to the stream rather than built as a jansson tree: a
+ * tree of a 300,000-node plan holds millions of small objects (gigabytes) and dumps
+ * slowly. The bytes are the ones json_dumpf would write (JSON_INDENT(2),
+ * JSON_REAL_PRECISION(15)): the same escapes, "%.15g" reals with ".0" added when they
+ * look like integers, and the exponent without '+' or leading zeros.
+ */
+static void put_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"':
+            fputs("\\\"", out);
+            break;
+        case '\\':
+            fputs("\\\\", out);
+            break;
+        case '\b':
+            fputs("\\b", out);
+            break;
+        case '\f':
+            fputs("\\f", out);
+            break;
+        case '\n':
+            fputs("\\n", out);
+            break;
+        case '\r':
+            fputs("\\r", out);
+            break;
+        case '\t':
+            fputs("\\t", out);
+            break;
+        default:
+            if (*p < 0x20)
+                fprintf(out, "\\u%04X", *p);
+            else
+                fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+static void put_num(FILE *out, double v)
+{
+    double r = round(v * 1e6) / 1e6;
+    if (r == 0)
+        r = 0; /* no "-0.0" */
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf) - 3, "%.15g", r);
+    if (n < 0 || n >= (int)sizeof(buf) - 3)
+        n = 0;
+    buf[n] = '\0';
+    if (!strchr(buf, '.') && !strchr(buf, 'e'))
+        memcpy(buf + n, ".0", 3);
+    char *e = strchr(buf, 'e');
+    if (e) {
+        char *start = e + 1, *end = e + 2;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start)
+            memmove(start, end, strlen(end) + 1);
+    }
+    fputs(buf, out);
+}
+
+static void put_key(FILE *out, const char *key, bool first)
+{
+    fputs(first ? "\n      \"" : ",\n      \"", out);
+    fputs(key, out);
+    fputs("\": ", out);
+}
+
+static void put_node(FILE *out, const struct plan_node *n)
 {
     const struct plan_offer *o = n->offer;
-    json_t *j = json_object();
-    json_object_set_new(j, "address", json_string(n->address));
-    json_object_set_new(j, "workload", json_string(n->workload->name));
-    json_object_set_new(j, "site", n->site ? json_string(n->site->name) : json_null());
-    json_object_set_new(j, "index", n->index >= 0 ? json_integer(n->index) : json_null());
-    json_object_set_new(j, "action", json_string(n->kept ? "keep" : "create"));
-    json_object_set_new(j, "cloud", json_string(core_cloud_name(o->cloud)));
-    json_object_set_new(j, "region", json_string(o->region));
-    json_object_set_new(j, "zone", json_string(o->zone ? o->zone : ""));
-    json_object_set_new(j, "instance_type", json_string(o->instance_type));
-    json_object_set_new(j, "gpu", json_string(o->gpu));
-    json_object_set_new(j, "gpus", json_integer(o->gpus));
-    json_object_set_new(j, "spot", json_boolean(n->spot));
-    json_object_set_new(j, "hourly_usd", num(n->hourly));
-    json_object_set_new(j, "hours", num(n->hours));
-    json_object_set_new(j, "egress_usd", num(n->egress));
-    json_object_set_new(j, "cost_usd", num(n->cost));
-    return j;
+    fputs("{", out);
+    put_key(out, "address", true);
+    put_str(out, n->address);
+    put_key(out, "workload", false);
+    put_str(out, n->workload->name);
+    put_key(out, "site", false);
+    if (n->site)
+        put_str(out, n->site->name);
+    else
+        fputs("null", out);
+    put_key(out, "index", false);
+    if (n->index >= 0)
+        fprintf(out, "%lld", (long long)n->index);
+    else
+        fputs("null", out);
+    put_key(out, "action", false);
+    put_str(out, n->kept ? "keep" : "create");
+    put_key(out, "cloud", false);
+    put_str(out, core_cloud_name(o->cloud));
+    put_key(out, "region", false);
+    put_str(out, o->region);
+    put_key(out, "zone", false);
+    put_str(out, o->zone ? o->zone : "");
+    put_key(out, "instance_type", false);
+    put_str(out, o->instance_type);
+    put_key(out, "gpu", false);
+    put_str(out, o->gpu);
+    put_key(out, "gpus", false);
+    fprintf(out, "%lld", (long long)o->gpus);
+    put_key(out, "spot", false);
+    fputs(n->spot ? "true" : "false", out);
+    put_key(out, "hourly_usd", false);
+    put_num(out, n->hourly);
+    put_key(out, "hours", false);
+    put_num(out, n->hours);
+    put_key(out, "egress_usd", false);
+    put_num(out, n->egress);
+    put_key(out, "cost_usd", false);
+    put_num(out, n->cost);
+    fputs("\n    }", out);
 }
 
 int plan_render_json(const struct plan_result *r, FILE *out)
@@ -206,13 +303,22 @@ int plan_render_json(const struct plan_result *r, FILE *out)
         json_array_append_new(budgets, bj);
     }
     json_object_set_new(root, "budgets", budgets);
-    json_t *nodes = json_array();
-    for (size_t i = 0; i < r->nnodes; i++)
-        json_array_append_new(nodes, node_json(&r->nodes[i]));
-    json_object_set_new(root, "nodes", nodes);
-    int rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
-    if (rc == 0 && fputc('\n', out) == EOF)
-        rc = -1;
+    /* "nodes" comes last, as an empty array: everything before its "]" is jansson's, the
+     * nodes are streamed in its place (put_node). */
+    json_object_set_new(root, "nodes", json_array());
+    char *head = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     json_decref(root);
-    return rc == 0 ? 0 : -1;
+    size_t len = head ? strlen(head) : 0;
+    if (len < 4 || strcmp(head + len - 4, "[]\n}") != 0) {
+        free(head);
+        return -1;
+    }
+    fwrite(head, 1, len - 3, out);
+    free(head);
+    for (size_t i = 0; i < r->nnodes; i++) {
+        fputs(i ? ",\n    " : "\n    ", out);
+        put_node(out, &r->nodes[i]);
+    }
+    fputs(r->nnodes ? "\n  ]\n}\n" : "]\n}\n", out);
+    return ferror(out) ? -1 : 0;
 }

@@ -296,7 +296,7 @@ static double solve_quick(const struct plan_group *g, const double *p, const int
         int best_o = -1;
         double best = INFINITY;
         for (int o = 0; o < n; o++) {
-            int l = g->opts[o].lreg;
+            int l = g->olreg[o];
             if (cap[l] < g->n)
                 continue;
             double cost = g->n * p[o];
@@ -323,9 +323,9 @@ static double solve_quick(const struct plan_group *g, const double *p, const int
             return -2;
         int best_o = -1;
         for (int o = 0; o < n; o++) {
-            if (x[o] || cap[g->opts[o].lreg] - w->used[g->opts[o].lreg] <= 0)
+            if (x[o] || cap[g->olreg[o]] - w->used[g->olreg[o]] <= 0)
                 continue;
-            if (best_o < 0 || before(g, p, o, best_o))
+            if (best_o < 0 || p[o] < p[best_o] || (p[o] == p[best_o] && before(g, p, o, best_o)))
                 best_o = o;
         }
         if (best_o < 0)
