@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds gpuform (Release, in build-release/) and
-# validates every example stack, printing what each contains.
+# The main job: installs what is missing, builds gpuform (Release, in build-release/),
+# validates every example stack, printing what each contains, and plans each one over the
+# bundled catalog: where every node goes, what it costs, how close to optimal.
 #
 #   scripts/main.sh   from any directory
 set -euo pipefail
@@ -19,3 +20,9 @@ fi
 echo
 echo "==> gpuform validate ${examples[*]}"
 build-release/gpuform validate "${examples[@]}"
+
+for stack in "${examples[@]}"; do
+    echo
+    echo "==> gpuform plan $stack"
+    build-release/gpuform plan "$stack"
+done
