@@ -5,6 +5,8 @@
 #include "cli/cli.h"
 
 #include <curl/curl.h>
+#include <libxml/xmlversion.h>
+#include <microhttpd.h>
 #include <jansson.h>
 #include <lua.h>
 #include <openssl/crypto.h>
@@ -15,6 +17,7 @@
 #include "cli/build_info.h"
 #include "core/gpu_models.h"
 #include "parser/spec.h"
+#include "modules/verify/verify.h"
 
 int cmd_version(int argc, char **argv)
 {
@@ -26,12 +29,18 @@ int cmd_version(int argc, char **argv)
     printf("libraries: libyaml %s, libcurl %s, jansson %s, %s, %s\n", yaml_get_version_string(),
            cv ? cv->version : "?", jansson_version_str(), OpenSSL_version(OPENSSL_VERSION),
            LUA_RELEASE);
-    if (GPUFORM_HAVE_NVCC)
-        printf("verify: unavailable: the CUDA validation kernels are not part of this release "
-               "yet (nvcc %s was found at build time)\n",
-               GPUFORM_NVCC_VERSION);
+    printf("           libxml2 %s, libmicrohttpd %s\n", LIBXML_DOTTED_VERSION, MHD_get_version());
+    char why[300] = "";
+    const struct verify_backend *cuda = verify_backend_find("cuda");
+    if (!GPUFORM_HAVE_NVCC)
+        printf("verify: GPU checks unavailable: built without CUDA (nvcc was not found at build "
+               "time); the CPU reference runs ('gpuform verify --backend cpu')\n");
+    else if (cuda && cuda->probe(why, sizeof(why)) == 0)
+        printf("verify: available (CUDA kernels built with nvcc %s)\n", GPUFORM_NVCC_VERSION);
     else
-        printf("verify: unavailable: built without CUDA (nvcc was not found at build time)\n");
+        printf("verify: CUDA kernels built with nvcc %s; GPU checks unavailable on this host: "
+               "%s\n",
+               GPUFORM_NVCC_VERSION, why);
     return CLI_OK;
 }
 

@@ -1,0 +1,65 @@
+/*
+ * Inside modules/verify: NVML loaded at run time, and the C API of the CUDA part
+ * (modules/verify/cuda/, compiled by nvcc into gpuform_verify_cuda when nvcc is found).
+ */
+#ifndef GPUFORM_MODULES_VERIFY_INT_H
+#define GPUFORM_MODULES_VERIFY_INT_H
+
+#include "modules/verify/verify.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- NVML through dlopen("libnvidia-ml.so.1"): no link-time dependency on the driver ---- */
+
+struct verify_nvml; /* the loaded library and its function table */
+
+/* Loads and initialises NVML: 0 and *out, or -1 and why (no driver library, init failed). */
+int verify_nvml_open(struct verify_nvml **out, char *why, size_t n);
+
+/* Fills the ECC mode and PCIe link fields of `d` for the GPU at PCI bus id `bus_id`
+ * ("0000:17:00.0", as cudaDeviceGetPCIBusId gives it); fields NVML lacks stay unknown.
+ * *clock_ratio gets the SM clock / max SM clock (1 when unknown). */
+int verify_nvml_device(struct verify_nvml *nv, const char *bus_id, struct verify_device *d,
+                       double *clock_ratio);
+
+/* Reads the health counters of the GPU at `bus_id` into `h` (from_nvml set). */
+int verify_nvml_health(struct verify_nvml *nv, const char *bus_id, struct verify_health *h,
+                       char *err, size_t n);
+
+/* verify_nvml_close(NULL) is a no-op. */
+void verify_nvml_close(struct verify_nvml *nv);
+
+/* ---- the CUDA part (modules/verify/cuda/verify_cuda.cu) ---- */
+
+/* 0 when a CUDA device can be used, else -1 and why (driver missing, no device, ...). */
+int vcuda_probe(char *why, size_t n);
+
+/* The number of CUDA devices. */
+int vcuda_device_count(int *count, char *err, size_t n);
+
+/* Name, memory, compute capability of device `dev`; its PCI bus id into bus_id[0..busn). */
+int vcuda_device_info(int dev, struct verify_device *d, char *bus_id, size_t busn, char *err,
+                      size_t n);
+
+/* The checks on device `dev`, faults from opts applied (see enum verify_fault). */
+int vcuda_memtest(int dev, const struct verify_options *opts, struct verify_mem_result *r,
+                  char *err, size_t n);
+int vcuda_bandwidth(int dev, const struct verify_options *opts, struct verify_bw_result *r,
+                    char *err, size_t n);
+int vcuda_fma(int dev, const struct verify_options *opts, struct verify_fma_result *r, char *err,
+              size_t n);
+/* precision "bf16" or "tf32" through cuBLAS (loaded with dlopen), "fp32" likewise. */
+int vcuda_gemm(int dev, const struct verify_options *opts, const char *precision,
+               struct verify_gemm_result *r, char *err, size_t n);
+int vcuda_host_bandwidth(int dev, const struct verify_options *opts, struct verify_bw_result *r,
+                         char *err, size_t n);
+int vcuda_peer_bandwidth(int src, int dst, const struct verify_options *opts, double *gbs,
+                         char *err, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

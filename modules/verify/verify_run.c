@@ -1,0 +1,406 @@
+/*
+ * The verify runner: calls a backend's slots in order and turns what they measured into
+ * results with the verdict rules (docs/verify.md, "Checks"). The same rules judge the CUDA
+ * backend and the CPU reference, so the CPU tests exercise them.
+ */
+#include "modules/verify/verify.h"
+
+#include <jansson.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/gpu_models.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void set_numbers(struct verify_result *res, double measured, double expected,
+                        double threshold, const char *unit)
+{
+    if (!res)
+        return;
+    res->measured = measured;
+    res->expected = expected;
+    res->threshold = threshold;
+    res->unit = unit;
+}
+
+/* A slot's return: < 0 fails the check with its message, 1 skips it. True when it ran. */
+static bool slot_ok(struct verify_report *rep, int gpu, enum verify_check c, int rc,
+                    const char *err)
+{
+    if (rc == 0)
+        return true;
+    verify_report_add(rep, gpu, c, rc > 0 ? VERIFY_SKIP : VERIFY_FAIL, NULL, "%s", err);
+    return false;
+}
+
+static void check_count(struct verify_report *rep, const struct verify_options *opts)
+{
+    int found = (int)rep->ndevices;
+    struct verify_result *res;
+    if (opts->expected_gpus <= 0) {
+        res = verify_report_add(rep, -1, VERIFY_CHECK_INVENTORY, VERIFY_PASS, NULL,
+                                "%d device(s) found; no expected count (--instance-type sets one)",
+                                found);
+    } else if (found != opts->expected_gpus) {
+        res = verify_report_add(rep, -1, VERIFY_CHECK_INVENTORY, VERIFY_FAIL, NULL,
+                                "found %d GPU(s), the instance type promises %d", found,
+                                opts->expected_gpus);
+    } else {
+        res = verify_report_add(rep, -1, VERIFY_CHECK_INVENTORY, VERIFY_PASS, NULL,
+                                "found %d GPU(s) as promised", found);
+    }
+    set_numbers(res, found, opts->expected_gpus > 0 ? opts->expected_gpus : 0, 0, "GPUs");
+}
+
+static void check_device(struct verify_report *rep, const struct verify_options *opts,
+                         const struct verify_device *d)
+{
+    const struct core_gpu_model *want =
+        opts->expected_model ? core_gpu_model_find(opts->expected_model) : NULL;
+    if (d->cc_major == 0) {
+        verify_report_add(rep, d->index, VERIFY_CHECK_INVENTORY, VERIFY_PASS, NULL,
+                          "CPU reference device, %.0f MiB of host memory",
+                          (double)d->memory_bytes / (1024.0 * 1024));
+        return;
+    }
+    if (want && d->model != want) {
+        verify_report_add(rep, d->index, VERIFY_CHECK_INVENTORY, VERIFY_FAIL, NULL,
+                          "'%s' is not the promised '%s'", d->name, want->name);
+        return;
+    }
+    const struct core_gpu_model *m = d->model;
+    if (m && (double)d->memory_bytes < 0.9 * m->memory_gb * 1e9) {
+        struct verify_result *res =
+            verify_report_add(rep, d->index, VERIFY_CHECK_INVENTORY, VERIFY_FAIL, NULL,
+                              "'%s' has %.1f GB of memory, its datasheet %u GB", d->name,
+                              (double)d->memory_bytes / 1e9, m->memory_gb);
+        set_numbers(res, (double)d->memory_bytes / 1e9, m->memory_gb, 0.9, "GB");
+        return;
+    }
+    enum verify_status s = VERIFY_PASS;
+    const char *why = "";
+    if (d->ecc_enabled == 0) {
+        s = VERIFY_WARN;
+        why = "; ECC is off";
+    } else if (d->pcie_gen && d->pcie_max_gen &&
+               (d->pcie_gen < d->pcie_max_gen || d->pcie_width < d->pcie_max_width)) {
+        s = VERIFY_WARN;
+        why = "; PCIe link below its maximum (idle GPUs down-train: re-read under load)";
+    }
+    verify_report_add(rep, d->index, VERIFY_CHECK_INVENTORY, s, NULL,
+                      "'%s' (%s), sm_%d%d, driver CUDA %d.%d, runtime %d.%d, PCIe gen%d x%d of "
+                      "gen%d x%d%s",
+                      d->name, m ? m->name : "unknown model", d->cc_major, d->cc_minor,
+                      d->driver_cuda / 1000, d->driver_cuda % 1000 / 10, d->runtime_cuda / 1000,
+                      d->runtime_cuda % 1000 / 10, d->pcie_gen, d->pcie_width, d->pcie_max_gen,
+                      d->pcie_max_width, why);
+}
+
+static json_t *mismatches_json(const struct verify_mem_result *r)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < r->nrecorded; i++) {
+        const struct verify_mismatch *m = &r->first[i];
+        char off[32], e[16], g[16], rr[16];
+        snprintf(off, sizeof(off), "0x%llx", (unsigned long long)m->offset);
+        snprintf(e, sizeof(e), "0x%08x", m->expected);
+        snprintf(g, sizeof(g), "0x%08x", m->got);
+        snprintf(rr, sizeof(rr), "0x%08x", m->reread);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:s}", "offset", off,
+                                             "pattern", verify_pattern_name(m->pattern), "inverted",
+                                             m->inverted, "expected", e, "got", g, "reread", rr,
+                                             "kind", verify_mismatch_kind(m)));
+    }
+    return json_pack("{s:I, s:o}", "mismatches", (json_int_t)r->mismatches, "first", arr);
+}
+
+static void check_memory(struct verify_report *rep, const struct verify_backend *b,
+                         struct verify_ctx *c, int gpu)
+{
+    struct verify_mem_result r;
+    memset(&r, 0, sizeof(r));
+    char err[256] = "";
+    if (!slot_ok(rep, gpu, VERIFY_CHECK_MEMORY, b->memtest(c, gpu, &r, err, sizeof(err)), err))
+        return;
+    struct verify_result *res;
+    double mib = (double)r.bytes / (1024.0 * 1024);
+    if (r.mismatches) {
+        const struct verify_mismatch *m = &r.first[0];
+        res = verify_report_add(
+            rep, gpu, VERIFY_CHECK_MEMORY, VERIFY_FAIL, mismatches_json(&r),
+            "%llu mismatch(es) in %.0f MiB over %d passes; first at offset 0x%llx (pattern %s%s: "
+            "expected 0x%08x, got 0x%08x, second read 0x%08x: %s)",
+            (unsigned long long)r.mismatches, mib, r.passes, (unsigned long long)m->offset,
+            verify_pattern_name(m->pattern), m->inverted ? " inverted" : "", m->expected, m->got,
+            m->reread, verify_mismatch_kind(m));
+    } else if (r.ecc_error) {
+        res = verify_report_add(rep, gpu, VERIFY_CHECK_MEMORY, VERIFY_FAIL, NULL,
+                                "the device reported an uncorrectable ECC error during the test");
+    } else {
+        res = verify_report_add(rep, gpu, VERIFY_CHECK_MEMORY, VERIFY_PASS, NULL,
+                                "%.0f MiB, %d passes, no mismatch", mib, r.passes);
+    }
+    set_numbers(res, (double)r.mismatches, 0, 0, "mismatches");
+}
+
+static void check_bandwidth(struct verify_report *rep, const struct verify_backend *b,
+                            struct verify_ctx *c, const struct verify_device *d)
+{
+    struct verify_bw_result r;
+    memset(&r, 0, sizeof(r));
+    char err[256] = "";
+    int gpu = d->index;
+    if (!slot_ok(rep, gpu, VERIFY_CHECK_MEM_BANDWIDTH,
+                 b->mem_bandwidth(c, gpu, &r, err, sizeof(err)), err))
+        return;
+    bool cuda = !strcmp(b->name, "cuda");
+    double expected = cuda ? (d->model ? d->model->mem_bw_gbs : 0) : r.ceiling_gbs;
+    struct verify_threshold t = verify_threshold_for(VERIFY_CHECK_MEM_BANDWIDTH, b->name);
+    enum verify_status s = verify_rate_status(r.copy_gbs, expected, t);
+    struct verify_result *res = verify_report_add(
+        rep, gpu, VERIFY_CHECK_MEM_BANDWIDTH, s, NULL,
+        "copy %.1f GB/s, triad %.1f GB/s (read + written, best of %d), %s %.1f GB/s; %s%s",
+        r.copy_gbs, r.triad_gbs, r.reps, cuda ? "cudaMemcpy" : "memcpy", r.ceiling_gbs,
+        s == VERIFY_FAIL   ? "below the threshold of "
+        : s == VERIFY_WARN ? "below the warning level of "
+                           : "within the threshold of ",
+        expected > 0 ? (cuda ? "the datasheet" : "the memcpy ceiling")
+                     : "nothing: no datasheet figure for this model");
+    set_numbers(res, r.copy_gbs, expected, expected > 0 ? t.fail : 0, "GB/s");
+}
+
+static void check_fma(struct verify_report *rep, const struct verify_backend *b,
+                      struct verify_ctx *c, const struct verify_device *d)
+{
+    struct verify_fma_result r;
+    memset(&r, 0, sizeof(r));
+    r.clock_ratio = 1;
+    r.first_bad = -1;
+    char err[256] = "";
+    int gpu = d->index;
+    if (!slot_ok(rep, gpu, VERIFY_CHECK_COMPUTE, b->fma(c, gpu, &r, err, sizeof(err)), err))
+        return;
+    struct verify_result *res;
+    double expected =
+        d->model && !strcmp(b->name, "cuda") ? d->model->fp32_tflops * r.clock_ratio : 0;
+    struct verify_threshold t = verify_threshold_for(VERIFY_CHECK_COMPUTE, b->name);
+    if (r.nans || r.wrong) {
+        res = verify_report_add(
+            rep, gpu, VERIFY_CHECK_COMPUTE, VERIFY_FAIL, NULL,
+            "%llu NaN and %llu wrong of %llu FMA chains; first lane %lld got %.9g, CPU %.9g",
+            (unsigned long long)r.nans, (unsigned long long)r.wrong, (unsigned long long)r.lanes,
+            (long long)r.first_bad, (double)r.got, (double)r.want);
+    } else {
+        enum verify_status s = verify_rate_status(r.tflops, expected, t);
+        res = verify_report_add(rep, gpu, VERIFY_CHECK_COMPUTE, s, NULL,
+                                "%llu chains x %llu FMAs exact; %.4g TFLOP/s%s",
+                                (unsigned long long)r.lanes, (unsigned long long)r.iters, r.tflops,
+                                expected > 0 ? " against the clock-adjusted peak"
+                                             : " (not gated on this backend)");
+    }
+    set_numbers(res, r.tflops, expected, expected > 0 ? t.fail : 0, "TFLOP/s");
+}
+
+static void check_gemm(struct verify_report *rep, const struct verify_backend *b,
+                       struct verify_ctx *c, const struct verify_device *d)
+{
+    struct verify_gemm_result r;
+    memset(&r, 0, sizeof(r));
+    r.diff_index = r.bad_index = -1;
+    r.diff_rep = -1;
+    char err[256] = "";
+    int gpu = d->index;
+    if (!slot_ok(rep, gpu, VERIFY_CHECK_GEMM, b->gemm(c, gpu, &r, err, sizeof(err)), err))
+        return;
+    double expected = 0;
+    if (d->model && !strcmp(b->name, "cuda") && r.precision && !strcmp(r.precision, "bf16"))
+        expected = d->model->bf16_tflops;
+    struct verify_threshold t = verify_threshold_for(VERIFY_CHECK_GEMM, b->name);
+    struct verify_result *res;
+    if (r.diff_rep >= 0) {
+        res = verify_report_add(rep, gpu, VERIFY_CHECK_GEMM, VERIFY_FAIL, NULL,
+                                "%s GEMM %dx%d: repetition %d differs from repetition 0 at "
+                                "element %lld (row %lld, column %lld)",
+                                r.precision, r.n, r.n, r.diff_rep, (long long)r.diff_index,
+                                (long long)(r.diff_index / r.n), (long long)(r.diff_index % r.n));
+    } else if (r.bad_index >= 0 || r.nans) {
+        res = verify_report_add(rep, gpu, VERIFY_CHECK_GEMM, VERIFY_FAIL, NULL,
+                                "%s GEMM %dx%d: element %lld (row %lld, column %lld) is %.9g, the "
+                                "CPU says %.9g (%llu NaN)",
+                                r.precision, r.n, r.n, (long long)r.bad_index,
+                                (long long)(r.bad_index / r.n), (long long)(r.bad_index % r.n),
+                                r.bad_got, r.bad_want, (unsigned long long)r.nans);
+    } else {
+        enum verify_status s = verify_rate_status(r.tflops, expected, t);
+        res = verify_report_add(rep, gpu, VERIFY_CHECK_GEMM, s, NULL,
+                                "%s GEMM %dx%d: %d repetitions bit-identical, %zu entries match "
+                                "the CPU; %.4g TFLOP/s",
+                                r.precision, r.n, r.n, r.reps, r.samples, r.tflops);
+    }
+    set_numbers(res, r.tflops, expected, expected > 0 ? t.fail : 0, "TFLOP/s");
+}
+
+/* Raw per-direction PCIe bandwidth of a link, GB/s: 15.75/31.5/63/126 per x16 gen3..gen6. */
+static double link_gbs(int gen, int width)
+{
+    static const double x16[] = {0, 4, 8, 15.75, 31.5, 63, 126};
+    if (gen < 1 || gen > 6 || width <= 0)
+        return 0;
+    return x16[gen] * width / 16.0;
+}
+
+static void check_host_bw(struct verify_report *rep, const struct verify_backend *b,
+                          struct verify_ctx *c, const struct verify_device *d)
+{
+    struct verify_bw_result r;
+    memset(&r, 0, sizeof(r));
+    char err[256] = "";
+    int gpu = d->index;
+    if (!slot_ok(rep, gpu, VERIFY_CHECK_HOST_BANDWIDTH,
+                 b->host_bandwidth(c, gpu, &r, err, sizeof(err)), err))
+        return;
+    double measured = r.h2d_gbs < r.d2h_gbs ? r.h2d_gbs : r.d2h_gbs;
+    double expected = link_gbs(d->pcie_max_gen, d->pcie_max_width);
+    struct verify_threshold t = verify_threshold_for(VERIFY_CHECK_HOST_BANDWIDTH, b->name);
+    enum verify_status s = verify_rate_status(measured, expected, t);
+    struct verify_result *res = verify_report_add(
+        rep, gpu, VERIFY_CHECK_HOST_BANDWIDTH, s, NULL,
+        "pinned host->device %.1f GB/s, device->host %.1f GB/s; link gen%d x%d raw %.1f GB/s",
+        r.h2d_gbs, r.d2h_gbs, d->pcie_max_gen, d->pcie_max_width, expected);
+    set_numbers(res, measured, expected, expected > 0 ? t.fail : 0, "GB/s");
+}
+
+static void check_peers(struct verify_report *rep, const struct verify_backend *b,
+                        struct verify_ctx *c)
+{
+    if (rep->ndevices < 2) {
+        verify_report_add(rep, -1, VERIFY_CHECK_PEER_BANDWIDTH, VERIFY_SKIP, NULL,
+                          "one device: no peers");
+        return;
+    }
+    double worst = 0;
+    int ws = -1, wd = -1;
+    for (size_t s = 0; s < rep->ndevices; s++) {
+        for (size_t d = 0; d < rep->ndevices; d++) {
+            if (s == d)
+                continue;
+            double gbs = 0;
+            char err[256] = "";
+            int rc = b->peer_bandwidth(c, (int)s, (int)d, &gbs, err, sizeof(err));
+            if (rc != 0) {
+                slot_ok(rep, -1, VERIFY_CHECK_PEER_BANDWIDTH, rc, err);
+                return;
+            }
+            if (ws < 0 || gbs < worst) {
+                worst = gbs;
+                ws = (int)s;
+                wd = (int)d;
+            }
+        }
+    }
+    struct verify_result *res =
+        verify_report_add(rep, -1, VERIFY_CHECK_PEER_BANDWIDTH, VERIFY_PASS, NULL,
+                          "every pair's data verified; slowest gpu%d->gpu%d %.1f GB/s (not gated "
+                          "until calibrated)",
+                          ws, wd, worst);
+    set_numbers(res, worst, 0, 0, "GB/s");
+}
+
+static void check_health(struct verify_report *rep, const struct verify_backend *b,
+                         struct verify_ctx *c, int gpu)
+{
+    struct verify_health h;
+    verify_health_init(&h);
+    char err[256] = "";
+    if (!slot_ok(rep, gpu, VERIFY_CHECK_HEALTH, b->health(c, gpu, &h, err, sizeof(err)), err))
+        return;
+    char why[320] = "";
+    size_t len = 0;
+    enum verify_status s = VERIFY_PASS;
+#define FAIL_IF(cond, ...)                                                                         \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            s = VERIFY_FAIL;                                                                       \
+            if (len < sizeof(why))                                                                 \
+                len += (size_t)snprintf(why + len, sizeof(why) - len, __VA_ARGS__);                \
+        }                                                                                          \
+    } while (0)
+    FAIL_IF(h.ecc_uncorrected > 0, "%lld uncorrectable ECC errors; ", (long long)h.ecc_uncorrected);
+    FAIL_IF(h.remap_pending > 0, "a row remap is pending; ");
+    FAIL_IF(h.remap_failed > 0, "a row remap failed; ");
+    FAIL_IF(h.remap_uncorrectable >= 512, "%lld rows remapped for uncorrectable errors; ",
+            (long long)h.remap_uncorrectable);
+    FAIL_IF(h.retired_pending > 0, "a page retirement is pending; ");
+    FAIL_IF(h.retired_pages >= 63, "%lld retired pages; ", (long long)h.retired_pages);
+    FAIL_IF(h.throttle_reasons > 0 && (h.throttle_reasons & VERIFY_THROTTLE_FAIL_MASK),
+            "throttled (reasons 0x%llx); ", (unsigned long long)h.throttle_reasons);
+    FAIL_IF(h.xid_events > 0, "%lld critical XID events; ", (long long)h.xid_events);
+#undef FAIL_IF
+    if (len >= 2 && len < sizeof(why))
+        why[len - 2] = 0; /* the last "; " */
+    if (s == VERIFY_PASS && h.retired_pages >= 15) {
+        s = VERIFY_WARN;
+        snprintf(why, sizeof(why), "%lld retired pages", (long long)h.retired_pages);
+    }
+    struct verify_result *res = verify_report_add(
+        rep, gpu, VERIFY_CHECK_HEALTH, s,
+        json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "from_nvml", h.from_nvml,
+                  "ecc_uncorrected", (json_int_t)h.ecc_uncorrected, "ecc_corrected",
+                  (json_int_t)h.ecc_corrected, "retired_pages", (json_int_t)h.retired_pages,
+                  "retired_pending", (json_int_t)h.retired_pending, "remap_pending",
+                  (json_int_t)h.remap_pending, "remap_failed", (json_int_t)h.remap_failed,
+                  "remap_uncorrectable", (json_int_t)h.remap_uncorrectable, "throttle_reasons",
+                  (json_int_t)h.throttle_reasons, "xid_events", (json_int_t)h.xid_events),
+        "%s%s%s", s == VERIFY_PASS ? "counters clean" : why,
+        h.from_nvml ? "" : " (faked counters: no NVML on this backend)", h.note);
+    set_numbers(res, (double)(h.ecc_uncorrected > 0 ? h.ecc_uncorrected : 0), 0, 0, "errors");
+}
+
+int verify_run(const struct verify_backend *b, const struct verify_options *opts,
+               struct verify_report *rep, char *err, size_t n)
+{
+    double t0 = now_s();
+    snprintf(rep->backend, sizeof(rep->backend), "%s", b->name);
+    rep->level = opts->level;
+    rep->faults = opts->faults;
+    rep->expected_gpus = opts->expected_gpus;
+    if (b->probe(err, n) != 0)
+        return -1;
+    struct verify_ctx *c = NULL;
+    if (b->open(opts, &c, err, n) != 0)
+        return -1;
+    if (b->devices(c, rep->devices, VERIFY_MAX_GPUS, &rep->ndevices, err, n) != 0) {
+        b->close(c);
+        return -1;
+    }
+    check_count(rep, opts);
+    for (size_t i = 0; i < rep->ndevices; i++) {
+        const struct verify_device *d = &rep->devices[i];
+        check_device(rep, opts, d);
+        check_health(rep, b, c, d->index);
+        check_memory(rep, b, c, d->index);
+        check_bandwidth(rep, b, c, d);
+        check_fma(rep, b, c, d);
+        check_gemm(rep, b, c, d);
+        check_host_bw(rep, b, c, d);
+    }
+    check_peers(rep, b, c);
+    b->close(c);
+    rep->seconds = now_s() - t0;
+    return 0;
+}
+
+const struct verify_backend *verify_backend_find(const char *name)
+{
+    if (!strcmp(name, "cpu"))
+        return &verify_backend_cpu;
+    if (!strcmp(name, "cuda"))
+        return &verify_backend_cuda;
+    return NULL;
+}

@@ -1,0 +1,394 @@
+/*
+ * Unit tests for the verify runner's verdict rules on the GPU path (modules/verify/
+ * verify_run.c), driven by a scripted backend named "cuda": datasheet thresholds per model,
+ * the health counter rules, the inventory rules, skips, and the table and JSON output.
+ * No GPU is needed: the backend returns what a GPU would have measured.
+ */
+#include "modules/verify/verify.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/gpu_models.h"
+
+/* What the scripted GPU "measures"; reset by setup. */
+static struct script {
+    struct verify_device dev;
+    int ndevices;
+    double copy_gbs;
+    double fma_tflops, clock_ratio;
+    double gemm_tflops;
+    double h2d, d2h;
+    struct verify_health health;
+    int health_rc;
+    int peer_rc;
+    double peer_gbs;
+} s;
+
+static int f_probe(char *why, size_t n)
+{
+    (void)why;
+    (void)n;
+    return 0;
+}
+
+static int f_open(const struct verify_options *o, struct verify_ctx **out, char *err, size_t n)
+{
+    (void)o;
+    (void)err;
+    (void)n;
+    *out = NULL;
+    return 0;
+}
+
+static int f_devices(struct verify_ctx *c, struct verify_device *out, size_t max, size_t *n,
+                     char *err, size_t errn)
+{
+    (void)c;
+    (void)err;
+    (void)errn;
+    for (int i = 0; i < s.ndevices && (size_t)i < max; i++) {
+        out[i] = s.dev;
+        out[i].index = i;
+    }
+    *n = (size_t)s.ndevices;
+    return 0;
+}
+
+static int f_memtest(struct verify_ctx *c, int gpu, struct verify_mem_result *r, char *err,
+                     size_t n)
+{
+    (void)c;
+    (void)gpu;
+    (void)err;
+    (void)n;
+    r->bytes = 72ull << 30;
+    r->passes = 6;
+    return 0;
+}
+
+static int f_bandwidth(struct verify_ctx *c, int gpu, struct verify_bw_result *r, char *err,
+                       size_t n)
+{
+    (void)c;
+    (void)gpu;
+    (void)err;
+    (void)n;
+    r->copy_gbs = s.copy_gbs;
+    r->triad_gbs = s.copy_gbs;
+    r->ceiling_gbs = s.copy_gbs;
+    r->reps = 5;
+    return 0;
+}
+
+static int f_fma(struct verify_ctx *c, int gpu, struct verify_fma_result *r, char *err, size_t n)
+{
+    (void)c;
+    (void)gpu;
+    (void)err;
+    (void)n;
+    r->lanes = 1024;
+    r->iters = 8192;
+    r->tflops = s.fma_tflops;
+    r->clock_ratio = s.clock_ratio;
+    return 0;
+}
+
+static int f_gemm(struct verify_ctx *c, int gpu, struct verify_gemm_result *r, char *err, size_t n)
+{
+    (void)c;
+    (void)gpu;
+    (void)err;
+    (void)n;
+    r->n = 4096;
+    r->reps = 10;
+    r->precision = "bf16";
+    r->tflops = s.gemm_tflops;
+    r->samples = 64;
+    return 0;
+}
+
+static int f_host(struct verify_ctx *c, int gpu, struct verify_bw_result *r, char *err, size_t n)
+{
+    (void)c;
+    (void)gpu;
+    (void)err;
+    (void)n;
+    r->h2d_gbs = s.h2d;
+    r->d2h_gbs = s.d2h;
+    return 0;
+}
+
+static int f_peer(struct verify_ctx *c, int src, int dst, double *gbs, char *err, size_t n)
+{
+    (void)c;
+    (void)src;
+    (void)dst;
+    if (s.peer_rc)
+        snprintf(err, n, "12 words copied from gpu0 to gpu1 arrived wrong (first at 0x40)");
+    *gbs = s.peer_gbs;
+    return s.peer_rc;
+}
+
+static int f_health(struct verify_ctx *c, int gpu, struct verify_health *h, char *err, size_t n)
+{
+    (void)c;
+    (void)gpu;
+    if (s.health_rc)
+        snprintf(err, n, "NVML is not available (libnvidia-ml.so.1, from the NVIDIA driver)");
+    else
+        *h = s.health;
+    return s.health_rc;
+}
+
+static void f_close(struct verify_ctx *c)
+{
+    (void)c;
+}
+
+static const struct verify_backend scripted = {
+    .name = "cuda",
+    .probe = f_probe,
+    .open = f_open,
+    .devices = f_devices,
+    .memtest = f_memtest,
+    .mem_bandwidth = f_bandwidth,
+    .fma = f_fma,
+    .gemm = f_gemm,
+    .host_bandwidth = f_host,
+    .peer_bandwidth = f_peer,
+    .health = f_health,
+    .close = f_close,
+};
+
+/* A healthy H100 80GB on PCIe gen5 x16, per the datasheet figures in core/gpu_models.c. */
+static int setup(void **state)
+{
+    memset(&s, 0, sizeof(s));
+    snprintf(s.dev.name, sizeof(s.dev.name), "NVIDIA H100 80GB HBM3");
+    s.dev.memory_bytes = 85520809984ull;
+    s.dev.model = verify_model_from_name(s.dev.name, s.dev.memory_bytes);
+    s.dev.cc_major = 9;
+    s.dev.ecc_enabled = 1;
+    s.dev.pcie_gen = s.dev.pcie_max_gen = 5;
+    s.dev.pcie_width = s.dev.pcie_max_width = 16;
+    s.dev.driver_cuda = 13010;
+    s.dev.runtime_cuda = 13000;
+    s.ndevices = 1;
+    s.copy_gbs = 3000; /* 0.90 of 3350 */
+    s.fma_tflops = 60; /* 0.90 of 67 */
+    s.clock_ratio = 1;
+    s.gemm_tflops = 700; /* 0.71 of 989 */
+    s.h2d = s.d2h = 55;  /* 0.87 of 63 */
+    verify_health_init(&s.health);
+    s.health.from_nvml = true;
+    s.health.ecc_uncorrected = s.health.remap_pending = s.health.remap_failed = 0;
+    s.health.remap_uncorrectable = s.health.throttle_reasons = 0;
+    s.peer_gbs = 380;
+    struct verify_report *rep = calloc(1, sizeof(*rep));
+    if (!rep)
+        return -1;
+    verify_report_init(rep);
+    *state = rep;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    verify_report_release(*state);
+    free(*state);
+    return 0;
+}
+
+static void run(struct verify_report *rep, int expected_gpus)
+{
+    struct verify_options o = {.level = VERIFY_QUICK, .expected_gpus = expected_gpus};
+    char err[256] = "";
+    assert_int_equal(verify_run(&scripted, &o, rep, err, sizeof(err)), 0);
+}
+
+static const struct verify_result *find(const struct verify_report *rep, int gpu,
+                                        enum verify_check c)
+{
+    const struct verify_result *r = verify_report_find(rep, gpu, c);
+    assert_non_null(r);
+    return r;
+}
+
+static void test_verify_run_healthy_h100_passes_against_its_datasheet(void **state)
+{
+    struct verify_report *rep = *state;
+    run(rep, 1);
+    for (size_t i = 0; i < rep->nresults; i++)
+        if (rep->results[i].status != VERIFY_PASS &&
+            rep->results[i].check != VERIFY_CHECK_PEER_BANDWIDTH)
+            fail_msg("%s: %s", verify_check_name(rep->results[i].check), rep->results[i].message);
+    const struct verify_result *bw = find(rep, 0, VERIFY_CHECK_MEM_BANDWIDTH);
+    assert_true(bw->expected == 3350 && bw->threshold == 0.70);
+    const struct verify_result *fma = find(rep, 0, VERIFY_CHECK_COMPUTE);
+    assert_true(fma->expected == 67);
+    const struct verify_result *h = find(rep, 0, VERIFY_CHECK_HOST_BANDWIDTH);
+    assert_true(h->expected == 63 && h->threshold == 0.65);
+    assert_string_equal(find(rep, 0, VERIFY_CHECK_INVENTORY)->message,
+                        "'NVIDIA H100 80GB HBM3' (H100), sm_90, driver CUDA 13.1, runtime 13.0, "
+                        "PCIe gen5 x16 of gen5 x16");
+    assert_false(verify_report_failed(rep));
+}
+
+static void test_verify_run_fails_bandwidth_below_seventy_percent_of_datasheet(void **state)
+{
+    struct verify_report *rep = *state;
+    s.copy_gbs = 2300; /* 0.687 */
+    run(rep, 1);
+    assert_int_equal(find(rep, 0, VERIFY_CHECK_MEM_BANDWIDTH)->status, VERIFY_FAIL);
+    verify_report_release(rep);
+    verify_report_init(rep);
+    s.copy_gbs = 2600; /* 0.776: warn */
+    run(rep, 1);
+    assert_int_equal(find(rep, 0, VERIFY_CHECK_MEM_BANDWIDTH)->status, VERIFY_WARN);
+    assert_false(verify_report_failed(rep));
+}
+
+static void test_verify_run_adjusts_the_fma_peak_by_the_clock(void **state)
+{
+    struct verify_report *rep = *state;
+    s.fma_tflops = 40;    /* 0.60 of 67: would fail at full clock */
+    s.clock_ratio = 0.65; /* expected 43.55: 0.92 of it */
+    run(rep, 1);
+    const struct verify_result *r = find(rep, 0, VERIFY_CHECK_COMPUTE);
+    assert_int_equal(r->status, VERIFY_PASS);
+    assert_true(r->expected > 43.5 && r->expected < 43.6);
+}
+
+static void test_verify_run_gemm_rate_only_warns(void **state)
+{
+    struct verify_report *rep = *state;
+    s.gemm_tflops = 100; /* 0.10 of 989 */
+    run(rep, 1);
+    assert_int_equal(find(rep, 0, VERIFY_CHECK_GEMM)->status, VERIFY_WARN);
+    assert_false(verify_report_failed(rep));
+}
+
+static void test_verify_run_host_bandwidth_uses_the_slower_direction(void **state)
+{
+    struct verify_report *rep = *state;
+    s.d2h = 40; /* 0.63 of 63 */
+    run(rep, 1);
+    const struct verify_result *r = find(rep, 0, VERIFY_CHECK_HOST_BANDWIDTH);
+    assert_int_equal(r->status, VERIFY_FAIL);
+    assert_true(r->measured == 40);
+}
+
+static void test_verify_run_health_rules_follow_dcgm_limits(void **state)
+{
+    struct verify_report *rep = *state;
+    s.health.retired_pages = 20; /* >= 15: warn */
+    run(rep, 1);
+    assert_int_equal(find(rep, 0, VERIFY_CHECK_HEALTH)->status, VERIFY_WARN);
+    verify_report_release(rep);
+    verify_report_init(rep);
+    s.health.retired_pages = 0;
+    s.health.throttle_reasons = 0x4; /* SW power cap alone is fine */
+    run(rep, 1);
+    assert_int_equal(find(rep, 0, VERIFY_CHECK_HEALTH)->status, VERIFY_PASS);
+    verify_report_release(rep);
+    verify_report_init(rep);
+    s.health.throttle_reasons = 0x40; /* HW thermal */
+    s.health.remap_uncorrectable = 512;
+    run(rep, 1);
+    const struct verify_result *r = find(rep, 0, VERIFY_CHECK_HEALTH);
+    assert_int_equal(r->status, VERIFY_FAIL);
+    assert_string_equal(r->message,
+                        "512 rows remapped for uncorrectable errors; throttled (reasons 0x40)");
+}
+
+static void test_verify_run_skips_health_without_nvml_and_says_why(void **state)
+{
+    struct verify_report *rep = *state;
+    s.health_rc = 1;
+    run(rep, 1);
+    const struct verify_result *r = find(rep, 0, VERIFY_CHECK_HEALTH);
+    assert_int_equal(r->status, VERIFY_SKIP);
+    assert_non_null(strstr(r->message, "libnvidia-ml.so.1"));
+}
+
+static void test_verify_run_inventory_catches_the_wrong_model_and_short_memory(void **state)
+{
+    struct verify_report *rep = *state;
+    struct verify_options o = {.level = VERIFY_QUICK, .expected_gpus = 1, .expected_model = "A100"};
+    char err[256];
+    assert_int_equal(verify_run(&scripted, &o, rep, err, sizeof(err)), 0);
+    assert_string_equal(find(rep, 0, VERIFY_CHECK_INVENTORY)->message,
+                        "'NVIDIA H100 80GB HBM3' is not the promised 'A100'");
+    verify_report_release(rep);
+    verify_report_init(rep);
+    s.dev.memory_bytes = 40000000000ull; /* half an H100 */
+    run(rep, 1);
+    assert_int_equal(find(rep, 0, VERIFY_CHECK_INVENTORY)->status, VERIFY_FAIL);
+    verify_report_release(rep);
+    verify_report_init(rep);
+    s.dev.memory_bytes = 85520809984ull;
+    s.dev.pcie_width = 8; /* down-trained */
+    run(rep, 1);
+    assert_int_equal(find(rep, 0, VERIFY_CHECK_INVENTORY)->status, VERIFY_WARN);
+}
+
+static void test_verify_run_peer_failure_fails_the_node(void **state)
+{
+    struct verify_report *rep = *state;
+    s.ndevices = 2;
+    run(rep, 2);
+    const struct verify_result *r = find(rep, -1, VERIFY_CHECK_PEER_BANDWIDTH);
+    assert_int_equal(r->status, VERIFY_PASS);
+    assert_true(r->measured == 380);
+    verify_report_release(rep);
+    verify_report_init(rep);
+    s.peer_rc = -1;
+    run(rep, 2);
+    r = find(rep, -1, VERIFY_CHECK_PEER_BANDWIDTH);
+    assert_int_equal(r->status, VERIFY_FAIL);
+    assert_non_null(strstr(r->message, "arrived wrong"));
+}
+
+static void test_verify_run_table_ends_with_a_summary(void **state)
+{
+    struct verify_report *rep = *state;
+    s.copy_gbs = 1000;
+    run(rep, 1);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    verify_report_print(rep, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "gpu0: NVIDIA H100 80GB HBM3 (H100, "));
+    assert_non_null(strstr(buf, "gpu0  memory_bandwidth  fail  1000 / 3350 GB/s"));
+    assert_non_null(strstr(buf, "\nFAIL: 7 passed, 0 warned, 1 failed, 1 skipped ("));
+    free(buf);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_verify_run_healthy_h100_passes_against_its_datasheet),
+        T(test_verify_run_fails_bandwidth_below_seventy_percent_of_datasheet),
+        T(test_verify_run_adjusts_the_fma_peak_by_the_clock),
+        T(test_verify_run_gemm_rate_only_warns),
+        T(test_verify_run_host_bandwidth_uses_the_slower_direction),
+        T(test_verify_run_health_rules_follow_dcgm_limits),
+        T(test_verify_run_skips_health_without_nvml_and_says_why),
+        T(test_verify_run_inventory_catches_the_wrong_model_and_short_memory),
+        T(test_verify_run_peer_failure_fails_the_node),
+        T(test_verify_run_table_ends_with_a_summary),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
