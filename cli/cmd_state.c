@@ -113,72 +113,82 @@ static void print_node(const struct state_node *n)
            n->verify_detail);
 }
 
+/* A stack's state, opened and read for looking at (no lock: nothing is written). */
+struct opened {
+    char *path;
+    struct state_backend *b;
+    struct state *st;
+};
+
+/* 0 with o->st, 1 when there is no state yet (said on stderr), -1 on an error (printed). */
+static int open_read(const char *stack, struct opened *o)
+{
+    memset(o, 0, sizeof *o);
+    o->b = open_backend(stack, &o->path);
+    int lr = o->b ? load_state(o->b, o->path, &o->st) : -1;
+    if (lr == 1)
+        fprintf(stderr, "gpuform: no state yet at '%s' (nothing has been applied)\n", o->path);
+    return lr;
+}
+
+static void close_read(struct opened *o)
+{
+    state_free(o->st);
+    if (o->b)
+        o->b->ops->close(o->b);
+    free(o->path);
+}
+
 static int state_list(const struct sopts *o)
 {
-    char *path = NULL;
-    struct state_backend *b = open_backend(o->stack, &path);
-    struct state *st = NULL;
-    int rc = CLI_ERROR;
-    int lr = b ? load_state(b, path, &st) : -1;
-    if (lr == 1) {
-        fprintf(stderr, "gpuform: no state yet at '%s' (nothing has been applied)\n", path);
-        rc = CLI_OK;
-    } else if (lr == 0) {
-        for (size_t i = 0; i < st->nnodes; i++)
-            printf("%s\n", st->nodes[i].address);
-        rc = CLI_OK;
-    }
-    state_free(st);
-    if (b)
-        b->ops->close(b);
-    free(path);
-    return rc;
+    struct opened s;
+    int lr = open_read(o->stack, &s);
+    for (size_t i = 0; lr == 0 && i < s.st->nnodes; i++)
+        printf("%s\n", s.st->nodes[i].address);
+    close_read(&s);
+    return lr >= 0 ? CLI_OK : CLI_ERROR;
+}
+
+/* The node's part of the state document, exactly as the state holds it. */
+static int print_node_json(const struct state *st, struct state_node *n)
+{
+    struct state one = *st;
+    one.nodes = n;
+    one.nnodes = 1;
+    one.nblocks = 0;
+    size_t len;
+    char *text = state_serialize(&one, &len);
+    json_t *doc = text ? json_loadb(text, len, 0, NULL) : NULL;
+    json_t *node = json_array_get(json_object_get(doc, "nodes"), 0);
+    char *out =
+        node ? json_dumps(node, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+             : NULL;
+    if (out)
+        printf("%s\n", out);
+    free(out);
+    json_decref(doc);
+    free(text);
+    return out ? CLI_OK : CLI_ERROR;
 }
 
 static int state_show(const struct sopts *o)
 {
-    char *path = NULL;
-    struct state_backend *b = open_backend(o->stack, &path);
-    struct state *st = NULL;
+    struct opened s;
     int rc = CLI_ERROR;
-    int lr = b ? load_state(b, path, &st) : -1;
-    if (lr == 1) {
-        fprintf(stderr, "gpuform: no state yet at '%s' (nothing has been applied)\n", path);
-    } else if (lr == 0) {
-        struct state_node *n = state_find(st, o->args[0]);
+    if (open_read(o->stack, &s) == 0) {
+        struct state_node *n = state_find(s.st, o->args[0]);
         if (!n) {
             fprintf(stderr,
                     "gpuform: '%s' is not in the state ('gpuform state list' shows what is)\n",
                     o->args[0]);
         } else if (o->json) {
-            /* the node's part of the state document, exactly */
-            struct state one = *st;
-            one.nodes = n;
-            one.nnodes = 1;
-            one.nblocks = 0;
-            size_t len;
-            char *text = state_serialize(&one, &len);
-            json_t *doc = text ? json_loadb(text, len, 0, NULL) : NULL;
-            json_t *node = json_array_get(json_object_get(doc, "nodes"), 0);
-            char *out = node ? json_dumps(node, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-                                                    JSON_REAL_PRECISION(15))
-                             : NULL;
-            if (out) {
-                printf("%s\n", out);
-                rc = CLI_OK;
-            }
-            free(out);
-            json_decref(doc);
-            free(text);
+            rc = print_node_json(s.st, n);
         } else {
             print_node(n);
             rc = CLI_OK;
         }
     }
-    state_free(st);
-    if (b)
-        b->ops->close(b);
-    free(path);
+    close_read(&s);
     return rc;
 }
 
