@@ -952,9 +952,10 @@ int core_http_do(struct core_http_client *c, const struct core_http_request *req
                   (unsigned long long)took);
             if (resp->status < 400)
                 return 0;
+            /* a should_retry hook decides alone: it knows the API's error codes */
             bool retry = req->idempotent &&
-                         (status_retryable(resp->status) ||
-                          (req->should_retry != NULL && req->should_retry(req->retry_ctx, resp)));
+                         (req->should_retry != NULL ? req->should_retry(req->retry_ctx, resp)
+                                                    : status_retryable(resp->status));
             char detail[256];
             snprintf(detail, sizeof detail, "HTTP %ld%s%s%s", resp->status,
                      resp->request_id[0] ? " (request id " : "", resp->request_id,

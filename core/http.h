@@ -84,9 +84,11 @@ typedef void (*core_http_body_reset_fn)(void *ctx);
 
 struct core_http_response; /* below */
 
-/* Decides whether a reply (status >= 400) should be retried, for APIs that report
- * throttling with another status (a 400 with code "Throttling"). Return true to retry.
- * Only consulted when the request may be retried (idempotent). */
+/* Decides whether a reply (status >= 400) should be retried, for APIs whose error codes
+ * say more than the status: EC2 sends InsufficientInstanceCapacity as a 500 that is not
+ * worth repeating, some APIs report throttling as a 400. When set, it decides alone (the
+ * default retryable statuses no longer apply). Return true to retry. Only consulted when
+ * the request may be retried (idempotent). */
 typedef bool (*core_http_retry_fn)(void *ctx, const struct core_http_response *resp);
 
 struct core_http_request {
@@ -114,7 +116,7 @@ struct core_http_request {
     core_http_body_fn on_body; /* optional streaming, see above */
     core_http_body_reset_fn on_body_reset;
     void *body_ctx;
-    core_http_retry_fn should_retry; /* optional, see above */
+    core_http_retry_fn should_retry; /* optional, see above: replaces the status rule */
     void *retry_ctx;
 };
 
@@ -215,8 +217,9 @@ void core_http_client_free(struct core_http_client *c);
  *    clock until one is there);
  *  - retried: 429 and 503 (waiting the larger of Retry-After, in seconds or as an HTTP-date,
  *    and the jittered backoff: core_http_retry_delay_ms), 500, 502, 504, a reply
- *    should_retry accepts, timeouts and transient transport errors — all only when the
- *    request is idempotent; DNS, connect and TLS-handshake failures (not sent) always;
+ *    should_retry accepts (when set, instead of the statuses), timeouts and transient transport
+ * errors — all only when the request is idempotent; DNS, connect and TLS-handshake failures (not
+ * sent) always;
  *  - not retried: other statuses, TLS certificate errors, too-large replies.
  * Returns 0 when a reply with status < 400 arrived (resp holds it), -1 otherwise: err says
  * why; resp still holds the last reply when there was one (err->cls CORE_HTTP_ERR_STATUS),

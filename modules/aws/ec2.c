@@ -87,6 +87,22 @@ enum prov_error_class aws_classify(const char *code, long http_status)
     return PROV_INVALID;
 }
 
+/*
+ * Which EC2 error replies are worth sending again as they are: throttling and EC2's own
+ * failures. Capacity and quota errors come as 500s and 400s but repeating them only spends
+ * tokens and delays the failover to another place.
+ */
+static bool ec2_should_retry(void *ctx, const struct core_http_response *resp)
+{
+    (void)ctx;
+    char code[96], msg[8], rid[8];
+    if (ec2_parse_error(resp->body.data, resp->body.len, code, sizeof code, msg, sizeof msg, rid,
+                        sizeof rid) != 0)
+        return resp->status >= 500 || resp->status == 429; /* not EC2 speaking: a proxy */
+    enum prov_error_class cls = aws_classify(code, resp->status);
+    return cls == PROV_TRANSIENT || cls == PROV_THROTTLED;
+}
+
 /* ---- requests ---- */
 
 struct form {
@@ -198,6 +214,7 @@ static int call(struct aws *a, const char *region, struct form *f, struct core_h
         /* every call we make is safe to repeat: RunInstances carries a ClientToken */
         .idempotent = true,
         .rate_key = rate_key,
+        .should_retry = ec2_should_retry,
     };
     struct core_http_error he;
     int rc = h_auth ? core_http_do(a->http, &req, resp, &he) : -1;
@@ -478,10 +495,22 @@ int aws_spot_price_history(struct prov *p, const char *region, const char *insta
                            struct prov_error *err)
 {
     struct aws *a = (struct aws *)p;
+    *n = 0;
+    if (!p || p->ops != &prov_aws) {
+        fail(err, PROV_INVALID, "aws_spot_price_history needs the AWS provider");
+        return -1;
+    }
     struct form f;
     form_init(&f, "DescribeSpotPriceHistory");
     form_add(&f, "InstanceType.1", instance_type);
     form_add(&f, "ProductDescription.1", "Linux/UNIX");
+    /* a StartTime of now asks for the price in effect now in each zone, not the history */
+    char now[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    form_add(&f, "StartTime", now);
     struct core_http_response resp;
     *n = 0;
     int rc = call(a, region, &f, &resp, err);

@@ -201,7 +201,9 @@ static void test_aws_maps_ec2_errors_to_classes(void **state)
     struct fixture *fx = *state;
     expect_class(fx, 500, ERROR_REPLY("InsufficientInstanceCapacity", "no capacity"), PROV_CAPACITY,
                  "InsufficientInstanceCapacity");
-    assert_int_equal(fx->fake.calls, 3); /* a 500 is retried, up to max_attempts */
+    assert_int_equal(fx->fake.calls, 1); /* EC2's 500 for capacity: failover, not a retry */
+    expect_class(fx, 500, ERROR_REPLY("InternalError", "oops"), PROV_TRANSIENT, "InternalError");
+    assert_int_equal(fx->fake.calls, 3); /* EC2's own failure is retried, up to max_attempts */
     expect_class(fx, 400, ERROR_REPLY("InsufficientInstanceCapacity", "no capacity"), PROV_CAPACITY,
                  "InsufficientInstanceCapacity");
     assert_int_equal(fx->fake.calls, 1);
@@ -319,6 +321,7 @@ static void test_aws_spot_price_history(void **state)
     assert_true(prices[0].usd_per_hour > 41.12 && prices[0].usd_per_hour < 41.13);
     assert_non_null(strstr(fx->fake.bodies[0], "Action=DescribeSpotPriceHistory"));
     assert_non_null(strstr(fx->fake.bodies[0], "InstanceType.1=p5.48xlarge"));
+    assert_non_null(strstr(fx->fake.bodies[0], "&StartTime=20"));
 }
 
 static void test_aws_auth_errors_name_the_credential_source(void **state)
