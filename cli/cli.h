@@ -13,7 +13,7 @@
 enum {
     CLI_OK = 0,     /* success */
     CLI_ERROR = 1,  /* an error, a failed check, a usage error */
-    CLI_CHANGES = 2 /* reserved: changes present, with --detailed-exitcode */
+    CLI_CHANGES = 2 /* changes present, with plan --detailed-exitcode */
 };
 
 struct cli_command {

@@ -11,7 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "core/diag.h"
+#include "executor/backend.h"
+#include "executor/diff.h"
+#include "executor/diff_render.h"
+#include "executor/state.h"
 #include "lua/policy.h"
 #include "parser/spec.h"
 #include "planner/catalog.h"
@@ -31,7 +37,7 @@ struct popts {
     const char *lp_path;
     double time_limit;
     enum plan_solver solver;
-    bool json, no_color;
+    bool json, markdown, no_color, detailed_exitcode;
 };
 
 static int parse_args(int argc, char **argv, struct popts *o)
@@ -40,6 +46,8 @@ static int parse_args(int argc, char **argv, struct popts *o)
         {"var", required_argument, NULL, 'v'},
         {"catalog", required_argument, NULL, 'c'},
         {"json", no_argument, NULL, 'j'},
+        {"format", required_argument, NULL, 'f'},
+        {"detailed-exitcode", no_argument, NULL, 'x'},
         {"solver", required_argument, NULL, 's'},
         {"lp", required_argument, NULL, 'l'},
         {"time-limit", required_argument, NULL, 't'},
@@ -64,6 +72,17 @@ static int parse_args(int argc, char **argv, struct popts *o)
             break;
         case 'j':
             o->json = true;
+            break;
+        case 'f':
+            if (!strcmp(optarg, "json"))
+                o->json = true;
+            else if (!strcmp(optarg, "markdown"))
+                o->markdown = true;
+            else if (strcmp(optarg, "text") != 0)
+                return cli_usage_error(cmd, "unknown format '%s' (text, json or markdown)", optarg);
+            break;
+        case 'x':
+            o->detailed_exitcode = true;
             break;
         case 's':
             if (!strcmp(optarg, "fast"))
@@ -185,6 +204,68 @@ static int run_policies(const struct popts *o, const struct spec *spec,
     return rc;
 }
 
+/*
+ * Reads the stack's state, if it has one, without locking (plan writes nothing). Returns 0
+ * with *out (NULL when there is no state yet), or -1 after printing why: a state that can't
+ * be read is an error, never silently "no state".
+ */
+static int read_state(const struct spec *spec, struct state **out)
+{
+    *out = NULL;
+    struct stat sb;
+    if (!spec->state_file || stat(spec->state_file, &sb) != 0)
+        return 0;
+    struct state_err err;
+    struct state_backend *b = state_local_open(spec->state_file, &err);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = b ? b->ops->read(b, &text, &len, &err) : -1;
+    if (rc == 0 && text && state_parse(text, len, spec->state_file, out, &err) != 0) {
+        fprintf(stderr, "gpuform: %s (the previous state is in '%s')\n", err.msg,
+                b->ops->backup_name(b));
+        rc = -1;
+    } else if (rc != 0) {
+        fprintf(stderr, "gpuform: %s\n", err.msg);
+    }
+    free(text);
+    if (b)
+        b->ops->close(b);
+    return rc;
+}
+
+/* The plan document with resource_changes appended as its last member (the members before
+ * it are byte for byte what plan_render_json writes). */
+static int render_json(const struct plan_result *res, const struct diff *df, FILE *out)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    json_t *rcs = diff_resource_changes(df);
+    char *arr =
+        rcs ? json_dumps(rcs, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+            : NULL;
+    int rc = -1;
+    if (mem && plan_render_json(res, mem) == 0 && fclose(mem) == 0 && arr && len >= 3 &&
+        strcmp(text + len - 3, "\n}\n") == 0) {
+        mem = NULL;
+        fwrite(text, 1, len - 3, out);
+        fputs(",\n  \"resource_changes\": ", out);
+        for (const char *p = arr; *p; p++) { /* nested one level deeper */
+            fputc(*p, out);
+            if (*p == '\n')
+                fputs("  ", out);
+        }
+        fputs("\n}\n", out);
+        rc = ferror(out) ? -1 : 0;
+    }
+    if (mem)
+        fclose(mem);
+    free(arr);
+    json_decref(rcs);
+    free(text);
+    return rc;
+}
+
 static void show(struct core_diags *d, bool color)
 {
     core_diags_sort(d);
@@ -203,6 +284,12 @@ int cmd_plan(int argc, char **argv)
     struct spec *spec = NULL;
     struct plan_catalog *cat = NULL;
     struct plan_result *res = NULL;
+    struct state *st = NULL;
+    struct core_arena arena; /* the current placement handed to the solver */
+    core_arena_init(&arena, 0);
+    struct diff df = {0};
+    struct plan_current *cur = NULL;
+    size_t ncur = 0;
     int rc = CLI_ERROR;
     if (cli_load_stack(o.path, &sopts, &d, &spec) != 0) {
         show(&d, color);
@@ -216,8 +303,15 @@ int cmd_plan(int argc, char **argv)
         fprintf(stderr, "%s: can't plan without a catalog\n", o.path);
         goto done;
     }
-    struct plan_options popts = {
-        .solver = o.solver, .lp_path = o.lp_path, .time_limit_s = o.time_limit};
+    if (read_state(spec, &st) != 0 || diff_current_from_state(st, &arena, &cur, &ncur) != 0) {
+        fprintf(stderr, "%s: can't plan against a state it can't read\n", o.path);
+        goto done;
+    }
+    struct plan_options popts = {.solver = o.solver,
+                                 .lp_path = o.lp_path,
+                                 .time_limit_s = o.time_limit,
+                                 .current = cur,
+                                 .ncurrent = ncur};
     if (plan_solve(spec, cat, &popts, &d, &res) != 0) {
         show(&d, color);
         size_t errors = d.errors;
@@ -232,13 +326,28 @@ int cmd_plan(int argc, char **argv)
         goto done;
     }
     show(&d, color); /* the stack's and the policies' warnings, if any */
+    if (diff_compute(res, st, &df) != 0) {
+        fprintf(stderr, "gpuform: out of memory comparing the plan with the state\n");
+        goto done;
+    }
+    bool out_color = !o.no_color && cli_use_color(stdout);
+    int wr;
     if (o.json)
-        rc = plan_render_json(res, stdout) == 0 ? CLI_OK : CLI_ERROR;
+        wr = render_json(res, &df, stdout);
+    else if (o.markdown)
+        wr = diff_render_markdown(&df, res, stdout);
+    else if (st && st->nnodes > 0)
+        wr = diff_render_text(&df, st, out_color, stdout);
     else
-        rc = plan_render_text(res, !o.no_color && cli_use_color(stdout), stdout) == 0 ? CLI_OK
-                                                                                      : CLI_ERROR;
+        wr = plan_render_text(res, out_color, stdout);
+    rc = wr != 0                                                            ? CLI_ERROR
+         : o.detailed_exitcode && df.ncreate + df.nreplace + df.ndelete > 0 ? CLI_CHANGES
+                                                                            : CLI_OK;
 done:
     fflush(stdout);
+    diff_release(&df);
+    core_arena_release(&arena);
+    state_free(st);
     plan_result_free(res);
     plan_catalog_free(cat);
     spec_free(spec);

@@ -1,0 +1,246 @@
+/*
+ * Rendering a change set: aligned text, a Markdown comment for pull requests, and the
+ * JSON list that policies and CI scripts read. Money is formatted the same way everywhere:
+ * two decimals with thousands separators.
+ */
+#include "executor/diff_render.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cloud.h"
+
+#define GREEN  "\033[32m"
+#define RED    "\033[31m"
+#define YELLOW "\033[33m"
+#define RESET  "\033[0m"
+
+/* "$1,240.00" */
+static void usd(char *out, size_t n, double v)
+{
+    char digits[64];
+    snprintf(digits, sizeof digits, "%.2f", fabs(v));
+    char *dot = strchr(digits, '.');
+    size_t intlen = dot ? (size_t)(dot - digits) : strlen(digits);
+    char buf[96];
+    size_t k = 0;
+    if (v < 0)
+        buf[k++] = '-';
+    buf[k++] = '$';
+    for (size_t i = 0; i < intlen; i++) {
+        if (i > 0 && (intlen - i) % 3 == 0)
+            buf[k++] = ',';
+        buf[k++] = digits[i];
+    }
+    snprintf(buf + k, sizeof buf - k, "%s", dot ? dot : "");
+    snprintf(out, n, "%s", buf);
+}
+
+/* A price per hour as catalogs state it: 2 to 4 decimals ("$0.526", "$98.32"). */
+static void price(char *out, size_t n, double v)
+{
+    char buf[48];
+    snprintf(buf, sizeof buf, "%.4f", v);
+    size_t len = strlen(buf);
+    char *dot = strchr(buf, '.');
+    while (dot && len > (size_t)(dot - buf) + 3 && buf[len - 1] == '0')
+        buf[--len] = '\0';
+    snprintf(out, n, "$%s", buf);
+}
+
+/* Inside a Markdown code span nothing is escaped; only a backtick could end it. */
+static void md_code(FILE *out, const char *s)
+{
+    fputc('`', out);
+    for (; *s; s++)
+        fputc(*s == '`' ? '\'' : *s, out);
+    fputc('`', out);
+}
+
+void diff_cost_phrase(const struct diff *d, char *out, size_t outlen)
+{
+    double before = d->hourly_before * 730, after = d->hourly_after * 730;
+    double delta = after - before;
+    char amount[64];
+    usd(amount, sizeof amount, fabs(delta));
+    if (fabs(delta) < 0.005) {
+        snprintf(out, outlen, "does not change");
+    } else if (before <= 0) {
+        snprintf(out, outlen, "rises by %s (from nothing)", amount);
+    } else {
+        snprintf(out, outlen, "%s by %s (%+.1f%%)", delta > 0 ? "rises" : "falls", amount,
+                 100 * delta / before);
+    }
+}
+
+static const char *where_want(const struct diff_change *c, char *buf, size_t n)
+{
+    const struct plan_offer *o = c->want->offer;
+    snprintf(buf, n, "%s/%s%s%s %s%s", core_cloud_name(o->cloud), o->region, *o->zone ? "/" : "",
+             o->zone, o->instance_type, c->want->spot ? " (spot)" : "");
+    return buf;
+}
+
+static const char *where_have(const struct diff_change *c, char *buf, size_t n)
+{
+    const struct state_placement *p = &c->have->placement;
+    snprintf(buf, n, "%s/%s%s%s %s%s", p->cloud, p->region, *p->zone ? "/" : "", p->zone,
+             p->instance_type, p->spot ? " (spot)" : "");
+    return buf;
+}
+
+int diff_render_text(const struct diff *d, const struct state *st, bool color, FILE *out)
+{
+    fprintf(out,
+            "changes against the state (serial %llu): %zu to create, %zu to replace, %zu to "
+            "delete, %zu unchanged\n\n",
+            st ? (unsigned long long)st->serial : 0ULL, d->ncreate, d->nreplace, d->ndelete,
+            d->nnoop);
+    int w = 0;
+    for (size_t i = 0; i < d->nchanges; i++)
+        if (d->changes[i].action != DIFF_NOOP && (int)strlen(d->changes[i].address) > w)
+            w = (int)strlen(d->changes[i].address);
+    for (size_t i = 0; i < d->nchanges; i++) {
+        const struct diff_change *c = &d->changes[i];
+        char a[200], b[200], pa[32], pb[32];
+        switch (c->action) {
+        case DIFF_NOOP:
+            break;
+        case DIFF_CREATE:
+            price(pa, sizeof pa, c->want->hourly);
+            fprintf(out, "  %s+   %-*s  %s  %s/h%s\n", color ? GREEN : "", w, c->address,
+                    where_want(c, a, sizeof a), pa, color ? RESET : "");
+            break;
+        case DIFF_DELETE:
+            price(pa, sizeof pa, c->have->hourly_usd);
+            fprintf(out, "  %s-   %-*s  %s  %s/h  (%s)%s\n", color ? RED : "", w, c->address,
+                    where_have(c, a, sizeof a), pa, c->reason, color ? RESET : "");
+            break;
+        case DIFF_REPLACE:
+            price(pa, sizeof pa, c->have->hourly_usd);
+            price(pb, sizeof pb, c->want->hourly);
+            fprintf(out, "  %s-/+ %-*s  %s -> %s  %s/h -> %s/h  (%s)%s\n", color ? YELLOW : "", w,
+                    c->address, where_have(c, a, sizeof a), where_want(c, b, sizeof b), pa, pb,
+                    c->reason, color ? RESET : "");
+            break;
+        }
+    }
+    char phrase[128], before[32], after[32];
+    diff_cost_phrase(d, phrase, sizeof phrase);
+    usd(before, sizeof before, d->hourly_before);
+    usd(after, sizeof after, d->hourly_after);
+    fprintf(out, "%scost: %s/h -> %s/h; the monthly estimate %s\n",
+            d->nchanges > d->nnoop ? "\n" : "", before, after, phrase);
+    return ferror(out) ? -1 : 0;
+}
+
+/* Escapes the characters that would break a Markdown table cell. */
+static void md_cell(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|' || *s == '\\' || *s == '`' || *s == '*' || *s == '_' || *s == '[' ||
+            *s == ']' || *s == '<' || *s == '>')
+            fputc('\\', out);
+        fputc(*s == '\n' ? ' ' : *s, out);
+    }
+}
+
+int diff_render_markdown(const struct diff *d, const struct plan_result *plan, FILE *out)
+{
+    char phrase[128], before[32], after[32];
+    diff_cost_phrase(d, phrase, sizeof phrase);
+    usd(before, sizeof before, d->hourly_before * 730);
+    usd(after, sizeof after, d->hourly_after * 730);
+    fputs("### gpuform plan: ", out);
+    md_code(out, plan->spec && plan->spec->stack ? plan->spec->stack : "");
+    fprintf(out, "\n\n**%zu to create, %zu to replace, %zu to delete**, %zu unchanged. ",
+            d->ncreate, d->nreplace, d->ndelete, d->nnoop);
+    fprintf(out, "The monthly estimate %s: %s → %s.", phrase, before, after);
+    if (plan->gap > 0)
+        fprintf(out, " The placement is within %.1f%% of optimal.",
+                ceil(plan->gap * 1000 - 1e-9) / 10);
+    else
+        fprintf(out, " The placement is optimal.");
+    fputs("\n\n", out);
+    if (d->nchanges == d->nnoop) {
+        fputs("No changes.\n", out);
+        return ferror(out) ? -1 : 0;
+    }
+    fputs("| | node | from | to | $/h | why |\n|---|---|---|---|---:|---|\n", out);
+    for (size_t i = 0; i < d->nchanges; i++) {
+        const struct diff_change *c = &d->changes[i];
+        if (c->action == DIFF_NOOP)
+            continue;
+        char a[200] = "", b[200] = "", cost[80];
+        static const char *const sign[] = {"", "+", "−", "∓"};
+        if (c->have)
+            where_have(c, a, sizeof a);
+        if (c->want)
+            where_want(c, b, sizeof b);
+        char pa[32], pb[32];
+        if (c->action == DIFF_REPLACE) {
+            price(pa, sizeof pa, c->have->hourly_usd);
+            price(pb, sizeof pb, c->want->hourly);
+            snprintf(cost, sizeof cost, "%s → %s", pa, pb);
+        } else {
+            price(pa, sizeof pa, c->want ? c->want->hourly : c->have->hourly_usd);
+            snprintf(cost, sizeof cost, "%s", pa);
+        }
+        fprintf(out, "| %s | ", sign[c->action]);
+        md_code(out, c->address);
+        fputs(" | ", out);
+        md_cell(out, a);
+        fputs(" | ", out);
+        md_cell(out, b);
+        fprintf(out, " | %s | ", cost);
+        md_cell(out, c->reason);
+        fputs(" |\n", out);
+    }
+    return ferror(out) ? -1 : 0;
+}
+
+static json_t *placement_of_want(const struct diff_change *c)
+{
+    const struct plan_offer *o = c->want->offer;
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:f}", "cloud", core_cloud_name(o->cloud),
+                     "region", o->region, "zone", o->zone, "instance_type", o->instance_type, "gpu",
+                     o->gpu, "gpus", o->gpus, "spot", c->want->spot, "hourly_usd",
+                     round(c->want->hourly * 1e6) / 1e6);
+}
+
+static json_t *placement_of_have(const struct diff_change *c)
+{
+    const struct state_node *n = c->have;
+    const struct state_placement *p = &n->placement;
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:f, s:s}", "cloud", p->cloud, "region",
+                     p->region, "zone", p->zone, "instance_type", p->instance_type, "gpu", p->gpu,
+                     "gpus", p->gpus, "spot", p->spot, "hourly_usd",
+                     round(n->hourly_usd * 1e6) / 1e6, "id", n->cloud_id);
+}
+
+json_t *diff_resource_changes(const struct diff *d)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < d->nchanges; i++) {
+        const struct diff_change *c = &d->changes[i];
+        size_t n;
+        /* a service's replacement is created before the old node goes */
+        bool create_first =
+            c->want && c->want->workload && c->want->workload->kind == SPEC_KIND_SERVICE;
+        const char *const *acts = diff_action_list(c->action, create_first, &n);
+        json_t *actions = json_array();
+        for (size_t k = 0; actions && k < n; k++)
+            json_array_append_new(actions, json_string(acts[k]));
+        json_t *before = c->have ? placement_of_have(c) : json_null();
+        json_t *after = c->want ? placement_of_want(c) : json_null();
+        json_t *e = json_pack("{s:s, s:s, s:o, s:s, s:o, s:o}", "address", c->address, "action",
+                              diff_action_name(c->action), "actions", actions, "reason",
+                              c->reason ? c->reason : "", "before", before, "after", after);
+        if (!e || json_array_append_new(arr, e) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}

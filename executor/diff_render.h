@@ -1,0 +1,30 @@
+/*
+ * A change set for people (`+` create, `-` delete, `-/+` replace, with where from and to
+ * and why), for pull requests (Markdown with the cost change), and for programs (the
+ * `resource_changes` list of the plan document, with Terraform's action lists).
+ */
+#ifndef GPUFORM_EXECUTOR_DIFF_RENDER_H
+#define GPUFORM_EXECUTOR_DIFF_RENDER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "executor/diff.h"
+
+/* The changes, one line each, no-ops left out, then the cost line. 0, or -1 on a write
+ * error. `color` marks creates green, deletes red, replaces yellow. */
+int diff_render_text(const struct diff *d, const struct state *st, bool color, FILE *out);
+
+/* A Markdown pull-request comment: a summary line, the cost change ("monthly estimate rises
+ * by $1,240.00 (+3.1%)"), a table of the changes. 0, or -1. */
+int diff_render_markdown(const struct diff *d, const struct plan_result *plan, FILE *out);
+
+/* The resource_changes array (docs/plan-json.md): one entry per address, no-ops included,
+ * each {address, action, actions, reason, before, after}. New reference; NULL out of memory. */
+json_t *diff_resource_changes(const struct diff *d);
+
+/* "rises by $1,240.00 (+3.1%)", "falls by ...", "does not change": the monthly estimate. */
+void diff_cost_phrase(const struct diff *d, char *out, size_t outlen);
+
+#endif
