@@ -54,6 +54,7 @@ struct fast {
     int *relx; /* the relaxed solution, per option */
     int maxopts;
     double *minh;       /* per group: least hourly price it can have alone */
+    double *ideal;      /* per group: least adj it can have alone (no one else placed) */
     int *soft;          /* repair: per local region, nodes that fit the quota left */
     double *pen;        /* repair: per local region, the price of a node past soft */
     double big;         /* repair: the price of one GPU over quota (dwarfs any real price) */
@@ -455,6 +456,32 @@ static void mark_freed(struct fast *f, int gi, const int *x)
         f->bud_free[g->budgets[b]] = f->clock;
 }
 
+/* Whether g (placed; no together, spread or kept nodes) already has its cheapest placement
+ * given the others: no option cheaper than its dearest node has room for one more node.
+ * Its options are sorted by adj, and filling the cheapest with room is optimal
+ * (docs/planner.md §7.3), so re-placing it would find nothing cheaper. */
+static bool at_best(const struct fast *f, const struct plan_sol *s, int gi)
+{
+    const struct plan_model *m = f->m;
+    const struct plan_group *g = &m->groups[gi];
+    if (g->together != SPEC_TOGETHER_NONE || g->spread > 1 || g->nopts != g->nbase)
+        return false;
+    const int *x = s->x + g->xoff, *orow = f->orow + g->xoff;
+    const double *adj = f->adjp + g->xoff;
+    int last = -1;
+    for (int o = 0; o < g->nopts; o++)
+        if (x[o])
+            last = o;
+    for (int o = 0; o < last && adj[o] < adj[last]; o++) {
+        if (x[o] >= g->maxpr || x[o] >= g->statcap[g->olreg[o]])
+            continue;
+        int row = orow[o];
+        if (row < 0 || m->regions[m->row_region[row]].quota - f->row_used[row] >= g->gpus)
+            return false;
+    }
+    return true;
+}
+
 static bool improve_one(struct fast *f, struct plan_sol *s, int gi)
 {
     const struct plan_group *g = &f->m->groups[gi];
@@ -462,6 +489,9 @@ static bool improve_one(struct fast *f, struct plan_sol *s, int gi)
     if (!s->placed[gi])
         return try_place(f, s, gi, adj);
     double cur = group_value(g, s->x + g->xoff);
+    /* Already where it would go with no one else around: no move can save. */
+    if ((isfinite(f->ideal[gi]) && cur <= f->ideal[gi] + eps_of(cur)) || at_best(f, s, gi))
+        return false;
     int *saved = f->xs;
     remove_group(f, s, gi, saved);
     double v = place_best(f, g, adj, f->xg);
@@ -757,10 +787,12 @@ static bool in_violation(const struct fast *f, const struct plan_sol *s, int gi,
 {
     const struct plan_model *m = f->m;
     const struct plan_group *g = &m->groups[gi];
-    const int *x = s->x + g->xoff;
+    const int *x = s->x + g->xoff, *orow = f->orow + g->xoff;
     for (int o = 0; o < g->nopts; o++) {
-        int row = g->opts[o].row;
-        if (x[o] && row >= 0 && f->row_used[row] > m->regions[m->row_region[row]].quota)
+        if (!x[o])
+            continue;
+        int row = orow[o];
+        if (row >= 0 && f->row_used[row] > m->regions[m->row_region[row]].quota)
             return true;
     }
     for (int b = 0; b < g->nbudgets && !quota_only; b++) {
@@ -1037,6 +1069,7 @@ static int setup(struct fast *f, struct plan_model *m)
     f->regret = calloc(ng, sizeof(double));
     f->order = calloc(ng, sizeof(int));
     f->minh = calloc(ng, sizeof(double));
+    f->ideal = calloc(ng, sizeof(double));
     f->reserve = calloc(nb, sizeof(double));
     f->soft = calloc((size_t)maxl, sizeof(int));
     f->rmu = calloc(nb, sizeof(double));
@@ -1058,10 +1091,11 @@ static int setup(struct fast *f, struct plan_model *m)
     f->mark = calloc(ng, sizeof(int));
     if (!f->lambda || !f->qn || !f->lam_gpu || !f->mu || !f->bn || !f->p || !f->adjp || !f->relx ||
         !f->ohourly || !f->orow || !f->pp || !f->ws || !f->cap || !f->xg || !f->xs ||
-        !f->row_used || !f->bud_used || !f->regret || !f->order || !f->minh || !f->reserve ||
-        !f->soft || !f->rmu || !f->pen || !f->save_g || !f->save_h || !f->want || !f->xs2 ||
-        !f->placed_order || !f->ri_start || !f->ri_list || !f->cand || !f->mark || !f->region_mod ||
-        !f->bud_mod || !f->pair_tried || !f->one_tried || !f->region_free || !f->bud_free)
+        !f->row_used || !f->bud_used || !f->regret || !f->order || !f->minh || !f->ideal ||
+        !f->reserve || !f->soft || !f->rmu || !f->pen || !f->save_g || !f->save_h || !f->want ||
+        !f->xs2 || !f->placed_order || !f->ri_start || !f->ri_list || !f->cand || !f->mark ||
+        !f->region_mod || !f->bud_mod || !f->pair_tried || !f->one_tried || !f->region_free ||
+        !f->bud_free)
         return -1;
     for (int r = 0; r < m->nrows; r++) {
         double q = (double)m->regions[m->row_region[r]].quota;
@@ -1080,6 +1114,7 @@ static int setup(struct fast *f, struct plan_model *m)
             f->pp[o] = gr->opts[o].hourly;
         }
         f->minh[g] = plan_sp_solve(gr, f->pp, gr->statcap, f->xg, f->ws);
+        f->ideal[g] = plan_sp_solve(gr, f->adjp + gr->xoff, gr->statcap, f->xg, f->ws);
         for (int o = 0; o < gr->nopts; o++)
             f->big = gr->opts[o].adj / gr->gpus > f->big ? gr->opts[o].adj / gr->gpus : f->big;
         if (!isfinite(f->minh[g]))
@@ -1133,6 +1168,7 @@ static void teardown(struct fast *f)
     free(f->regret);
     free(f->order);
     free(f->minh);
+    free(f->ideal);
     free(f->reserve);
     free(f->soft);
     free(f->rmu);
@@ -1163,7 +1199,9 @@ static void primal(struct fast *f, struct plan_sol *trial, struct plan_sol *spar
     const struct plan_model *m = f->m;
     compute_order(f, f->p, false);
     construct(f, trial, f->p);
-    if (trial->unplaced) {
+    /* Largest groups first, when regret order left some out (small models only: on big
+     * ones it left ten times as many out on every benchmark family). */
+    if (trial->unplaced && !f->big_model) {
         compute_order(f, f->p, true);
         construct(f, spare, f->p);
         if (better(spare, trial))
@@ -1175,9 +1213,14 @@ static void primal(struct fast *f, struct plan_sol *trial, struct plan_sol *spar
         if (repair(f, spare, f->p))
             plan_sol_copy(m, trial, spare);
     }
-    local_search(f, trial, false);
-    if (better(trial, best))
-        plan_sol_copy(m, best, trial);
+    /* Big models: a construction still incomplete loses to any complete plan, so it is
+     * improved only when the relaxed solution can't be repaired either. */
+    bool deferred = f->big_model && trial->unplaced;
+    if (!deferred) {
+        local_search(f, trial, false);
+        if (better(trial, best))
+            plan_sol_copy(m, best, trial);
+    }
     /* The relaxed solution breaks some quotas or budgets: repair it (on big models only
      * when the construction failed: it is the better plan, at a tenth of the time). */
     if (f->big_model && !trial->unplaced)
@@ -1189,6 +1232,10 @@ static void primal(struct fast *f, struct plan_sol *trial, struct plan_sol *spar
         local_search(f, spare, false);
         if (better(spare, best))
             plan_sol_copy(m, best, spare);
+    } else if (deferred) {
+        local_search(f, trial, false);
+        if (better(trial, best))
+            plan_sol_copy(m, best, trial);
     }
 }
 

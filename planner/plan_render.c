@@ -150,8 +150,17 @@ static json_t *num(double v)
 static void put_str(FILE *out, const char *s)
 {
     fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        /* The longest run that needs no escape, in one write. */
+        const unsigned char *q = p;
+        while (*q >= 0x20 && *q != '"' && *q != '\\')
+            q++;
+        if (q > p)
+            fwrite(p, 1, (size_t)(q - p), out);
+        if (!*q)
+            break;
+        switch (*q) {
         case '"':
             fputs("\\\"", out);
             break;
@@ -174,11 +183,9 @@ static void put_str(FILE *out, const char *s)
             fputs("\\t", out);
             break;
         default:
-            if (*p < 0x20)
-                fprintf(out, "\\u%04X", *p);
-            else
-                fputc(*p, out);
+            fprintf(out, "\\u%04X", *q);
         }
+        p = q + 1;
     }
     fputc('"', out);
 }
