@@ -240,28 +240,19 @@ static int render_json(const struct plan_result *res, const struct diff *df, FIL
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
-    json_t *rcs = diff_resource_changes(df);
-    char *arr =
-        rcs ? json_dumps(rcs, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
-            : NULL;
     int rc = -1;
-    if (mem && plan_render_json(res, mem) == 0 && fclose(mem) == 0 && arr && len >= 3 &&
+    if (mem && plan_render_json(res, mem) == 0 && fclose(mem) == 0 && len >= 3 &&
         strcmp(text + len - 3, "\n}\n") == 0) {
         mem = NULL;
         fwrite(text, 1, len - 3, out);
         fputs(",\n  \"resource_changes\": ", out);
-        for (const char *p = arr; *p; p++) { /* nested one level deeper */
-            fputc(*p, out);
-            if (*p == '\n')
-                fputs("  ", out);
+        if (diff_write_resource_changes(df, out) == 0) {
+            fputs("\n}\n", out);
+            rc = ferror(out) ? -1 : 0;
         }
-        fputs("\n}\n", out);
-        rc = ferror(out) ? -1 : 0;
     }
     if (mem)
         fclose(mem);
-    free(arr);
-    json_decref(rcs);
     free(text);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/cloud.h"
+#include "planner/plan_render.h"
 
 #define GREEN  "\033[32m"
 #define RED    "\033[31m"
@@ -200,47 +201,70 @@ int diff_render_markdown(const struct diff *d, const struct plan_result *plan, F
     return ferror(out) ? -1 : 0;
 }
 
-static json_t *placement_of_want(const struct diff_change *c)
+/* "{cloud, region, zone, instance_type, gpu, gpus, spot, hourly_usd[, id]}", streamed. */
+static void put_place(FILE *out, const char *cloud, const char *region, const char *zone,
+                      const char *itype, const char *gpu, int gpus, bool spot, double hourly,
+                      const char *id)
 {
-    const struct plan_offer *o = c->want->offer;
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:f}", "cloud", core_cloud_name(o->cloud),
-                     "region", o->region, "zone", o->zone, "instance_type", o->instance_type, "gpu",
-                     o->gpu, "gpus", o->gpus, "spot", c->want->spot, "hourly_usd",
-                     round(c->want->hourly * 1e6) / 1e6);
+    fputs("{\"cloud\": ", out);
+    plan_json_str(out, cloud);
+    fputs(", \"region\": ", out);
+    plan_json_str(out, region);
+    fputs(", \"zone\": ", out);
+    plan_json_str(out, zone);
+    fputs(", \"instance_type\": ", out);
+    plan_json_str(out, itype);
+    fputs(", \"gpu\": ", out);
+    plan_json_str(out, gpu);
+    fprintf(out, ", \"gpus\": %d, \"spot\": %s, \"hourly_usd\": ", gpus, spot ? "true" : "false");
+    plan_json_num(out, hourly);
+    if (id) {
+        fputs(", \"id\": ", out);
+        plan_json_str(out, id);
+    }
+    fputc('}', out);
 }
 
-static json_t *placement_of_have(const struct diff_change *c)
+int diff_write_resource_changes(const struct diff *d, FILE *out)
 {
-    const struct state_node *n = c->have;
-    const struct state_placement *p = &n->placement;
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:f, s:s}", "cloud", p->cloud, "region",
-                     p->region, "zone", p->zone, "instance_type", p->instance_type, "gpu", p->gpu,
-                     "gpus", p->gpus, "spot", p->spot, "hourly_usd",
-                     round(n->hourly_usd * 1e6) / 1e6, "id", n->cloud_id);
-}
-
-json_t *diff_resource_changes(const struct diff *d)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < d->nchanges; i++) {
+    fputc('[', out);
+    for (size_t i = 0; i < d->nchanges; i++) {
         const struct diff_change *c = &d->changes[i];
         size_t n;
         /* a service's replacement is created before the old node goes */
         bool create_first =
             c->want && c->want->workload && c->want->workload->kind == SPEC_KIND_SERVICE;
         const char *const *acts = diff_action_list(c->action, create_first, &n);
-        json_t *actions = json_array();
-        for (size_t k = 0; actions && k < n; k++)
-            json_array_append_new(actions, json_string(acts[k]));
-        json_t *before = c->have ? placement_of_have(c) : json_null();
-        json_t *after = c->want ? placement_of_want(c) : json_null();
-        json_t *e = json_pack("{s:s, s:s, s:o, s:s, s:o, s:o}", "address", c->address, "action",
-                              diff_action_name(c->action), "actions", actions, "reason",
-                              c->reason ? c->reason : "", "before", before, "after", after);
-        if (!e || json_array_append_new(arr, e) != 0) {
-            json_decref(arr);
-            return NULL;
+        fputs(i ? ",\n    {\"address\": " : "\n    {\"address\": ", out);
+        plan_json_str(out, c->address);
+        fputs(", \"action\": ", out);
+        plan_json_str(out, diff_action_name(c->action));
+        fputs(", \"actions\": [", out);
+        for (size_t k = 0; k < n; k++) {
+            if (k)
+                fputs(", ", out);
+            plan_json_str(out, acts[k]);
         }
+        fputs("], \"reason\": ", out);
+        plan_json_str(out, c->reason ? c->reason : "");
+        fputs(",\n     \"before\": ", out);
+        if (c->have) {
+            const struct state_placement *p = &c->have->placement;
+            put_place(out, p->cloud, p->region, p->zone, p->instance_type, p->gpu, p->gpus, p->spot,
+                      c->have->hourly_usd, c->have->cloud_id);
+        } else {
+            fputs("null", out);
+        }
+        fputs(",\n     \"after\": ", out);
+        if (c->want) {
+            const struct plan_offer *o = c->want->offer;
+            put_place(out, core_cloud_name(o->cloud), o->region, o->zone, o->instance_type, o->gpu,
+                      o->gpus, c->want->spot, c->want->hourly, NULL);
+        } else {
+            fputs("null", out);
+        }
+        fputc('}', out);
     }
-    return arr;
+    fputs(d->nchanges ? "\n  ]" : "]", out);
+    return ferror(out) ? -1 : 0;
 }

@@ -6,7 +6,6 @@
 #ifndef GPUFORM_EXECUTOR_DIFF_RENDER_H
 #define GPUFORM_EXECUTOR_DIFF_RENDER_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -20,9 +19,10 @@ int diff_render_text(const struct diff *d, const struct state *st, bool color, F
  * by $1,240.00 (+3.1%)"), a table of the changes. 0, or -1. */
 int diff_render_markdown(const struct diff *d, const struct plan_result *plan, FILE *out);
 
-/* The resource_changes array (docs/plan-json.md): one entry per address, no-ops included,
- * each {address, action, actions, reason, before, after}. New reference; NULL out of memory. */
-json_t *diff_resource_changes(const struct diff *d);
+/* Writes the resource_changes array (docs/plan-json.md), one entry per address, no-ops
+ * included, each {address, action, actions, reason, before, after}, streamed (a 100,000-node
+ * plan costs no tree in memory), indented to sit at the plan document's top level. */
+int diff_write_resource_changes(const struct diff *d, FILE *out);
 
 /* "rises by $1,240.00 (+3.1%)", "falls by ...", "does not change": the monthly estimate. */
 void diff_cost_phrase(const struct diff *d, char *out, size_t outlen);

@@ -147,7 +147,7 @@ static json_t *num(double v)
  * JSON_REAL_PRECISION(15)): the same escapes, "%.15g" reals with ".0" added when they
  * look like integers, and the exponent without '+' or leading zeros.
  */
-static void put_str(FILE *out, const char *s)
+void plan_json_str(FILE *out, const char *s)
 {
     fputc('"', out);
     const unsigned char *p = (const unsigned char *)s;
@@ -190,7 +190,7 @@ static void put_str(FILE *out, const char *s)
     fputc('"', out);
 }
 
-static void put_num(FILE *out, double v)
+void plan_json_num(FILE *out, double v)
 {
     double r = round(v * 1e6) / 1e6;
     if (r == 0)
@@ -227,12 +227,12 @@ static void put_node(FILE *out, const struct plan_node *n)
     const struct plan_offer *o = n->offer;
     fputs("{", out);
     put_key(out, "address", true);
-    put_str(out, n->address);
+    plan_json_str(out, n->address);
     put_key(out, "workload", false);
-    put_str(out, n->workload->name);
+    plan_json_str(out, n->workload->name);
     put_key(out, "site", false);
     if (n->site)
-        put_str(out, n->site->name);
+        plan_json_str(out, n->site->name);
     else
         fputs("null", out);
     put_key(out, "index", false);
@@ -241,29 +241,29 @@ static void put_node(FILE *out, const struct plan_node *n)
     else
         fputs("null", out);
     put_key(out, "action", false);
-    put_str(out, n->kept ? "keep" : "create");
+    plan_json_str(out, n->kept ? "keep" : "create");
     put_key(out, "cloud", false);
-    put_str(out, core_cloud_name(o->cloud));
+    plan_json_str(out, core_cloud_name(o->cloud));
     put_key(out, "region", false);
-    put_str(out, o->region);
+    plan_json_str(out, o->region);
     put_key(out, "zone", false);
-    put_str(out, o->zone ? o->zone : "");
+    plan_json_str(out, o->zone ? o->zone : "");
     put_key(out, "instance_type", false);
-    put_str(out, o->instance_type);
+    plan_json_str(out, o->instance_type);
     put_key(out, "gpu", false);
-    put_str(out, o->gpu);
+    plan_json_str(out, o->gpu);
     put_key(out, "gpus", false);
     fprintf(out, "%lld", (long long)o->gpus);
     put_key(out, "spot", false);
     fputs(n->spot ? "true" : "false", out);
     put_key(out, "hourly_usd", false);
-    put_num(out, n->hourly);
+    plan_json_num(out, n->hourly);
     put_key(out, "hours", false);
-    put_num(out, n->hours);
+    plan_json_num(out, n->hours);
     put_key(out, "egress_usd", false);
-    put_num(out, n->egress);
+    plan_json_num(out, n->egress);
     put_key(out, "cost_usd", false);
-    put_num(out, n->cost);
+    plan_json_num(out, n->cost);
     fputs("\n    }", out);
 }
 

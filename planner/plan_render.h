@@ -17,6 +17,12 @@ int plan_render_text(const struct plan_result *r, bool color, FILE *out);
 /* Writes the plan as JSON (docs/plan-json.md), with a final newline. 0, or -1. */
 int plan_render_json(const struct plan_result *r, FILE *out);
 
+/* JSON pieces in the document's own style, for writers that extend it (resource_changes):
+ * a string with every character that needs it escaped, and a number rounded to six
+ * decimals ("88.25", "48.0", never "-0.0"). */
+void plan_json_str(FILE *out, const char *s);
+void plan_json_num(FILE *out, double v);
+
 /* The JSON document's format_version. */
 #define PLAN_JSON_VERSION 1
 
