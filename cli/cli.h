@@ -53,6 +53,8 @@ void cli_report_counts(const char *path, size_t errors, size_t warnings, bool st
 
 int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_gpus(int argc, char **argv);
 int cmd_version(int argc, char **argv);

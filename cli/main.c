@@ -85,6 +85,37 @@ const struct cli_command cli_commands[] = {
      "same tables that validate specs. Point your editor at it, for example with\n"
      "  # yaml-language-server: $schema=../schema/gpuform-v1.json\n"
      "at the top of a spec file.\n"},
+    {"apply", cmd_apply, "create, replace and delete nodes until the clouds match the plan",
+     "usage: gpuform apply [options] [PATH]\n"
+     "\n"
+     "Locks the stack's state, settles what a killed run left in the journal, plans against\n"
+     "the state (nodes stay where they are unless moving saves more than 10%), shows the\n"
+     "changes, asks for confirmation on a terminal, and makes them through the clouds' APIs:\n"
+     "every call is journalled first and every finished change written to the state at once.\n"
+     "A capacity or quota error blocks that offer for an hour (kept in the state) and moves\n"
+     "the node to the next-best placement. The first interrupt starts nothing new and waits\n"
+     "for the calls in flight; a second saves the state and stops at once (docs/state.md).\n"
+     "\n"
+     "options:\n"
+     "  --auto-approve       apply without asking (required without a terminal)\n"
+     "  --parallelism N      calls in flight at most (default 10)\n"
+     "  --lock-timeout DUR   wait this long for the state's lock (30s, 5m; default: fail at once)\n"
+     "  --catalog PATH       plan over this catalog (default: the bundled one)\n"
+     "  --sim[=CONFIG]       run against cloudsim started in this process on a free loopback\n"
+     "                       port (CONFIG: a world config, docs/cloudsim.md; default: fast\n"
+     "                       and unlimited); also '--sim CONFIG PATH'\n"
+     "  -h, --help           show this help\n"
+     "\n"
+     "The machine image is $GPUFORM_AWS_AMI (required on real AWS; cloudsim takes any).\n"
+     "exit status: 0 every change made (or none needed), 1 errors or an interrupted run\n"},
+    {"destroy", cmd_destroy, "delete every node the state records",
+     "usage: gpuform destroy [options] [PATH]\n"
+     "\n"
+     "Deletes every node of the stack's state through the clouds' APIs, journalled and\n"
+     "recorded like apply. Takes apply's options (--auto-approve, --parallelism,\n"
+     "--lock-timeout, --catalog, --sim).\n"
+     "\n"
+     "exit status: 0 everything deleted, 1 errors or an interrupted run\n"},
     {"state", cmd_state, "list, show or remove the nodes the state records",
      "usage: gpuform state list [--stack PATH]\n"
      "       gpuform state show ADDRESS [--stack PATH] [--json]\n"

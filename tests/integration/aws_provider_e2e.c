@@ -115,6 +115,13 @@ static bool retryable(const struct prov_error *e)
     return e->cls == PROV_THROTTLED || e->cls == PROV_TRANSIENT;
 }
 
+/* For creates also capacity: the executor would fail over to another place; here the
+ * injected burst of capacity errors passes and the same place is asked again. */
+static bool create_retryable(const struct prov_error *e)
+{
+    return retryable(e) || e->cls == PROV_CAPACITY;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -152,7 +159,7 @@ int main(int argc, char **argv)
                                 .user_data = "#!/bin/sh\ntrue\n"};
         struct prov_instance in;
         int tries = 0, rc;
-        while ((rc = prov_aws.create(p, &c, &in, &err)) != 0 && retryable(&err) &&
+        while ((rc = prov_aws.create(p, &c, &in, &err)) != 0 && create_retryable(&err) &&
                ++tries < MAX_TRIES)
             retried++;
         if (rc != 0) {

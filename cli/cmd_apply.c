@@ -1,0 +1,594 @@
+/*
+ * `gpuform apply` and `gpuform destroy`: lock the stack's state, settle a journal a killed
+ * run left behind, plan against the state (nodes stay put), show the changes, ask, and
+ * execute them through the providers (executor/apply.h). `--sim` runs it all against
+ * cloudsim started in this process on a free loopback port.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
+
+#include "cli/build_info.h"
+#include "core/cloud.h"
+#include "core/diag.h"
+#include "executor/apply.h"
+#include "executor/backend.h"
+#include "executor/diff.h"
+#include "executor/state.h"
+#include "modules/cloudsim/sim.h"
+#include "modules/provider.h"
+#include "parser/spec.h"
+#include "planner/catalog.h"
+#include "planner/plan.h"
+
+/* The key pair --sim uses on both sides when the environment has none. Not a secret: it
+ * opens only the simulated cloud on loopback. */
+#define SIM_AKID   "AKIDGPUFORMSIMULATED"
+#define SIM_SECRET "gpuform-simulated-secret-not-for-aws"
+
+struct aopts {
+    bool destroy, auto_approve, sim;
+    int parallelism;
+    double lock_timeout;
+    const char *catalog, *sim_config, *path;
+};
+
+/* "30", "30s", "5m", "1h": seconds; -1 when not a duration. */
+static double parse_duration(const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !isfinite(v) || v < 0)
+        return -1;
+    if (!*end || !strcmp(end, "s"))
+        return v;
+    if (!strcmp(end, "m"))
+        return v * 60;
+    if (!strcmp(end, "h"))
+        return v * 3600;
+    return -1;
+}
+
+static bool is_yaml_file(const char *p)
+{
+    struct stat sb;
+    size_t n = strlen(p);
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode) &&
+           ((n > 5 && !strcmp(p + n - 5, ".yaml")) || (n > 4 && !strcmp(p + n - 4, ".yml")));
+}
+
+static int parse_args(const struct cli_command *cmd, int argc, char **argv, struct aopts *o)
+{
+    o->parallelism = 10;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--auto-approve")) {
+            o->auto_approve = true;
+        } else if (!strcmp(a, "--parallelism") || !strcmp(a, "--lock-timeout") ||
+                   !strcmp(a, "--catalog")) {
+            if (!val)
+                return cli_usage_error(cmd, "option '%s' needs a value", a);
+            i++;
+            if (!strcmp(a, "--catalog")) {
+                o->catalog = val;
+            } else if (!strcmp(a, "--parallelism")) {
+                char *end;
+                long n = strtol(val, &end, 10);
+                if (!*val || *end || n < 1 || n > 1000)
+                    return cli_usage_error(cmd, "--parallelism takes 1 to 1000, not '%s'", val);
+                o->parallelism = (int)n;
+            } else if ((o->lock_timeout = parse_duration(val)) < 0) {
+                return cli_usage_error(cmd, "--lock-timeout takes a duration (30s, 5m), not '%s'",
+                                       val);
+            }
+        } else if (!strcmp(a, "--sim")) {
+            o->sim = true;
+            /* `--sim CONFIG PATH`: a YAML file followed by the stack */
+            if (val && val[0] != '-' && i + 2 < argc && argv[i + 2][0] != '-' && is_yaml_file(val))
+                o->sim_config = argv[++i];
+        } else if (!strncmp(a, "--sim=", 6)) {
+            o->sim = true;
+            o->sim_config = a + 6;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(cmd->usage, stdout);
+            exit(CLI_OK);
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage_error(cmd, "unknown option '%s'", a);
+        } else if (o->path) {
+            return cli_usage_error(cmd, "%s takes one stack (a directory or a file)", cmd->name);
+        } else {
+            o->path = a;
+        }
+    }
+    if (!o->path)
+        o->path = ".";
+    return CLI_OK;
+}
+
+/* ---- --sim: cloudsim in this process ---- */
+
+struct sim_run {
+    struct sim_world *world;
+    struct sim_server *server;
+    char endpoint[64];
+    char path[4096]; /* the world, kept beside the state: cloudsim.json */
+};
+
+/*
+ * Starts cloudsim on a free loopback port. Its world is kept in cloudsim.json beside the
+ * state (loaded at start, saved before each RunInstances or TerminateInstances reply), so
+ * successive --sim runs of a stack see the instances the earlier ones made.
+ */
+static int sim_start(const char *config, const char *state_file, struct sim_run *s)
+{
+    const char *akid = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
+    if (!akid || !*akid || !secret || !*secret) {
+        setenv("AWS_ACCESS_KEY_ID", SIM_AKID, 1);
+        setenv("AWS_SECRET_ACCESS_KEY", SIM_SECRET, 1);
+        unsetenv("AWS_SESSION_TOKEN");
+        akid = SIM_AKID;
+        secret = SIM_SECRET;
+    }
+    struct core_diags d;
+    core_diags_init(&d, 0);
+    struct sim_config c;
+    int rc = sim_config_defaults(&c, &d);
+    if (rc == 0 && config) {
+        rc = sim_config_load(&c, config, &d);
+    } else if (rc == 0) { /* like specs/cloudsim/fast.yaml */
+        c.seed = 7;
+        c.time_scale = 0.001;
+        c.terminated_visible = 60000;
+        c.buckets[SIM_FAM_RUN].burst = 50;
+    }
+    if (rc == 0 && sim_config_add_credential(&c, akid, secret) != 0) {
+        sim_config_release(&c);
+        rc = -1;
+    }
+    core_diags_sort(&d);
+    core_diags_render(&d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
+    core_diags_release(&d);
+    if (rc != 0) {
+        fprintf(stderr, "gpuform: cloudsim did not start\n");
+        return -1;
+    }
+    const char *slash = strrchr(state_file, '/');
+    snprintf(s->path, sizeof s->path, "%.*scloudsim.json",
+             slash ? (int)(slash - state_file + 1) : 0, state_file);
+    s->world = sim_world_new(&c);
+    char err[256] = "";
+    if (s->world && sim_world_load(s->world, s->path, err) != 0) {
+        fprintf(stderr, "gpuform: %s\n", err);
+        sim_world_free(s->world);
+        s->world = NULL;
+        return -1;
+    }
+    struct sim_server_options so = {.host = "127.0.0.1", .port = 0, .state_path = s->path};
+    s->server = s->world ? sim_server_start(s->world, &so, err) : NULL;
+    if (!s->server) {
+        fprintf(stderr, "gpuform: cloudsim did not start: %s\n", *err ? err : "out of memory");
+        sim_world_free(s->world);
+        s->world = NULL;
+        return -1;
+    }
+    snprintf(s->endpoint, sizeof s->endpoint, "http://127.0.0.1:%u", sim_server_port(s->server));
+    fprintf(stderr, "gpuform: cloudsim (simulated aws) on %s, its world in '%s'\n", s->endpoint,
+            s->path);
+    return 0;
+}
+
+static void sim_stop(struct sim_run *s)
+{
+    if (s->server)
+        sim_server_stop(s->server);
+    sim_world_free(s->world);
+}
+
+/* ---- signals: a sigwait thread, so the engine is stopped from ordinary code ----
+ * SIGINT and SIGTERM are blocked in every thread from the start (cloudsim's and the
+ * workers' threads inherit the mask) and taken by one thread. Before and after the engine
+ * runs, a signal ends the command at once: nothing is in flight, and the journal makes even
+ * the replay safe to cut short. While it runs, the first signal stops new work; a second
+ * SIGINT saves the state and exits. */
+
+struct sigctl {
+    pthread_t thread;
+    sigset_t set;
+    pthread_mutex_t mu; /* guards x */
+    struct exec *x;     /* the running engine, or NULL */
+    bool running;
+};
+
+static void *sig_thread(void *arg)
+{
+    struct sigctl *c = arg;
+    int hits = 0;
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&c->set, &sig) != 0 || sig == SIGUSR2)
+            return NULL;
+        pthread_mutex_lock(&c->mu);
+        if (!c->x) {
+            fprintf(stderr, "gpuform: %s before any change was made\n",
+                    sig == SIGINT ? "interrupted" : "terminated");
+            _exit(CLI_ERROR);
+        }
+        if (++hits == 1) {
+            fprintf(stderr,
+                    "gpuform: %s: starting nothing new, waiting for the calls in "
+                    "flight (interrupt again to save and stop at once)\n",
+                    sig == SIGINT ? "interrupted" : "terminated");
+            exec_stop(c->x);
+        } else if (sig == SIGINT) {
+            struct state_err err;
+            if (exec_save_now(c->x, &err) != 0)
+                fprintf(stderr, "gpuform: %s\n", err.msg);
+            fprintf(stderr, "gpuform: interrupted twice: state saved; the next run settles the "
+                            "calls that were in flight from the journal\n");
+            _exit(CLI_ERROR);
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+}
+
+static int sig_start(struct sigctl *c)
+{
+    pthread_mutex_init(&c->mu, NULL);
+    sigemptyset(&c->set);
+    sigaddset(&c->set, SIGINT);
+    sigaddset(&c->set, SIGTERM);
+    sigaddset(&c->set, SIGUSR2);
+    if (pthread_sigmask(SIG_BLOCK, &c->set, NULL) != 0 ||
+        pthread_create(&c->thread, NULL, sig_thread, c) != 0)
+        return -1;
+    c->running = true;
+    return 0;
+}
+
+/* Hands the running engine to the signal thread (NULL: none runs). */
+static void sig_engine(struct sigctl *c, struct exec *x)
+{
+    pthread_mutex_lock(&c->mu);
+    c->x = x;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void sig_stop(struct sigctl *c)
+{
+    if (!c->running)
+        return;
+    pthread_kill(c->thread, SIGUSR2);
+    pthread_join(c->thread, NULL);
+    c->running = false;
+    pthread_mutex_destroy(&c->mu);
+}
+
+/* ---- the command ---- */
+
+static void print_changes(const struct diff *df)
+{
+    for (size_t i = 0; i < df->nchanges; i++) {
+        const struct diff_change *c = &df->changes[i];
+        if (c->action == DIFF_NOOP)
+            continue;
+        const char *mark = c->action == DIFF_CREATE ? "+" : c->action == DIFF_DELETE ? "-" : "-/+";
+        if (c->want) {
+            const struct plan_offer *o = c->want->offer;
+            printf("  %-3s %s  %s %s %s%s  $%.2f/h%s%s\n", mark, c->address,
+                   core_cloud_name(o->cloud), *o->zone ? o->zone : o->region, o->instance_type,
+                   c->want->spot ? " spot" : "", c->want->hourly,
+                   c->action == DIFF_REPLACE ? "  # " : "",
+                   c->action == DIFF_REPLACE ? c->reason : "");
+        } else {
+            const struct state_node *h = c->have;
+            printf("  %-3s %s  %s %s %s (%s)\n", mark, c->address, h->placement.cloud,
+                   *h->placement.zone ? h->placement.zone : h->placement.region,
+                   h->placement.instance_type, *h->cloud_id ? h->cloud_id : "id unknown");
+        }
+    }
+    printf("\n%zu to create, %zu to replace, %zu to destroy; $%.2f/h -> $%.2f/h\n", df->ncreate,
+           df->nreplace, df->ndelete, df->hourly_before, df->hourly_after);
+    fflush(stdout);
+}
+
+static bool confirm(const char *what)
+{
+    fprintf(stderr, "\nDo you want to %s? Only 'yes' is accepted: ", what);
+    char line[64];
+    if (!fgets(line, sizeof line, stdin))
+        return false;
+    return strcmp(line, "yes\n") == 0 || strcmp(line, "yes") == 0;
+}
+
+struct run {
+    struct aopts o;
+    struct core_diags d;
+    struct spec *spec;
+    struct plan_catalog *cat, *unblocked;
+    struct state_backend *b;
+    struct state *st;
+    struct plan_result *plan;
+    struct plan_result empty; /* destroy: the plan with no nodes */
+    struct core_arena arena;
+    struct diff df;
+    struct sim_run sim;
+    struct exec_cloud clouds[CORE_CLOUD_COUNT];
+    size_t nclouds;
+    struct sigctl sc;
+};
+
+static int open_state(struct run *r)
+{
+    struct state_err err;
+    r->b = state_local_open(r->spec->state_file, &err);
+    if (!r->b) {
+        fprintf(stderr, "gpuform: %s\n", err.msg);
+        return -1;
+    }
+    struct state_lock_info me, holder, stale;
+    if (state_lock_info_self(&me, r->o.destroy ? "destroy" : "apply", GPUFORM_VERSION) != 0 ||
+        r->b->ops->lock(r->b, &me, r->o.lock_timeout, &holder, &stale, &err) != 0) {
+        fprintf(stderr, "gpuform: %s\n", err.msg);
+        return -1;
+    }
+    if (stale.id[0]) {
+        char who[512];
+        state_lock_info_describe(&stale, who, sizeof who);
+        fprintf(stderr, "gpuform: took over the lock left by %s, a run that is gone\n", who);
+    }
+    char *text = NULL;
+    size_t len = 0;
+    if (r->b->ops->read(r->b, &text, &len, &err) != 0) {
+        fprintf(stderr, "gpuform: %s\n", err.msg);
+        return -1;
+    }
+    int rc = 0;
+    if (!text) {
+        r->st = state_new(r->spec->stack);
+        if (!r->st)
+            rc = -1, fprintf(stderr, "gpuform: out of memory\n");
+    } else if (state_parse(text, len, r->spec->state_file, &r->st, &err) != 0) {
+        fprintf(stderr, "gpuform: %s (the previous state is in '%s')\n", err.msg,
+                r->b->ops->backup_name(r->b));
+        rc = -1;
+    }
+    free(text);
+    return rc;
+}
+
+/* Opens a provider for each cloud that has one (aws), once; the credentials are needed
+ * only when there is something to do. */
+static int open_clouds(struct run *r)
+{
+    if (r->nclouds > 0)
+        return 0;
+    for (int c = 0; c < CORE_CLOUD_COUNT; c++) {
+        const char *name = core_cloud_name((enum core_cloud)c);
+        const struct prov_ops *ops = prov_find(name);
+        if (!ops)
+            continue;
+        struct prov_config cfg = {.endpoint = r->o.sim ? r->sim.endpoint : NULL};
+        struct prov_error pe;
+        struct prov *p = ops->open(&cfg, &pe);
+        if (!p) {
+            fprintf(stderr, "gpuform: %s: %s\n", name, pe.message);
+            return -1;
+        }
+        r->clouds[r->nclouds++] = (struct exec_cloud){.name = name, .prov = p};
+    }
+    return 0;
+}
+
+/* Whether the changes need a cloud that has no provider; says which. */
+static bool missing_provider(const struct diff *df)
+{
+    for (size_t i = 0; i < df->nchanges; i++) {
+        const struct diff_change *c = &df->changes[i];
+        const char *cloud = c->action == DIFF_NOOP ? NULL
+                            : c->want              ? core_cloud_name(c->want->offer->cloud)
+                                                   : c->have->placement.cloud;
+        if (cloud && !prov_find(cloud)) {
+            fprintf(stderr, "gpuform: '%s' is on '%s', which has no provider yet (only aws)\n",
+                    c->address, cloud);
+            return true;
+        }
+    }
+    return false;
+}
+
+static int make_plan(struct run *r)
+{
+    if (r->o.destroy) {
+        core_arena_init(&r->empty.arena, 0);
+        r->empty.spec = r->spec;
+        return 0;
+    }
+    state_block_prune(r->st, (int64_t)time(NULL));
+    r->unblocked = exec_catalog_unblocked(r->cat, r->st, (int64_t)time(NULL));
+    struct plan_current *cur = NULL;
+    size_t ncur = 0;
+    if (!r->unblocked || diff_current_from_state(r->st, &r->arena, &cur, &ncur) != 0) {
+        fprintf(stderr, "gpuform: out of memory\n");
+        return -1;
+    }
+    struct plan_options po = {.solver = PLAN_SOLVER_FAST, .current = cur, .ncurrent = ncur};
+    if (plan_solve(r->spec, r->unblocked, &po, &r->d, &r->plan) != 0) {
+        core_diags_sort(&r->d);
+        core_diags_render(&r->d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
+        fprintf(stderr, "%s: no plan: %zu problem%s to fix\n", r->o.path, r->d.errors,
+                r->d.errors == 1 ? "" : "s");
+        return -1;
+    }
+    return 0;
+}
+
+static int execute(struct run *r, const struct plan_result *plan)
+{
+    struct exec_input in = {.spec = r->spec,
+                            .catalog = r->cat,
+                            .plan = plan,
+                            .backend = r->b,
+                            .state = r->st,
+                            .clouds = r->clouds,
+                            .nclouds = r->nclouds};
+    struct exec_options eo = {.parallelism = r->o.parallelism};
+    struct exec *x = exec_new(&in, &eo);
+    if (!x) {
+        fprintf(stderr, "gpuform: out of memory\n");
+        return -1;
+    }
+    sig_engine(&r->sc, x);
+    struct exec_result res;
+    int rc = exec_run(x, &r->df, &res);
+    sig_engine(&r->sc, NULL);
+    exec_free(x);
+    if (res.error[0])
+        fprintf(stderr, "gpuform: error: %s\n", res.error);
+    printf("%s %s: %zu created, %zu replaced, %zu destroyed, %zu failed",
+           r->o.destroy ? "Destroy" : "Apply",
+           rc == 0           ? "complete"
+           : res.interrupted ? "interrupted"
+                             : "incomplete",
+           res.created, res.replaced, res.deleted, res.failed);
+    if (res.failovers)
+        printf("; %zu placement%s given up for capacity or quota (blocked for an hour)",
+               res.failovers, res.failovers == 1 ? "" : "s");
+    printf("\n");
+    if (res.interrupted)
+        fprintf(stderr, "gpuform: interrupted; the state records every change that finished\n");
+    if (res.unsettled)
+        fprintf(stderr, "gpuform: some outcomes are unknown; the next apply settles them from "
+                        "the journal\n");
+    return rc;
+}
+
+static int run_apply(struct run *r)
+{
+    if (cli_load_stack(r->o.path, &(struct spec_options){0}, &r->d, &r->spec) != 0) {
+        core_diags_sort(&r->d);
+        core_diags_render(&r->d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
+        cli_report_counts(r->o.path, r->d.errors, r->d.warnings, false);
+        return -1;
+    }
+    int crc = r->o.catalog ? plan_catalog_load(r->o.catalog, &r->d, &r->cat)
+                           : plan_catalog_load_bundled(&r->d, &r->cat);
+    if (crc != 0) {
+        core_diags_render(&r->d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
+        fprintf(stderr, "%s: can't plan without a catalog\n", r->o.path);
+        return -1;
+    }
+    if (!r->spec->state_file) {
+        fprintf(stderr, "gpuform: the stack has no state file to record what it creates\n");
+        return -1;
+    }
+    if (open_state(r) != 0)
+        return -1;
+    if (r->o.sim && sim_start(r->o.sim_config, r->spec->state_file, &r->sim) != 0)
+        return -1;
+    /* a journal left by a killed run is settled before anything is planned */
+    char *jtext = NULL;
+    size_t jlen = 0, settled = 0;
+    struct state_err err;
+    if (r->b->ops->journal_read(r->b, &jtext, &jlen, &err) != 0) {
+        fprintf(stderr, "gpuform: %s\n", err.msg);
+        return -1;
+    }
+    bool journal_left = jtext != NULL;
+    free(jtext);
+    if (journal_left && (open_clouds(r) != 0 || exec_replay(r->b, r->st, r->clouds, r->nclouds,
+                                                            stderr, &settled, &err) != 0)) {
+        if (r->nclouds > 0)
+            fprintf(stderr, "gpuform: %s\n", err.msg);
+        return -1;
+    }
+    if (make_plan(r) != 0)
+        return -1;
+    const struct plan_result *plan = r->o.destroy ? &r->empty : r->plan;
+    if (diff_compute(plan, r->st, &r->df) != 0) {
+        fprintf(stderr, "gpuform: out of memory comparing the plan with the state\n");
+        return -1;
+    }
+    if (r->df.ncreate + r->df.nreplace + r->df.ndelete == 0) {
+        printf("No changes: the clouds match the stack (%zu node%s).\n", r->df.nnoop,
+               r->df.nnoop == 1 ? "" : "s");
+        return 0;
+    }
+    print_changes(&r->df);
+    if (missing_provider(&r->df))
+        return -1;
+    if (!r->o.auto_approve) {
+        if (!isatty(STDIN_FILENO)) {
+            fprintf(stderr,
+                    "gpuform: not a terminal: pass --auto-approve to %s without "
+                    "confirmation\n",
+                    r->o.destroy ? "destroy" : "apply");
+            return -1;
+        }
+        if (!confirm(r->o.destroy ? "destroy every node of the stack" : "apply these changes")) {
+            fprintf(stderr, "gpuform: cancelled; nothing was changed\n");
+            return -1;
+        }
+    }
+    if (open_clouds(r) != 0)
+        return -1;
+    return execute(r, plan);
+}
+
+static int run_cmd(int argc, char **argv, bool destroy)
+{
+    const struct cli_command *cmd = cli_find(destroy ? "destroy" : "apply");
+    struct run *r = calloc(1, sizeof *r);
+    if (!r)
+        return CLI_ERROR;
+    r->o.destroy = destroy;
+    if (parse_args(cmd, argc, argv, &r->o) != CLI_OK) {
+        free(r);
+        return CLI_ERROR;
+    }
+    core_diags_init(&r->d, 50);
+    core_arena_init(&r->arena, 0);
+    signal(SIGPIPE, SIG_IGN);
+    if (sig_start(&r->sc) != 0)
+        fprintf(stderr, "gpuform: warning: interrupts will not be caught\n");
+    int rc = run_apply(r) == 0 ? CLI_OK : CLI_ERROR;
+    fflush(stdout);
+    for (size_t i = 0; i < r->nclouds; i++)
+        r->clouds[i].prov->ops->close(r->clouds[i].prov);
+    sim_stop(&r->sim);
+    sig_stop(&r->sc);
+    diff_release(&r->df);
+    if (destroy)
+        core_arena_release(&r->empty.arena);
+    plan_result_free(r->plan);
+    core_arena_release(&r->arena);
+    state_free(r->st);
+    if (r->b)
+        r->b->ops->close(r->b);
+    plan_catalog_free(r->unblocked);
+    plan_catalog_free(r->cat);
+    spec_free(r->spec);
+    core_diags_release(&r->d);
+    free(r);
+    return rc;
+}
+
+int cmd_apply(int argc, char **argv)
+{
+    return run_cmd(argc, argv, false);
+}
+
+int cmd_destroy(int argc, char **argv)
+{
+    return run_cmd(argc, argv, true);
+}

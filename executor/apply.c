@@ -1,0 +1,1057 @@
+/*
+ * The apply engine (executor/apply.h): a pool of workers executes the diff's changes through
+ * the providers; every mutation is journalled before it is sent; every finished change is
+ * written to the state at once under one mutex; capacity and quota errors block the offer
+ * and re-plan that node over the catalog without the blocked offers. Also the replay of a
+ * journal a killed run left behind.
+ */
+#include "executor/apply.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/cloud.h"
+#include "executor/journal.h"
+
+#define DEFAULT_USER_DATA                                                                          \
+    "#!/bin/sh\n"                                                                                  \
+    "# gpuform node bootstrap: marks the node as managed by gpuform.\n"                            \
+    "mkdir -p /etc/gpuform && echo managed-by-gpuform > /etc/gpuform/node\n"
+
+/* The state's structs hold `char *`; borrowed strings are stored there only for the
+ * length of a state_put or state_block_put, which copy them. */
+#define MUT(s) ((char *)(uintptr_t)(s))
+
+enum task_kind {
+    TASK_CREATE,
+    TASK_DELETE,
+    TASK_REPLACE_DELETE_FIRST, /* delete the old node, then create the new one */
+    TASK_REPLACE_CREATE_FIRST, /* services: create the new node, then delete the old one */
+};
+
+/* What a delete needs of the old node, copied: the state changes under the workers. */
+struct old_node {
+    char *address, *cloud_id, *cloud, *region;
+    struct state_node copy; /* for renaming it aside (create-first replace) */
+};
+
+struct task {
+    enum task_kind kind;
+    const char *address;     /* borrowed from the diff */
+    enum spec_kind wkind;    /* the workload's kind (creates) */
+    struct plan_offer offer; /* where to create: a copy, strings borrowed from the catalog */
+    bool spot;
+    double hourly;
+    struct old_node old;   /* deletes and replaces */
+    int ncreates;          /* creates sent for this address in this run */
+    double busy_since;     /* when the call in flight was sent (0: none); under log_mu */
+    const char *busy_what; /* "creating", "destroying" */
+    int busy_reports;      /* "still ..." lines printed for the call in flight */
+};
+
+struct exec {
+    struct exec_input in;
+    struct exec_options o;
+    const char *image, *user_data;
+    FILE *log;
+    pthread_mutex_t state_mu;   /* the state and its writes */
+    pthread_mutex_t journal_mu; /* journal appends */
+    pthread_mutex_t log_mu;
+    pthread_mutex_t plan_mu; /* failover re-plans, one at a time */
+    atomic_int stop;         /* no new work: exec_stop, or a fatal error */
+    atomic_size_t next;      /* the next task to take */
+    struct task *tasks;
+    size_t ntasks;
+    uint64_t serial0; /* the state's serial when the run began (part of every token) */
+    struct exec_result res;
+    struct timespec t0;
+    pthread_cond_t tick_cv; /* wakes the progress ticker to end it; under log_mu */
+    bool done;              /* the workers are finished; under log_mu */
+};
+
+/* ---- small helpers ---- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int64_t unix_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void say(struct exec *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct exec *x, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&x->log_mu);
+    vfprintf(x->log, fmt, ap);
+    fputc('\n', x->log);
+    fflush(x->log);
+    pthread_mutex_unlock(&x->log_mu);
+    va_end(ap);
+}
+
+static const char *class_name(enum prov_error_class c)
+{
+    static const char *const names[] = {"ok",   "capacity", "quota",     "throttled",
+                                        "auth", "invalid",  "transient", "not-found"};
+    return (unsigned)c < sizeof names / sizeof *names ? names[c] : "?";
+}
+
+/* The first fatal error wins; stops new work. */
+static void fatal(struct exec *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fatal(struct exec *x, const char *fmt, ...)
+{
+    pthread_mutex_lock(&x->state_mu);
+    if (!x->res.error[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(x->res.error, sizeof x->res.error, fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&x->state_mu);
+    atomic_store(&x->stop, 1);
+}
+
+static struct prov *find_prov(const struct exec_cloud *clouds, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(clouds[i].name, name) == 0)
+            return clouds[i].prov;
+    return NULL;
+}
+
+void exec_token(const char *lineage, const char *address, uint64_t serial, int k, char out[48])
+{
+    char buf[1024], hex[65];
+    int n =
+        snprintf(buf, sizeof buf, "%s/%s/%llu.%d", lineage, address, (unsigned long long)serial, k);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        n = (int)sizeof buf - 1;
+    if (plan_sha256_hex(buf, (size_t)n, hex) != 0)
+        memset(hex, '0', sizeof hex - 1), hex[64] = 0;
+    snprintf(out, 48, "gf-%.40s", hex);
+}
+
+/* Writes the state, serial +1. Call with state_mu held. */
+static int write_state_locked(struct state_backend *b, struct state *st, struct state_err *err)
+{
+    st->serial++;
+    size_t len = 0;
+    char *text = state_serialize(st, &len);
+    if (!text)
+        return state_fail(err, "out of memory writing the state");
+    int rc = b->ops->write(b, text, len, err);
+    free(text);
+    return rc;
+}
+
+static int save(struct exec *x)
+{
+    struct state_err err;
+    pthread_mutex_lock(&x->state_mu);
+    int rc = write_state_locked(x->in.backend, x->in.state, &err);
+    pthread_mutex_unlock(&x->state_mu);
+    if (rc != 0)
+        fatal(x, "%s", err.msg);
+    return rc;
+}
+
+int exec_save_now(struct exec *x, struct state_err *err)
+{
+    pthread_mutex_lock(&x->state_mu);
+    int rc = write_state_locked(x->in.backend, x->in.state, err);
+    pthread_mutex_unlock(&x->state_mu);
+    return rc;
+}
+
+void exec_stop(struct exec *x)
+{
+    atomic_store(&x->stop, 1);
+    pthread_mutex_lock(&x->state_mu);
+    x->res.interrupted = true;
+    pthread_mutex_unlock(&x->state_mu);
+}
+
+static int journal(struct exec *x, const struct journal_rec *rec)
+{
+    char *line = journal_encode(rec);
+    struct state_err err;
+    int rc = -1;
+    if (line) {
+        pthread_mutex_lock(&x->journal_mu);
+        rc = x->in.backend->ops->journal_append(x->in.backend, line, strlen(line), &err);
+        pthread_mutex_unlock(&x->journal_mu);
+        free(line);
+    } else {
+        state_fail(&err, "out of memory writing the journal");
+    }
+    if (rc != 0)
+        fatal(x, "%s", err.msg);
+    return rc;
+}
+
+static struct state_placement offer_placement(const struct plan_offer *o, bool spot,
+                                              const char *zone)
+{
+    return (struct state_placement){.cloud = MUT(core_cloud_name(o->cloud)),
+                                    .region = MUT(o->region),
+                                    .zone = MUT((zone ? zone : o->zone)),
+                                    .instance_type = MUT(o->instance_type),
+                                    .gpu = MUT(o->gpu),
+                                    .gpus = o->gpus,
+                                    .spot = spot};
+}
+
+static const char *where(const struct plan_offer *o, bool spot, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s %s %s%s", core_cloud_name(o->cloud), *o->zone ? o->zone : o->region,
+             o->instance_type, spot ? " spot" : "");
+    return buf;
+}
+
+/* The zone to ask the cloud for: the offer's when it is a zone name of its region
+ * ("us-east-1a"); NULL (the cloud picks) for a regional offer or a zone id ("use1-az1",
+ * which EC2's Placement.AvailabilityZone does not take). */
+static const char *api_zone(const struct plan_offer *o)
+{
+    size_t n = strlen(o->region);
+    return *o->zone && strncmp(o->zone, o->region, n) == 0 && o->zone[n] ? o->zone : NULL;
+}
+
+/* ---- the filtered catalog ---- */
+
+struct plan_catalog *exec_catalog_unblocked(const struct plan_catalog *cat, const struct state *st,
+                                            int64_t now)
+{
+    struct plan_catalog *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    core_arena_init(&c->arena, 0);
+    c->name = cat->name;
+    c->as_of = cat->as_of;
+    memcpy(c->sha256, cat->sha256, sizeof c->sha256);
+    c->offers = core_arena_alloc(&c->arena, (cat->noffers ? cat->noffers : 1) * sizeof *c->offers);
+    if (!c->offers) {
+        plan_catalog_free(c);
+        return NULL;
+    }
+    for (size_t i = 0; i < cat->noffers; i++) {
+        struct plan_offer o = cat->offers[i];
+        const char *cloud = core_cloud_name(o.cloud);
+        if (st && o.ondemand >= 0 &&
+            state_blocked(st, cloud, o.region, o.zone, o.instance_type, false, now))
+            o.ondemand = -1;
+        if (st && o.spot >= 0 &&
+            state_blocked(st, cloud, o.region, o.zone, o.instance_type, true, now))
+            o.spot = -1;
+        if (o.ondemand >= 0 || o.spot >= 0)
+            c->offers[c->noffers++] = o;
+    }
+    return c;
+}
+
+/*
+ * The next-best placement for task `t` after its offer was blocked: the catalog without
+ * the blocked offers, every other node kept where it is (the plan's placement, or where
+ * this run already moved it). 0 with t->offer/spot/hourly changed, -1 when none exists.
+ */
+static int replan(struct exec *x, struct task *t, char *why, size_t whylen)
+{
+    pthread_mutex_lock(&x->plan_mu);
+    const struct plan_result *plan = x->in.plan;
+    pthread_mutex_lock(&x->state_mu);
+    struct plan_catalog *cat = exec_catalog_unblocked(x->in.catalog, x->in.state, unix_now());
+    pthread_mutex_unlock(&x->state_mu);
+    struct plan_current *cur = calloc(plan->nnodes + 1, sizeof *cur);
+    size_t ncur = 0;
+    int rc = -1;
+    snprintf(why, whylen, "out of memory");
+    if (!cat || !cur)
+        goto done;
+    for (size_t i = 0; i < plan->nnodes; i++) {
+        const struct plan_node *pn = &plan->nodes[i];
+        if (strcmp(pn->address, t->address) == 0)
+            continue;
+        const struct plan_offer *o = pn->offer;
+        bool spot = pn->spot;
+        for (size_t k = 0; k < x->ntasks; k++)
+            if (x->tasks[k].kind != TASK_DELETE && strcmp(x->tasks[k].address, pn->address) == 0)
+                o = &x->tasks[k].offer, spot = x->tasks[k].spot;
+        cur[ncur++] = (struct plan_current){.address = pn->address,
+                                            .cloud = o->cloud,
+                                            .region = o->region,
+                                            .zone = o->zone,
+                                            .instance_type = o->instance_type,
+                                            .spot = spot};
+    }
+    struct core_diags d;
+    core_diags_init(&d, 10);
+    struct plan_options po = {.solver = PLAN_SOLVER_FAST, .current = cur, .ncurrent = ncur};
+    struct plan_result *res = NULL;
+    if (plan_solve(x->in.spec, cat, &po, &d, &res) != 0) {
+        snprintf(why, whylen, "no other placement meets the stack's rules%s%s", d.n ? ": " : "",
+                 d.n ? d.items[0].message : "");
+    } else {
+        for (size_t i = 0; i < res->nnodes; i++) {
+            if (strcmp(res->nodes[i].address, t->address) != 0)
+                continue;
+            t->offer = *res->nodes[i].offer; /* strings borrowed from x->in.catalog */
+            t->spot = res->nodes[i].spot;
+            t->hourly = res->nodes[i].hourly;
+            rc = 0;
+        }
+        if (rc != 0)
+            snprintf(why, whylen, "the re-plan has no node '%s'", t->address);
+    }
+    plan_result_free(res);
+    core_diags_release(&d);
+done:
+    free(cur);
+    plan_catalog_free(cat);
+    pthread_mutex_unlock(&x->plan_mu);
+    return rc;
+}
+
+/* ---- progress: "still creating... [30s elapsed]" ---- */
+
+#define TICK_S 10 /* how often calls in flight are reported */
+
+/* Marks the call in flight for task t (what NULL: it returned). */
+static void busy(struct exec *x, struct task *t, const char *what)
+{
+    pthread_mutex_lock(&x->log_mu);
+    t->busy_what = what;
+    t->busy_since = what ? now_s() : 0;
+    t->busy_reports = 0;
+    pthread_mutex_unlock(&x->log_mu);
+}
+
+/* Each time a call has been in flight another TICK_S seconds, one line for it (the ticker
+ * looks once a second). */
+static void *ticker(void *arg)
+{
+    struct exec *x = arg;
+    pthread_mutex_lock(&x->log_mu);
+    while (!x->done) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&x->tick_cv, &x->log_mu, &until);
+        double now = now_s();
+        for (size_t i = 0; !x->done && i < x->ntasks; i++) {
+            struct task *t = &x->tasks[i];
+            if (t->busy_since > 0 && now - t->busy_since >= TICK_S * (t->busy_reports + 1) &&
+                ++t->busy_reports)
+                fprintf(x->log, "%s: still %s... [%.0fs elapsed]\n", t->address, t->busy_what,
+                        now - t->busy_since);
+        }
+        fflush(x->log);
+    }
+    pthread_mutex_unlock(&x->log_mu);
+    return NULL;
+}
+
+/* ---- one create, with failover ---- */
+
+static bool retryable(enum prov_error_class c)
+{
+    return c == PROV_TRANSIENT || c == PROV_THROTTLED;
+}
+
+/* Blocks t's offer in the state (TTL) and writes the state. */
+static void block(struct exec *x, const struct task *t, const struct prov_error *pe)
+{
+    int64_t now = unix_now();
+    struct state_block b = {.cloud = MUT(core_cloud_name(t->offer.cloud)),
+                            .region = MUT(t->offer.region),
+                            .zone = MUT(t->offer.zone),
+                            .instance_type = MUT(t->offer.instance_type),
+                            .spot = t->spot,
+                            .error_class = MUT(class_name(pe->cls)),
+                            .message = MUT((*pe->code ? pe->code : pe->message)),
+                            .at = now,
+                            .until = now + x->o.block_ttl_s};
+    struct state_err err;
+    pthread_mutex_lock(&x->state_mu);
+    int rc = state_block_put(x->in.state, &b);
+    if (rc == 0)
+        rc = write_state_locked(x->in.backend, x->in.state, &err);
+    else
+        state_fail(&err, "out of memory recording a blocked offer");
+    pthread_mutex_unlock(&x->state_mu);
+    if (rc != 0)
+        fatal(x, "%s", err.msg);
+}
+
+/* Records a created instance: journal done, then the state. */
+static int record_created(struct exec *x, const struct task *t, const char *token,
+                          const struct prov_instance *inst)
+{
+    /* the plan's zone when it named one (so the next diff matches), else where it landed */
+    const char *zone = *t->offer.zone ? t->offer.zone : inst->zone;
+    struct journal_rec done = {.op = JOURNAL_CREATE,
+                               .phase = JOURNAL_DONE,
+                               .address = t->address,
+                               .provider = core_cloud_name(t->offer.cloud),
+                               .token = token,
+                               .cloud_id = inst->id,
+                               .placement = offer_placement(&t->offer, t->spot, zone),
+                               .hourly_usd = t->hourly,
+                               .error = "",
+                               .at = unix_now()};
+    /* even when the journal can't take it, the state must: the instance exists */
+    int jrc = journal(x, &done);
+    struct state_node n = {.address = MUT(t->address),
+                           .provider = MUT(core_cloud_name(t->offer.cloud)),
+                           .cloud_id = MUT(inst->id),
+                           .token = MUT(token),
+                           .placement = done.placement,
+                           .hourly_usd = t->hourly,
+                           .status = STATE_RUNNING,
+                           .created_at = done.at,
+                           .verify = STATE_VERIFY_NONE,
+                           .verify_detail = "",
+                           .tainted = false};
+    struct state_err err;
+    pthread_mutex_lock(&x->state_mu);
+    int rc = state_put(x->in.state, &n) ? write_state_locked(x->in.backend, x->in.state, &err)
+                                        : state_fail(&err, "out of memory recording a node");
+    pthread_mutex_unlock(&x->state_mu);
+    if (rc != 0)
+        fatal(x, "%s", err.msg);
+    return rc != 0 ? rc : jrc;
+}
+
+/*
+ * Settles a create whose outcome is unknown (transient errors to the end) by its token.
+ * 1 adopted, 0 known absent, -1 still unknown.
+ */
+static int settle_create(struct exec *x, struct prov *p, const struct task *t, const char *token,
+                         struct prov_instance *inst_out)
+{
+    struct prov_instance inst;
+    struct prov_error pe;
+    bool found = false;
+    if (p->ops->find_by_token(p, t->offer.region, token, &inst, &found, &pe) != 0)
+        return -1;
+    if (!found || inst.state == PROV_TERMINATED || inst.state == PROV_SHUTTING_DOWN)
+        return 0;
+    *inst_out = inst;
+    return record_created(x, t, token, &inst) == 0 ? 1 : -1;
+}
+
+/* Sends one create, retrying transient and throttled errors with the same token. */
+static int send_create(struct exec *x, struct prov *p, const struct prov_create *req,
+                       struct prov_instance *out, struct prov_error *pe)
+{
+    unsigned delay = x->o.backoff_ms;
+    for (int attempt = 0;; attempt++) {
+        memset(pe, 0, sizeof *pe);
+        if (p->ops->create(p, req, out, pe) == 0)
+            return 0;
+        if (!retryable(pe->cls) || attempt >= x->o.max_retries)
+            return -1;
+        sleep_ms(delay);
+        delay *= 2;
+    }
+}
+
+static int do_create(struct exec *x, struct task *t)
+{
+    const char *cloud = core_cloud_name(t->offer.cloud);
+    struct prov *p = find_prov(x->in.clouds, x->in.nclouds, cloud);
+    if (!p) {
+        fatal(x, "%s: no provider for cloud '%s' (only aws is built)", t->address, cloud);
+        return -1;
+    }
+    char from[256], to[256], why[512];
+    for (int placement = 0; placement < x->o.max_placements; placement++) {
+        if (atomic_load(&x->stop))
+            return -1;
+        char token[48];
+        exec_token(x->in.state->lineage, t->address, x->serial0, t->ncreates++, token);
+        struct journal_rec intent = {.op = JOURNAL_CREATE,
+                                     .phase = JOURNAL_INTENT,
+                                     .address = t->address,
+                                     .provider = cloud,
+                                     .token = token,
+                                     .cloud_id = "",
+                                     .placement = offer_placement(&t->offer, t->spot, NULL),
+                                     .hourly_usd = t->hourly,
+                                     .error = "",
+                                     .at = unix_now()};
+        if (journal(x, &intent) != 0)
+            return -1;
+        say(x, "%s: creating (%s)...", t->address, where(&t->offer, t->spot, from, sizeof from));
+        busy(x, t, "creating");
+        double t0 = now_s();
+        struct prov_create req = {.stack = x->in.spec->stack,
+                                  .address = t->address,
+                                  .token = token,
+                                  .region = t->offer.region,
+                                  .zone = api_zone(&t->offer),
+                                  .instance_type = t->offer.instance_type,
+                                  .spot = t->spot,
+                                  .image = x->image,
+                                  .user_data = x->user_data};
+        struct prov_instance inst;
+        struct prov_error pe;
+        int sent = send_create(x, p, &req, &inst, &pe);
+        busy(x, t, NULL);
+        if (sent == 0) {
+            if (record_created(x, t, token, &inst) != 0)
+                return -1;
+            say(x, "%s: created %s in %.1fs", t->address, inst.id, now_s() - t0);
+            return 0;
+        }
+        if (retryable(pe.cls)) { /* the call may have reached the cloud: ask it */
+            int s = settle_create(x, p, t, token, &inst);
+            if (s == 1) {
+                say(x, "%s: created %s in %.1fs (found by its token)", t->address, inst.id,
+                    now_s() - t0);
+                return 0;
+            }
+            if (s < 0) {
+                pthread_mutex_lock(&x->state_mu);
+                x->res.unsettled = true;
+                pthread_mutex_unlock(&x->state_mu);
+                say(x,
+                    "%s: create failed and could not be settled (%s: %s); the next run "
+                    "settles it",
+                    t->address, class_name(pe.cls), pe.message);
+                return -1;
+            }
+        }
+        struct journal_rec failed = intent;
+        failed.phase = JOURNAL_FAILED;
+        failed.error = *pe.code ? pe.code : class_name(pe.cls);
+        failed.at = unix_now();
+        if (journal(x, &failed) != 0)
+            return -1;
+        if (pe.cls == PROV_AUTH || pe.cls == PROV_INVALID) {
+            fatal(x, "%s: %s error from %s, stopping: %s", t->address, class_name(pe.cls), cloud,
+                  pe.message);
+            return -1;
+        }
+        if (pe.cls != PROV_CAPACITY && pe.cls != PROV_QUOTA) {
+            say(x, "%s: create failed (%s): %s", t->address, class_name(pe.cls), pe.message);
+            return -1;
+        }
+        block(x, t, &pe);
+        where(&t->offer, t->spot, from, sizeof from);
+        if (placement + 1 >= x->o.max_placements) {
+            say(x, "%s: %s at %s: gave up after %d placements", t->address,
+                *pe.code ? pe.code : class_name(pe.cls), from, placement + 1);
+            return -1;
+        }
+        if (replan(x, t, why, sizeof why) != 0) {
+            say(x, "%s: %s at %s, and %s", t->address, *pe.code ? pe.code : class_name(pe.cls),
+                from, why);
+            return -1;
+        }
+        pthread_mutex_lock(&x->state_mu);
+        x->res.failovers++;
+        pthread_mutex_unlock(&x->state_mu);
+        say(x, "%s: failed over from %s to %s: %s", t->address, from,
+            where(&t->offer, t->spot, to, sizeof to), *pe.code ? pe.code : class_name(pe.cls));
+    }
+    return -1;
+}
+
+/* ---- one delete ---- */
+
+static int do_delete(struct exec *x, struct task *t, struct old_node *old)
+{
+    struct prov *p = find_prov(x->in.clouds, x->in.nclouds, old->cloud);
+    if (!p) {
+        fatal(x, "%s: no provider for cloud '%s' (only aws is built)", old->address, old->cloud);
+        return -1;
+    }
+    if (!*old->cloud_id) { /* a create never confirmed: its token says whether it made one */
+        struct prov_instance inst;
+        struct prov_error pe;
+        bool found = false;
+        if (*old->copy.token &&
+            p->ops->find_by_token(p, old->region, old->copy.token, &inst, &found, &pe) != 0) {
+            say(x, "%s: can't tell whether its unconfirmed create made an instance: %s",
+                old->address, pe.message);
+            return -1;
+        }
+        if (found && inst.state != PROV_TERMINATED && inst.state != PROV_SHUTTING_DOWN) {
+            char *id = strdup(inst.id);
+            if (!id) {
+                fatal(x, "out of memory");
+                return -1;
+            }
+            free(old->cloud_id);
+            old->cloud_id = id;
+        } else {
+            pthread_mutex_lock(&x->state_mu);
+            state_remove(x->in.state, old->address);
+            pthread_mutex_unlock(&x->state_mu);
+            return save(x);
+        }
+    }
+    struct journal_rec intent = {.op = JOURNAL_DELETE,
+                                 .phase = JOURNAL_INTENT,
+                                 .address = old->address,
+                                 .provider = old->cloud,
+                                 .token = "",
+                                 .cloud_id = old->cloud_id,
+                                 .placement = old->copy.placement,
+                                 .hourly_usd = old->copy.hourly_usd,
+                                 .error = "",
+                                 .at = unix_now()};
+    if (journal(x, &intent) != 0)
+        return -1;
+    say(x, "%s: destroying %s...", old->address, old->cloud_id);
+    busy(x, t, "destroying");
+    double t0 = now_s();
+    struct prov_error pe;
+    unsigned delay = x->o.backoff_ms;
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        memset(&pe, 0, sizeof pe);
+        rc = p->ops->destroy(p, old->region, old->cloud_id, &pe);
+        if (rc == 0 || !retryable(pe.cls) || attempt >= x->o.max_retries)
+            break;
+        sleep_ms(delay);
+        delay *= 2;
+    }
+    busy(x, t, NULL);
+    struct journal_rec out = intent;
+    out.phase = rc == 0 ? JOURNAL_DONE : JOURNAL_FAILED;
+    out.error = rc == 0 ? "" : *pe.code ? pe.code : class_name(pe.cls);
+    out.at = unix_now();
+    if (rc != 0 && retryable(pe.cls)) { /* may have been done: the next run describes it */
+        pthread_mutex_lock(&x->state_mu);
+        x->res.unsettled = true;
+        pthread_mutex_unlock(&x->state_mu);
+        say(x, "%s: destroy failed (%s): %s; the next run settles it", old->address,
+            class_name(pe.cls), pe.message);
+        return -1;
+    }
+    if (journal(x, &out) != 0)
+        return -1;
+    if (rc != 0) {
+        if (pe.cls == PROV_AUTH || pe.cls == PROV_INVALID)
+            fatal(x, "%s: %s error from %s, stopping: %s", old->address, class_name(pe.cls),
+                  old->cloud, pe.message);
+        else
+            say(x, "%s: destroy failed (%s): %s", old->address, class_name(pe.cls), pe.message);
+        return -1;
+    }
+    pthread_mutex_lock(&x->state_mu);
+    struct state_node *n = state_find(x->in.state, old->address);
+    if (n &&
+        (strcmp(n->cloud_id, old->cloud_id) == 0 || strcmp(n->cloud_id, old->copy.cloud_id) == 0))
+        state_remove(x->in.state, old->address);
+    pthread_mutex_unlock(&x->state_mu);
+    if (save(x) != 0)
+        return -1;
+    say(x, "%s: destroyed %s in %.1fs", old->address, old->cloud_id, now_s() - t0);
+    return 0;
+}
+
+/* Create-first replace: the old node moves aside to "ADDRESS~old" in the state, so that the
+ * new one can take the address; a crash in between leaves "ADDRESS~old" to be deleted by
+ * the next apply (it is in no plan). */
+static int set_aside(struct exec *x, struct task *t)
+{
+    char aside[512];
+    snprintf(aside, sizeof aside, "%s~old", t->address);
+    struct state_node moved = t->old.copy;
+    moved.address = aside;
+    char *dup = strdup(aside);
+    if (!dup) {
+        fatal(x, "out of memory");
+        return -1;
+    }
+    pthread_mutex_lock(&x->state_mu);
+    bool ok = state_put(x->in.state, &moved) != NULL;
+    if (ok)
+        state_remove(x->in.state, t->address);
+    pthread_mutex_unlock(&x->state_mu);
+    if (!ok) {
+        free(dup);
+        fatal(x, "out of memory");
+        return -1;
+    }
+    free(t->old.address);
+    t->old.address = dup;
+    return save(x);
+}
+
+static int run_task(struct exec *x, struct task *t)
+{
+    switch (t->kind) {
+    case TASK_CREATE:
+        return do_create(x, t);
+    case TASK_DELETE:
+        return do_delete(x, t, &t->old);
+    case TASK_REPLACE_DELETE_FIRST:
+        if (do_delete(x, t, &t->old) != 0 || atomic_load(&x->stop))
+            return -1;
+        return do_create(x, t);
+    case TASK_REPLACE_CREATE_FIRST:
+        if (set_aside(x, t) != 0 || do_create(x, t) != 0 || atomic_load(&x->stop))
+            return -1;
+        return do_delete(x, t, &t->old);
+    }
+    return -1;
+}
+
+static void *worker(void *arg)
+{
+    struct exec *x = arg;
+    for (;;) {
+        if (atomic_load(&x->stop))
+            break;
+        size_t i = atomic_fetch_add(&x->next, 1);
+        if (i >= x->ntasks)
+            break;
+        struct task *t = &x->tasks[i];
+        int rc = run_task(x, t);
+        pthread_mutex_lock(&x->state_mu);
+        if (rc != 0)
+            x->res.failed++;
+        else if (t->kind == TASK_CREATE)
+            x->res.created++;
+        else if (t->kind == TASK_DELETE)
+            x->res.deleted++;
+        else
+            x->res.replaced++;
+        pthread_mutex_unlock(&x->state_mu);
+    }
+    return NULL;
+}
+
+/* ---- the run ---- */
+
+static char *sdup(const char *s, bool *ok)
+{
+    char *d = strdup(s ? s : "");
+    if (!d)
+        *ok = false;
+    return d;
+}
+
+/* A deep copy of a state node (every string duplicated); 0, or -1 out of memory. */
+static int node_dup(struct state_node *dst, const struct state_node *src)
+{
+    bool ok = true;
+    *dst = *src;
+    dst->address = sdup(src->address, &ok);
+    dst->provider = sdup(src->provider, &ok);
+    dst->cloud_id = sdup(src->cloud_id, &ok);
+    dst->token = sdup(src->token, &ok);
+    dst->verify_detail = sdup(src->verify_detail, &ok);
+    dst->placement.cloud = sdup(src->placement.cloud, &ok);
+    dst->placement.region = sdup(src->placement.region, &ok);
+    dst->placement.zone = sdup(src->placement.zone, &ok);
+    dst->placement.instance_type = sdup(src->placement.instance_type, &ok);
+    dst->placement.gpu = sdup(src->placement.gpu, &ok);
+    return ok ? 0 : -1;
+}
+
+static void node_drop(struct state_node *n)
+{
+    free(n->address);
+    free(n->provider);
+    free(n->cloud_id);
+    free(n->token);
+    free(n->verify_detail);
+    free(n->placement.cloud);
+    free(n->placement.region);
+    free(n->placement.zone);
+    free(n->placement.instance_type);
+    free(n->placement.gpu);
+}
+
+struct exec *exec_new(const struct exec_input *in, const struct exec_options *o)
+{
+    struct exec *x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->in = *in;
+    if (o)
+        x->o = *o;
+    if (x->o.parallelism <= 0)
+        x->o.parallelism = 10;
+    if (x->o.max_placements <= 0)
+        x->o.max_placements = 4;
+    if (x->o.max_retries <= 0)
+        x->o.max_retries = 3;
+    if (x->o.backoff_ms == 0)
+        x->o.backoff_ms = 500;
+    if (x->o.block_ttl_s <= 0)
+        x->o.block_ttl_s = 3600;
+    const char *ami = getenv("GPUFORM_AWS_AMI");
+    x->image = x->o.image ? x->o.image : ami && *ami ? ami : EXEC_DEFAULT_AMI;
+    x->user_data = x->o.user_data ? x->o.user_data : DEFAULT_USER_DATA;
+    x->log = x->o.log ? x->o.log : stderr;
+    pthread_mutex_init(&x->state_mu, NULL);
+    pthread_mutex_init(&x->journal_mu, NULL);
+    pthread_mutex_init(&x->log_mu, NULL);
+    pthread_mutex_init(&x->plan_mu, NULL);
+    pthread_cond_init(&x->tick_cv, NULL);
+    atomic_init(&x->stop, 0);
+    atomic_init(&x->next, 0);
+    return x;
+}
+
+static void old_release(struct old_node *o)
+{
+    free(o->address);
+    free(o->cloud_id);
+    free(o->cloud);
+    free(o->region);
+    node_drop(&o->copy);
+}
+
+void exec_free(struct exec *x)
+{
+    if (!x)
+        return;
+    for (size_t i = 0; i < x->ntasks; i++)
+        old_release(&x->tasks[i].old);
+    free(x->tasks);
+    pthread_mutex_destroy(&x->state_mu);
+    pthread_mutex_destroy(&x->journal_mu);
+    pthread_mutex_destroy(&x->log_mu);
+    pthread_mutex_destroy(&x->plan_mu);
+    pthread_cond_destroy(&x->tick_cv);
+    free(x);
+}
+
+static int old_copy(struct old_node *o, const struct state_node *n)
+{
+    o->address = strdup(n->address);
+    o->cloud_id = strdup(n->cloud_id);
+    o->cloud = strdup(n->placement.cloud);
+    o->region = strdup(n->placement.region);
+    int rc = node_dup(&o->copy, n);
+    return o->address && o->cloud_id && o->cloud && o->region && rc == 0 ? 0 : -1;
+}
+
+static int build_tasks(struct exec *x, const struct diff *d)
+{
+    x->tasks = calloc(d->nchanges ? d->nchanges : 1, sizeof *x->tasks);
+    if (!x->tasks)
+        return -1;
+    for (size_t i = 0; i < d->nchanges; i++) {
+        const struct diff_change *c = &d->changes[i];
+        if (c->action == DIFF_NOOP)
+            continue;
+        struct task *t = &x->tasks[x->ntasks++];
+        t->address = c->address;
+        if (c->want) {
+            t->wkind = c->want->workload->kind;
+            t->offer = *c->want->offer;
+            t->spot = c->want->spot;
+            t->hourly = c->want->hourly;
+        }
+        if (c->have && old_copy(&t->old, c->have) != 0)
+            return -1;
+        switch (c->action) {
+        case DIFF_CREATE:
+            t->kind = TASK_CREATE;
+            break;
+        case DIFF_DELETE:
+            t->kind = TASK_DELETE;
+            break;
+        default:
+            t->kind = t->wkind == SPEC_KIND_SERVICE && *c->have->cloud_id &&
+                              c->have->status == STATE_RUNNING
+                          ? TASK_REPLACE_CREATE_FIRST
+                          : TASK_REPLACE_DELETE_FIRST;
+        }
+    }
+    return 0;
+}
+
+int exec_run(struct exec *x, const struct diff *d, struct exec_result *res)
+{
+    memset(&x->res, 0, sizeof x->res);
+    x->serial0 = x->in.state->serial;
+    int rc = -1;
+    if (build_tasks(x, d) != 0) {
+        snprintf(x->res.error, sizeof x->res.error, "out of memory");
+        goto out;
+    }
+    size_t nthreads = (size_t)x->o.parallelism < x->ntasks ? (size_t)x->o.parallelism : x->ntasks;
+    pthread_t *th = calloc(nthreads ? nthreads : 1, sizeof *th);
+    if (!th) {
+        snprintf(x->res.error, sizeof x->res.error, "out of memory");
+        goto out;
+    }
+    pthread_t tick;
+    bool ticking = pthread_create(&tick, NULL, ticker, x) == 0;
+    size_t started = 0;
+    for (; started < nthreads; started++)
+        if (pthread_create(&th[started], NULL, worker, x) != 0)
+            break;
+    if (started == 0 && nthreads > 0)
+        worker(x); /* no thread could start: do the work here */
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_lock(&x->log_mu);
+    x->done = true;
+    pthread_cond_signal(&x->tick_cv);
+    pthread_mutex_unlock(&x->log_mu);
+    if (ticking)
+        pthread_join(tick, NULL);
+    free(th);
+    /* tasks never started count as failed */
+    size_t taken = atomic_load(&x->next);
+    if (taken < x->ntasks)
+        x->res.failed += x->ntasks - taken;
+    /* the state records everything; the journal can go unless an outcome is unknown */
+    struct state_err err;
+    if (save(x) == 0 && !x->res.unsettled &&
+        x->in.backend->ops->journal_clear(x->in.backend, &err) != 0)
+        fatal(x, "%s", err.msg);
+    rc = x->res.failed == 0 && !x->res.error[0] && !x->res.interrupted ? 0 : -1;
+out:
+    if (res)
+        *res = x->res;
+    return rc;
+}
+
+/* ---- replay ---- */
+
+static void rlog(FILE *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void rlog(FILE *log, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(log ? log : stderr, fmt, ap);
+    fputc('\n', log ? log : stderr);
+    va_end(ap);
+}
+
+static int replay_create(const struct journal_entry *e, struct state *st, struct prov *p, FILE *log,
+                         struct state_err *err)
+{
+    struct prov_instance inst;
+    memset(&inst, 0, sizeof inst);
+    const char *id = e->cloud_id;
+    const char *zone = e->placement.zone;
+    if (e->phase == JOURNAL_FAILED)
+        return 0;
+    if (e->phase == JOURNAL_INTENT) {
+        struct prov_error pe;
+        bool found = false;
+        if (!p)
+            return state_fail(err,
+                              "journal: '%s' was being created on '%s', which has no "
+                              "provider here",
+                              e->address, e->provider);
+        if (p->ops->find_by_token(p, e->placement.region, e->token, &inst, &found, &pe) != 0)
+            return state_fail(err, "journal: can't settle the create of '%s': %s", e->address,
+                              pe.message);
+        if (!found || inst.state == PROV_TERMINATED || inst.state == PROV_SHUTTING_DOWN) {
+            rlog(log, "%s: an unfinished create made nothing; dropped", e->address);
+            return 0;
+        }
+        id = inst.id;
+        if (*inst.zone)
+            zone = inst.zone;
+        rlog(log, "%s: an unfinished create made %s; adopted", e->address, id);
+    }
+    struct state_node n = {.address = e->address,
+                           .provider = e->provider,
+                           .cloud_id = MUT(id),
+                           .token = e->token,
+                           .placement = e->placement,
+                           .hourly_usd = e->hourly_usd,
+                           .status = STATE_RUNNING,
+                           .created_at = e->at,
+                           .verify = STATE_VERIFY_NONE,
+                           .verify_detail = "",
+                           .tainted = false};
+    n.placement.zone = MUT(zone);
+    if (!state_put(st, &n))
+        return state_fail(err, "out of memory replaying the journal");
+    return 0;
+}
+
+static int replay_delete(const struct journal_entry *e, struct state *st, struct prov *p, FILE *log,
+                         struct state_err *err)
+{
+    struct state_node *n = state_find(st, e->address);
+    if (e->phase == JOURNAL_FAILED || !n || strcmp(n->cloud_id, e->cloud_id) != 0)
+        return 0;
+    if (e->phase == JOURNAL_INTENT) {
+        if (!p)
+            return state_fail(err,
+                              "journal: '%s' was being deleted on '%s', which has no "
+                              "provider here",
+                              e->address, e->provider);
+        struct prov_instance inst;
+        struct prov_error pe;
+        if (p->ops->describe(p, e->placement.region, e->cloud_id, &inst, &pe) == 0) {
+            if (inst.state != PROV_TERMINATED && inst.state != PROV_SHUTTING_DOWN) {
+                rlog(log, "%s: an unfinished delete left %s running; kept", e->address,
+                     e->cloud_id);
+                return 0;
+            }
+        } else if (pe.cls != PROV_NOT_FOUND) {
+            return state_fail(err, "journal: can't settle the delete of '%s': %s", e->address,
+                              pe.message);
+        }
+        rlog(log, "%s: an unfinished delete of %s went through", e->address, e->cloud_id);
+    }
+    state_remove(st, e->address);
+    return 0;
+}
+
+int exec_replay(struct state_backend *b, struct state *st, const struct exec_cloud *clouds,
+                size_t nclouds, FILE *log, size_t *settled, struct state_err *err)
+{
+    *settled = 0;
+    char *text = NULL;
+    size_t len = 0;
+    if (b->ops->journal_read(b, &text, &len, err) != 0)
+        return -1;
+    if (!text)
+        return 0;
+    struct journal_replay r;
+    int rc = journal_replay(text, len, "the journal", &r, err);
+    free(text);
+    if (rc != 0)
+        return -1;
+    if (r.nentries > 0)
+        rlog(log, "gpuform: settling %zu change%s left by a run that did not finish", r.nentries,
+             r.nentries == 1 ? "" : "s");
+    for (size_t i = 0; rc == 0 && i < r.nentries; i++) {
+        const struct journal_entry *e = &r.entries[i];
+        struct prov *p = find_prov(clouds, nclouds, e->provider);
+        rc = e->op == JOURNAL_CREATE ? replay_create(e, st, p, log, err)
+                                     : replay_delete(e, st, p, log, err);
+    }
+    *settled = r.nentries;
+    journal_replay_release(&r);
+    if (rc != 0)
+        return -1;
+    if (*settled > 0 && write_state_locked(b, st, err) != 0)
+        return -1;
+    return b->ops->journal_clear(b, err);
+}

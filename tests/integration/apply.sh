@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# apply and destroy with the real binary (issue 5):
+#  1. `gpuform apply --sim --auto-approve` on a copy of specs/examples/hello-world: the state
+#     and cloudsim's world (cloudsim.json beside the state) hold the same instance; plan then
+#     shows no changes; apply again changes nothing; destroy without --auto-approve and
+#     without a terminal refuses; destroy leaves nothing alive.
+#  2. Chaos: against a separate `gpuform cloudsim` (so the cloud outlives the killed run),
+#     apply and destroy a 6-node stack in turn, kill -9 each at 20 seeded random moments, re-run it to
+#     the end, and check each time that cloudsim's live instances of the stack are exactly
+#     the state's: no orphan, no duplicate.
+#   apply.sh GPUFORM_BINARY SOURCE_DIR
+set -uo pipefail
+gpuform="$1"
+src="$2"
+command -v jq >/dev/null || { echo "skip - jq is not installed"; exit 77; }
+command -v curl >/dev/null || { echo "skip - curl is not installed"; exit 77; }
+tmp="$(mktemp -d)"
+pid=""
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() {
+    echo "not ok - $*"
+    exit 1
+}
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE GPUFORM_AWS_ENDPOINT
+unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_EC2
+
+# ---- 1. --sim on hello-world ----
+hw="$tmp/hello-world"
+cp -r "$src/specs/examples/hello-world" "$hw"
+"$gpuform" apply --sim --auto-approve "$hw" </dev/null >"$tmp/out" 2>"$tmp/err" ||
+    fail "apply --sim: $(cat "$tmp/err")"
+grep -q "Apply complete: 1 created" "$tmp/out" || fail "apply summary: $(cat "$tmp/out")"
+state="$hw/.gpuform/state.json"
+world="$hw/.gpuform/cloudsim.json"
+ids_state() { jq -r '.nodes[].cloud_id' "$1" | sort; }
+ids_world() { jq -r '.instances[] | select(.state < 32) | .id' "$1" | sort; }
+[ "$(ids_state "$state" | wc -l)" = 1 ] || fail "the state holds $(ids_state "$state" | wc -l) nodes"
+[ "$(ids_state "$state")" = "$(ids_world "$world")" ] || fail "state and cloudsim differ"
+[ ! -s "$state.journal" ] || fail "the journal was left after a complete apply"
+echo "ok - apply --sim created the node; the state and cloudsim agree"
+
+"$gpuform" plan --detailed-exitcode "$hw" >"$tmp/out" 2>"$tmp/err"
+[ $? = 0 ] || fail "plan after apply shows changes: $(cat "$tmp/out" "$tmp/err")"
+"$gpuform" apply --sim --auto-approve "$hw" </dev/null >"$tmp/out" 2>"$tmp/err" ||
+    fail "second apply: $(cat "$tmp/err")"
+grep -q "No changes" "$tmp/out" || fail "second apply changed something: $(cat "$tmp/out")"
+echo "ok - plan and a second apply show no changes"
+
+if "$gpuform" destroy --sim "$hw" </dev/null >"$tmp/out" 2>"$tmp/err"; then
+    fail "destroy without --auto-approve and without a terminal went ahead"
+fi
+grep -q "auto-approve" "$tmp/err" || fail "the refusal does not name --auto-approve"
+[ "$(ids_world "$world" | wc -l)" = 1 ] || fail "the refused destroy changed cloudsim"
+"$gpuform" destroy --sim --auto-approve "$hw" </dev/null >"$tmp/out" 2>"$tmp/err" ||
+    fail "destroy: $(cat "$tmp/err")"
+[ "$(jq '.nodes | length' "$state")" = 0 ] || fail "destroy left nodes in the state"
+[ -z "$(ids_world "$world")" ] || fail "destroy left instances alive in cloudsim"
+echo "ok - destroy needs --auto-approve without a terminal, then leaves nothing"
+
+cp "$state" "$tmp/good.json"
+printf '{"format_version": 1, "lineage": ' >"$state" # truncated
+if "$gpuform" apply --sim --auto-approve "$hw" </dev/null >"$tmp/out" 2>"$tmp/err"; then
+    fail "apply went ahead over a truncated state"
+fi
+grep -q "state.json.backup" "$tmp/err" || fail "the refusal does not name the backup: $(cat "$tmp/err")"
+[ "$(cat "$state")" = '{"format_version": 1, "lineage": ' ] || fail "the truncated state was written over"
+echo "ok - a truncated state is refused, naming the backup, and left as it is"
+
+# ---- 2. chaos: kill -9 at seeded random moments ----
+export AWS_ACCESS_KEY_ID=AKIDAPPLYCHAOS AWS_SECRET_ACCESS_KEY='apply/chaos+secret'
+cat >"$tmp/world.yaml" <<'YAML'
+seed: 5
+time_scale: 0.001
+lifecycle: { pending_seconds: [5, 30], shutting_down_seconds: [5, 15], terminated_visible_seconds: 60000 }
+latency_ms: { min: 5, max: 60 }
+throttle:
+  run_instances: { burst: 1000, refill_per_second: 100 }
+  terminate_instances: { burst: 1000, refill_per_second: 100 }
+clouds:
+  aws:
+    regions: [us-east-1]
+YAML
+"$gpuform" cloudsim --listen 127.0.0.1:0 --config "$tmp/world.yaml" >"$tmp/sim.out" 2>"$tmp/sim.err" &
+pid=$!
+url=""
+for _ in $(seq 1 200); do
+    url="$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$tmp/sim.out")"
+    [ -n "$url" ] && break
+    sleep 0.05
+done
+[ -n "$url" ] || fail "cloudsim did not start: $(cat "$tmp/sim.err")"
+export GPUFORM_AWS_ENDPOINT="$url"
+stack="$tmp/chaos"
+mkdir -p "$stack"
+cat >"$stack/stack.yaml" <<'YAML'
+version: 1
+stack: chaos
+clouds:
+  aws: { regions: [us-east-1] }
+workloads:
+  train:
+    kind: training
+    gpu: A10G:1
+    nodes: 6
+    hours: 4
+YAML
+cstate="$stack/.gpuform/state.json"
+
+# cloudsim's live instances of the stack: "ID ADDRESS" lines, sorted
+live_world() {
+    curl -sf "$url/_cloudsim/instances" |
+        jq -r '.. | objects | select(has("instance_id")) |
+               select(.state == "pending" or .state == "running") |
+               select(.tags["gpuform:stack"] == "chaos") |
+               "\(.instance_id) \(.tags["gpuform:address"])"' | sort
+}
+live_state() {
+    [ -f "$cstate" ] || return 0
+    jq -r '.nodes[] | "\(.cloud_id) \(.address)"' "$cstate" | sort
+}
+
+RANDOM=20261121 # seeded: the same kill moments every run
+settled=0
+for i in $(seq 1 20); do
+    cmd=apply
+    [ $((i % 2)) = 0 ] && cmd=destroy # every round has work to interrupt
+    delay_ms=$((50 + RANDOM % 450))
+    "$gpuform" "$cmd" --auto-approve --parallelism 3 "$stack" </dev/null >"$tmp/c.out" 2>"$tmp/c.err" &
+    victim=$!
+    sleep "$(printf '0.%03d' "$delay_ms")"
+    kill -9 "$victim" 2>/dev/null
+    wait "$victim" 2>/dev/null
+    "$gpuform" "$cmd" --auto-approve --parallelism 3 "$stack" </dev/null >"$tmp/c.out" 2>"$tmp/c.err" ||
+        fail "round $i: $cmd after kill -9 at ${delay_ms} ms failed: $(cat "$tmp/c.out" "$tmp/c.err")"
+    grep -q "left by a run that did not finish" "$tmp/c.err" && settled=$((settled + 1))
+    w="$(live_world)"
+    s="$(live_state)"
+    [ "$w" = "$s" ] || fail "round $i ($cmd, killed at ${delay_ms} ms): cloudsim has
+$w
+but the state has
+$s"
+    want=6
+    [ "$cmd" = destroy ] && want=0
+    [ "$(printf '%s' "$w" | grep -c .)" = "$want" ] ||
+        fail "round $i: $want live instances expected, cloudsim has $(printf '%s' "$w" | grep -c .)"
+    dups="$(printf '%s\n' "$w" | awk 'NF {print $2}' | sort | uniq -d)"
+    [ -z "$dups" ] || fail "round $i: duplicate instances for $dups"
+done
+echo "ok - 20 kill -9 rounds ($settled killed mid-change, settled from the journal): cloudsim's" \
+    "live instances equal the state's, no orphan, no duplicate"
+
+# ---- 3. SIGTERM while creating: the calls in flight finish, the state is saved ----
+sstack="$tmp/sigs"
+mkdir -p "$sstack"
+sed -e 's/stack: chaos/stack: sigs/' -e 's/nodes: 6/nodes: 12/' "$stack/stack.yaml" >"$sstack/stack.yaml"
+"$gpuform" apply --auto-approve --parallelism 1 "$sstack" </dev/null >"$tmp/s.out" 2>"$tmp/s.err" &
+victim=$!
+for _ in $(seq 1 400); do
+    grep -q "creating" "$tmp/s.err" && break
+    sleep 0.05
+done
+grep -q "creating" "$tmp/s.err" || fail "the apply to interrupt never started creating: $(cat "$tmp/s.err")"
+kill -TERM "$victim"
+wait "$victim"
+src_rc=$?
+[ "$src_rc" = 1 ] || fail "apply after SIGTERM exited $src_rc, not 1: $(cat "$tmp/s.out" "$tmp/s.err")"
+grep -q "starting nothing new" "$tmp/s.err" || fail "no message for SIGTERM: $(cat "$tmp/s.err")"
+grep -q "Apply interrupted" "$tmp/s.out" || fail "no interrupted summary: $(cat "$tmp/s.out")"
+[ ! -s "$sstack/.gpuform/state.json.journal" ] || fail "the journal was left after a clean stop"
+sstate="$sstack/.gpuform/state.json"
+sw="$(curl -sf "$url/_cloudsim/instances" |
+    jq -r '.. | objects | select(has("instance_id")) | select(.tags["gpuform:stack"] == "sigs") |
+           select(.state == "pending" or .state == "running") | .instance_id' | sort)"
+[ "$sw" = "$(jq -r '.nodes[].cloud_id' "$sstate" | sort)" ] ||
+    fail "after SIGTERM cloudsim and the state differ"
+"$gpuform" apply --auto-approve "$sstack" </dev/null >"$tmp/s.out" 2>"$tmp/s.err" ||
+    fail "apply after SIGTERM: $(cat "$tmp/s.err")"
+[ "$(jq '.nodes | length' "$sstate")" = 12 ] || fail "the re-run did not finish the stack"
+echo "ok - SIGTERM: calls in flight finished and recorded, exit 1; the re-run completes"
+exit 0

@@ -1,0 +1,650 @@
+/*
+ * The apply engine against cloudsim in this process, on loopback: apply creates every node
+ * (cloudsim's live instances equal the state's), a second apply has nothing to do, destroy
+ * leaves nothing; a zone without capacity sends the nodes elsewhere and blocks the offer in
+ * the state; a journal left by a "killed" run (records written by hand) is settled: made
+ * instances adopted, unmade ones dropped, no duplicate. Assertions never depend on timing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/diag.h"
+#include "executor/apply.h"
+#include "executor/backend.h"
+#include "executor/diff.h"
+#include "executor/journal.h"
+#include "executor/state.h"
+#include "modules/cloudsim/sim.h"
+#include "modules/provider.h"
+#include "parser/spec.h"
+#include "planner/catalog.h"
+#include "planner/plan.h"
+
+#define AKID   "AKIDGPUFORMAPPLYTEST"
+#define SECRET "gpuform-apply-test-secret-0123456789"
+#define STACK  "apply-test"
+
+/* Two zones of one region; us-east-1a is cheaper, so the planner wants it. */
+static const char catalog_text[] =
+    "cloud,region,zone,instance_type,gpu,gpus,gpu_memory_gb,vcpus,ram_gib,ondemand_usd_hour,"
+    "spot_usd_hour,as_of,source\n"
+    "aws,us-east-1,us-east-1a,g5.xlarge,A10G,1,24,4,16,1,,2026-01-21,test\n"
+    "aws,us-east-1,us-east-1b,g5.xlarge,A10G,1,24,4,16,1.2,,2026-01-21,test\n";
+
+static const char spec_text[] = "version: 1\n"
+                                "stack: " STACK "\n"
+                                "clouds:\n"
+                                "  aws: { regions: [us-east-1] }\n"
+                                "workloads:\n"
+                                "  train:\n"
+                                "    kind: training\n"
+                                "    gpu: A10G:1\n"
+                                "    nodes: 3\n"
+                                "    hours: 4\n";
+
+struct fixture {
+    char dir[64];
+    FILE *log; /* the engine's progress lines; NULL: stderr */
+    struct sim_world *world;
+    struct sim_server *server;
+    char endpoint[64];
+    struct prov *prov;
+    struct exec_cloud cloud;
+    struct spec *spec;
+    struct plan_catalog *cat;
+    struct state_backend *b;
+    struct state *st;
+};
+
+static void start_sim(struct fixture *f, const char *const *full_zones)
+{
+    struct core_diags d;
+    struct sim_config c;
+    core_diags_init(&d, 0);
+    assert_int_equal(sim_config_defaults(&c, &d), 0);
+    core_diags_release(&d);
+    c.seed = 3;
+    c.time_scale = 0.001;
+    c.throttle = false;
+    assert_int_equal(sim_config_add_credential(&c, AKID, SECRET), 0);
+    for (size_t i = 0; full_zones && full_zones[i]; i++) { /* no room for g5.xlarge */
+        struct sim_capacity_rule *r = realloc(c.capacity, (i + 1) * sizeof *r);
+        assert_non_null(r);
+        c.capacity = r;
+        c.capacity[i] = (struct sim_capacity_rule){
+            .zone = strdup(full_zones[i]), .type = strdup("g5.xlarge"), .limit = 0};
+        c.ncapacity = i + 1;
+    }
+    f->world = sim_world_new(&c);
+    assert_non_null(f->world);
+    char err[256] = "";
+    struct sim_server_options so = {.host = "127.0.0.1", .port = 0};
+    f->server = sim_server_start(f->world, &so, err);
+    if (!f->server)
+        fail_msg("cloudsim did not start: %s", err);
+    snprintf(f->endpoint, sizeof f->endpoint, "http://127.0.0.1:%u", sim_server_port(f->server));
+    struct prov_config cfg = {.endpoint = f->endpoint};
+    struct prov_error pe;
+    f->prov = prov_find("aws")->open(&cfg, &pe);
+    if (!f->prov)
+        fail_msg("the aws provider did not open: %s", pe.message);
+    f->cloud = (struct exec_cloud){.name = "aws", .prov = f->prov};
+}
+
+static int setup_with(void **state, const char *spec_src, const char *const *full_zones)
+{
+    setenv("AWS_ACCESS_KEY_ID", AKID, 1);
+    setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+    unsetenv("AWS_SESSION_TOKEN");
+    unsetenv("GPUFORM_AWS_ENDPOINT");
+    struct fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/gpuform-apply-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/stack.yaml", f->dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(spec_src, fp);
+    fclose(fp);
+    struct core_diags d;
+    core_diags_init(&d, 0);
+    assert_int_equal(spec_load(path, NULL, &d, &f->spec), 0);
+    assert_int_equal(plan_catalog_parse("test", catalog_text, sizeof catalog_text - 1, &d, &f->cat),
+                     0);
+    core_diags_release(&d);
+    struct state_err err;
+    f->b = state_local_open(f->spec->state_file, &err);
+    assert_non_null(f->b);
+    struct state_lock_info me, holder, stale;
+    assert_int_equal(state_lock_info_self(&me, "apply", "test"), 0);
+    assert_int_equal(f->b->ops->lock(f->b, &me, 0, &holder, &stale, &err), 0);
+    f->st = state_new(STACK);
+    assert_non_null(f->st);
+    start_sim(f, full_zones);
+    *state = f;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, spec_text, NULL);
+}
+
+static int setup_no_room_in_a(void **state)
+{
+    static const char *const full[] = {"us-east-1a", NULL};
+    return setup_with(state, spec_text, full);
+}
+
+static int setup_no_room_anywhere(void **state)
+{
+    static const char *const full[] = {"us-east-1a", "us-east-1b", NULL};
+    return setup_with(state, spec_text, full);
+}
+
+static const char service_spec_text[] = "version: 1\n"
+                                        "stack: " STACK "\n"
+                                        "clouds:\n"
+                                        "  aws: { regions: [us-east-1] }\n"
+                                        "workloads:\n"
+                                        "  chat:\n"
+                                        "    kind: service\n"
+                                        "    gpu: A10G:1\n"
+                                        "    replicas: 2\n";
+
+static int setup_service(void **state)
+{
+    return setup_with(state, service_spec_text, NULL);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    f->prov->ops->close(f->prov);
+    sim_server_stop(f->server);
+    sim_world_free(f->world);
+    state_free(f->st);
+    f->b->ops->close(f->b);
+    spec_free(f->spec);
+    plan_catalog_free(f->cat);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* Live (pending or running) instances of the stack in the world; `zone` "" = any. */
+static size_t live(struct fixture *f, const char *zone)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&f->world->lock);
+    for (size_t i = 0; i < f->world->ninstances; i++) {
+        const struct sim_instance *in = f->world->instances[i];
+        if (in->state != SIM_PENDING && in->state != SIM_RUNNING)
+            continue;
+        if (*zone && strcmp(in->zone, zone) != 0)
+            continue;
+        for (size_t t = 0; t < in->ntags; t++)
+            if (!strcmp(in->tags[t].key, "gpuform:stack") && !strcmp(in->tags[t].value, STACK))
+                n++;
+    }
+    pthread_mutex_unlock(&f->world->lock);
+    return n;
+}
+
+/* Whether the world has a live instance with this id. */
+static bool live_id(struct fixture *f, const char *id)
+{
+    pthread_mutex_lock(&f->world->lock);
+    const struct sim_instance *in = sim_world_find(f->world, id);
+    bool ok = in && (in->state == SIM_PENDING || in->state == SIM_RUNNING);
+    pthread_mutex_unlock(&f->world->lock);
+    return ok;
+}
+
+/* Plans against the state (as apply does), diffs and executes; returns the diff's change
+ * count and the run's result. `destroy`: against an empty plan. */
+static size_t apply(struct fixture *f, bool destroy, int *rc, struct exec_result *res)
+{
+    struct core_arena arena;
+    core_arena_init(&arena, 0);
+    struct plan_current *cur = NULL;
+    size_t ncur = 0;
+    assert_int_equal(diff_current_from_state(f->st, &arena, &cur, &ncur), 0);
+    struct plan_catalog *unblocked = exec_catalog_unblocked(f->cat, f->st, (int64_t)time(NULL));
+    assert_non_null(unblocked);
+    struct core_diags d;
+    core_diags_init(&d, 0);
+    struct plan_options po = {.current = cur, .ncurrent = ncur};
+    struct plan_result *plan = NULL, empty = {0};
+    core_arena_init(&empty.arena, 0);
+    if (!destroy)
+        assert_int_equal(plan_solve(f->spec, unblocked, &po, &d, &plan), 0);
+    struct diff df;
+    assert_int_equal(diff_compute(destroy ? &empty : plan, f->st, &df), 0);
+    size_t changes = df.ncreate + df.ndelete + df.nreplace;
+    struct exec_input in = {.spec = f->spec,
+                            .catalog = f->cat,
+                            .plan = destroy ? &empty : plan,
+                            .backend = f->b,
+                            .state = f->st,
+                            .clouds = &f->cloud,
+                            .nclouds = 1};
+    struct exec_options o = {.parallelism = 4, .backoff_ms = 1, .log = f->log};
+    struct exec *x = exec_new(&in, &o);
+    assert_non_null(x);
+    *rc = exec_run(x, &df, res);
+    exec_free(x);
+    diff_release(&df);
+    plan_result_free(plan);
+    core_arena_release(&empty.arena);
+    plan_catalog_free(unblocked);
+    core_diags_release(&d);
+    core_arena_release(&arena);
+    return changes;
+}
+
+/* The state as stored (what the next run reads), parsed. */
+static struct state *stored(struct fixture *f)
+{
+    char *text = NULL;
+    size_t len = 0;
+    struct state_err err;
+    assert_int_equal(f->b->ops->read(f->b, &text, &len, &err), 0);
+    assert_non_null(text);
+    struct state *st = NULL;
+    assert_int_equal(state_parse(text, len, "stored", &st, &err), 0);
+    free(text);
+    return st;
+}
+
+static bool journal_empty(struct fixture *f)
+{
+    char *text = NULL;
+    size_t len = 0;
+    struct state_err err;
+    assert_int_equal(f->b->ops->journal_read(f->b, &text, &len, &err), 0);
+    free(text);
+    return !text || len == 0;
+}
+
+static void
+test_apply_creates_every_node_then_has_nothing_to_do_and_destroy_leaves_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct exec_result res;
+    int rc;
+    assert_int_equal(apply(f, false, &rc, &res), 3);
+    assert_int_equal(rc, 0);
+    assert_int_equal(res.created, 3);
+    assert_int_equal(res.failed, 0);
+    assert_int_equal(f->st->nnodes, 3);
+    assert_int_equal(live(f, ""), 3);
+    for (size_t i = 0; i < f->st->nnodes; i++) {
+        assert_true(live_id(f, f->st->nodes[i].cloud_id));
+        assert_string_equal(f->st->nodes[i].placement.zone, "us-east-1a");
+        assert_int_equal(f->st->nodes[i].status, STATE_RUNNING);
+    }
+    struct state *on_disk = stored(f);
+    assert_int_equal(on_disk->nnodes, 3);
+    state_free(on_disk);
+    assert_true(journal_empty(f));
+
+    assert_int_equal(apply(f, false, &rc, &res), 0); /* a second apply: no changes */
+    assert_int_equal(rc, 0);
+    assert_int_equal(live(f, ""), 3);
+
+    assert_int_equal(apply(f, true, &rc, &res), 3);
+    assert_int_equal(rc, 0);
+    assert_int_equal(res.deleted, 3);
+    assert_int_equal(f->st->nnodes, 0);
+    assert_int_equal(live(f, ""), 0);
+    on_disk = stored(f);
+    assert_int_equal(on_disk->nnodes, 0);
+    state_free(on_disk);
+    assert_true(journal_empty(f));
+}
+
+static void test_apply_fails_over_to_the_next_zone_and_blocks_the_full_one(void **state)
+{
+    struct fixture *f = *state;
+    struct exec_result res;
+    int rc;
+    assert_int_equal(apply(f, false, &rc, &res), 3);
+    assert_int_equal(rc, 0);
+    assert_int_equal(res.created, 3);
+    assert_true(res.failovers >= 1);
+    assert_int_equal(live(f, "us-east-1a"), 0);
+    assert_int_equal(live(f, "us-east-1b"), 3);
+    for (size_t i = 0; i < f->st->nnodes; i++)
+        assert_string_equal(f->st->nodes[i].placement.zone, "us-east-1b");
+    struct state *on_disk = stored(f);
+    assert_int_equal(on_disk->nnodes, 3);
+    assert_int_equal(on_disk->nblocks, 1);
+    assert_string_equal(on_disk->blocks[0].zone, "us-east-1a");
+    assert_string_equal(on_disk->blocks[0].instance_type, "g5.xlarge");
+    assert_string_equal(on_disk->blocks[0].error_class, "capacity");
+    assert_true(on_disk->blocks[0].until - on_disk->blocks[0].at == 3600);
+    state_free(on_disk);
+    /* the next plan avoids the blocked zone: nothing moves back */
+    assert_int_equal(apply(f, false, &rc, &res), 0);
+    assert_int_equal(live(f, ""), 3);
+}
+
+static void journal_put(struct fixture *f, enum journal_op op, enum journal_phase phase,
+                        const char *address, const char *token, const char *id)
+{
+    struct journal_rec r = {.op = op,
+                            .phase = phase,
+                            .address = address,
+                            .provider = "aws",
+                            .token = token,
+                            .cloud_id = id,
+                            .placement = {.cloud = "aws",
+                                          .region = "us-east-1",
+                                          .zone = "us-east-1a",
+                                          .instance_type = "g5.xlarge",
+                                          .gpu = "A10G",
+                                          .gpus = 1},
+                            .hourly_usd = 1,
+                            .error = "",
+                            .at = 1795000000};
+    char *line = journal_encode(&r);
+    assert_non_null(line);
+    struct state_err err;
+    assert_int_equal(f->b->ops->journal_append(f->b, line, strlen(line), &err), 0);
+    free(line);
+}
+
+/* Creates an instance as a killed run's create would have. */
+static void made(struct fixture *f, const char *address, const char *token, char id[64])
+{
+    struct prov_create c = {.stack = STACK,
+                            .address = address,
+                            .token = token,
+                            .region = "us-east-1",
+                            .zone = "us-east-1a",
+                            .instance_type = "g5.xlarge",
+                            .image = EXEC_DEFAULT_AMI,
+                            .user_data = ""};
+    struct prov_instance out;
+    struct prov_error pe;
+    assert_int_equal(f->prov->ops->create(f->prov, &c, &out, &pe), 0);
+    strcpy(id, out.id);
+}
+
+static void
+test_replay_adopts_what_was_made_drops_what_was_not_and_apply_makes_no_duplicate(void **state)
+{
+    struct fixture *f = *state;
+    char id0[64], id2[64], gone[64], alive[64];
+    /* train[0]: the create reached the cloud, the run died before "done" */
+    made(f, "train[0]", "tok-made", id0);
+    journal_put(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[0]", "tok-made", "");
+    /* train[1]: the run died before the create was sent */
+    journal_put(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[1]", "tok-unsent", "");
+    /* train[2]: done, but the state was never written */
+    made(f, "train[2]", "tok-done", id2);
+    journal_put(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[2]", "tok-done", "");
+    journal_put(f, JOURNAL_CREATE, JOURNAL_DONE, "train[2]", "tok-done", id2);
+    /* old[0]: a delete that went through; old[1]: one that was never sent */
+    made(f, "old[0]", "tok-old0", gone);
+    made(f, "old[1]", "tok-old1", alive);
+    struct state_err err;
+    assert_int_equal(f->prov->ops->destroy(f->prov, "us-east-1", gone, &(struct prov_error){0}), 0);
+    char *ids[2] = {gone, alive}, addr0[] = "old[0]", addr1[] = "old[1]";
+    char *addrs[2] = {addr0, addr1};
+    for (int i = 0; i < 2; i++) {
+        struct state_node n = {.address = addrs[i],
+                               .provider = "aws",
+                               .cloud_id = ids[i],
+                               .token = "t",
+                               .placement = {.cloud = "aws",
+                                             .region = "us-east-1",
+                                             .zone = "us-east-1a",
+                                             .instance_type = "g5.xlarge",
+                                             .gpu = "A10G",
+                                             .gpus = 1},
+                               .hourly_usd = 1,
+                               .status = STATE_RUNNING,
+                               .verify_detail = ""};
+        assert_non_null(state_put(f->st, &n));
+        journal_put(f, JOURNAL_DELETE, JOURNAL_INTENT, addrs[i], "", ids[i]);
+    }
+    size_t settled = 0;
+    assert_int_equal(exec_replay(f->b, f->st, &f->cloud, 1, stderr, &settled, &err), 0);
+    assert_int_equal(settled, 5);
+    assert_true(journal_empty(f));
+    assert_non_null(state_find(f->st, "train[0]"));
+    assert_string_equal(state_find(f->st, "train[0]")->cloud_id, id0);
+    assert_null(state_find(f->st, "train[1]"));
+    assert_string_equal(state_find(f->st, "train[2]")->cloud_id, id2);
+    assert_null(state_find(f->st, "old[0]"));
+    assert_non_null(state_find(f->st, "old[1]"));
+    struct state *on_disk = stored(f);
+    assert_int_equal(on_disk->nnodes, 3);
+    state_free(on_disk);
+
+    /* apply: train[1] is made once, old[1] deleted, the adopted ones untouched */
+    struct exec_result res;
+    int rc;
+    assert_int_equal(apply(f, false, &rc, &res), 2);
+    assert_int_equal(rc, 0);
+    assert_int_equal(res.created, 1);
+    assert_int_equal(res.deleted, 1);
+    assert_int_equal(live(f, ""), 3);
+    assert_true(live_id(f, id0));
+    assert_true(live_id(f, id2));
+    assert_false(live_id(f, alive));
+    assert_int_equal(f->st->nnodes, 3);
+    for (size_t i = 0; i < f->st->nnodes; i++)
+        assert_true(live_id(f, f->st->nodes[i].cloud_id));
+}
+
+/* Runs one apply with its progress captured; returns the lines (free them). */
+static char *apply_logged(struct fixture *f, int *rc, struct exec_result *res, size_t *changes)
+{
+    char *text = NULL;
+    size_t len = 0;
+    f->log = open_memstream(&text, &len);
+    assert_non_null(f->log);
+    *changes = apply(f, false, rc, res);
+    fclose(f->log);
+    f->log = NULL;
+    fputs(text, stderr);
+    return text;
+}
+
+static void taint(struct fixture *f, const char *address)
+{
+    struct state_node *n = state_find(f->st, address);
+    assert_non_null(n);
+    n->tainted = true;
+}
+
+static void test_a_tainted_service_replica_is_created_anew_before_the_old_one_goes(void **state)
+{
+    struct fixture *f = *state;
+    struct exec_result res;
+    int rc;
+    assert_int_equal(apply(f, false, &rc, &res), 2);
+    assert_int_equal(rc, 0);
+    char old_id[64];
+    snprintf(old_id, sizeof old_id, "%s", state_find(f->st, "chat[0]")->cloud_id);
+    taint(f, "chat[0]");
+    size_t changes;
+    char *log = apply_logged(f, &rc, &res, &changes);
+    assert_int_equal(changes, 1);
+    assert_int_equal(rc, 0);
+    assert_int_equal(res.replaced, 1);
+    const char *made = strstr(log, "chat[0]: created");
+    const char *gone = strstr(log, "chat[0]~old: destroying");
+    assert_non_null(made);
+    assert_non_null(gone);
+    assert_true(made < gone); /* the new replica first */
+    free(log);
+    assert_int_equal(f->st->nnodes, 2);
+    assert_null(state_find(f->st, "chat[0]~old"));
+    assert_string_not_equal(state_find(f->st, "chat[0]")->cloud_id, old_id);
+    assert_false(state_find(f->st, "chat[0]")->tainted);
+    assert_false(live_id(f, old_id));
+    assert_int_equal(live(f, ""), 2);
+}
+
+static void test_a_tainted_training_node_is_deleted_before_it_is_created_anew(void **state)
+{
+    struct fixture *f = *state;
+    struct exec_result res;
+    int rc;
+    assert_int_equal(apply(f, false, &rc, &res), 3);
+    char old_id[64];
+    snprintf(old_id, sizeof old_id, "%s", state_find(f->st, "train[1]")->cloud_id);
+    taint(f, "train[1]");
+    size_t changes;
+    char *log = apply_logged(f, &rc, &res, &changes);
+    assert_int_equal(changes, 1);
+    assert_int_equal(rc, 0);
+    assert_int_equal(res.replaced, 1);
+    const char *gone = strstr(log, "train[1]: destroying");
+    const char *made = strstr(log, "train[1]: creating");
+    assert_non_null(made);
+    assert_non_null(gone);
+    assert_true(gone < made); /* the old node first */
+    free(log);
+    assert_false(live_id(f, old_id));
+    assert_true(live_id(f, state_find(f->st, "train[1]")->cloud_id));
+    assert_int_equal(live(f, ""), 3);
+}
+
+static void test_no_capacity_anywhere_fails_each_node_after_blocking_every_offer(void **state)
+{
+    struct fixture *f = *state;
+    struct exec_result res;
+    int rc;
+    size_t changes;
+    char *log = apply_logged(f, &rc, &res, &changes);
+    assert_int_equal(changes, 3);
+    assert_int_equal(rc, -1);
+    assert_int_equal(res.created, 0);
+    assert_int_equal(res.failed, 3);
+    assert_non_null(strstr(log, "no other placement"));
+    free(log);
+    assert_int_equal(live(f, ""), 0);
+    assert_int_equal(f->st->nnodes, 0);
+    struct state *on_disk = stored(f);
+    assert_int_equal(on_disk->nblocks, 2); /* both zones, each blocked once */
+    state_free(on_disk);
+    assert_true(journal_empty(f)); /* every outcome is known */
+}
+
+static void test_an_auth_error_stops_the_run_and_saves_the_state(void **state)
+{
+    struct fixture *f = *state;
+    setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret", 1);
+    struct prov_config cfg = {.endpoint = f->endpoint};
+    struct prov_error pe;
+    struct prov *bad = prov_find("aws")->open(&cfg, &pe);
+    assert_non_null(bad);
+    struct prov *good = f->cloud.prov;
+    f->cloud.prov = bad;
+    struct exec_result res;
+    int rc;
+    assert_int_equal(apply(f, false, &rc, &res), 3);
+    f->cloud.prov = good;
+    bad->ops->close(bad);
+    assert_int_equal(rc, -1);
+    assert_int_equal(res.created, 0);
+    assert_true(res.failed >= 1);
+    assert_non_null(strstr(res.error, "auth"));
+    assert_int_equal(live(f, ""), 0);
+    struct state *on_disk = stored(f);
+    assert_int_equal(on_disk->nnodes, 0);
+    assert_int_equal(on_disk->nblocks, 0); /* an auth error blocks no offer */
+    state_free(on_disk);
+    assert_true(journal_empty(f));
+}
+
+static void test_an_unconfirmed_node_is_found_by_its_token_and_deleted(void **state)
+{
+    struct fixture *f = *state;
+    char id[64], addr[] = "stray[0]", token[] = "tok-stray", empty[] = "";
+    made(f, addr, token, id);
+    struct state_node n = {.address = addr,
+                           .provider = "aws",
+                           .cloud_id = empty,
+                           .token = token,
+                           .placement = {.cloud = "aws",
+                                         .region = "us-east-1",
+                                         .zone = "us-east-1a",
+                                         .instance_type = "g5.xlarge",
+                                         .gpu = "A10G",
+                                         .gpus = 1},
+                           .hourly_usd = 1,
+                           .status = STATE_CREATING,
+                           .verify_detail = empty};
+    assert_non_null(state_put(f->st, &n));
+    struct exec_result res;
+    int rc;
+    assert_int_equal(apply(f, false, &rc, &res), 4); /* 3 creates and the stray's delete */
+    assert_int_equal(rc, 0);
+    assert_false(live_id(f, id));
+    assert_null(state_find(f->st, addr));
+    assert_int_equal(live(f, ""), 3);
+}
+
+static void test_tokens_differ_by_address_serial_and_attempt_and_repeat_exactly(void **state)
+{
+    (void)state;
+    char a[48], b[48], c[48], d[48], e[48];
+    exec_token("lin", "x[0]", 1, 0, a);
+    exec_token("lin", "x[0]", 1, 0, b);
+    exec_token("lin", "x[1]", 1, 0, c);
+    exec_token("lin", "x[0]", 2, 0, d);
+    exec_token("lin", "x[0]", 1, 1, e);
+    assert_string_equal(a, b);
+    assert_string_not_equal(a, c);
+    assert_string_not_equal(a, d);
+    assert_string_not_equal(a, e);
+    assert_int_equal(strlen(a), 43);
+    assert_int_equal(strncmp(a, "gf-", 3), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_apply_creates_every_node_then_has_nothing_to_do_and_destroy_leaves_nothing, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_apply_fails_over_to_the_next_zone_and_blocks_the_full_one, setup_no_room_in_a,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replay_adopts_what_was_made_drops_what_was_not_and_apply_makes_no_duplicate, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_tainted_service_replica_is_created_anew_before_the_old_one_goes, setup_service,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_tainted_training_node_is_deleted_before_it_is_created_anew, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_no_capacity_anywhere_fails_each_node_after_blocking_every_offer,
+            setup_no_room_anywhere, teardown),
+        cmocka_unit_test_setup_teardown(test_an_auth_error_stops_the_run_and_saves_the_state, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_an_unconfirmed_node_is_found_by_its_token_and_deleted,
+                                        setup, teardown),
+        cmocka_unit_test(test_tokens_differ_by_address_serial_and_attempt_and_repeat_exactly),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
