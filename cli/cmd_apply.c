@@ -23,6 +23,7 @@
 #include "executor/apply.h"
 #include "executor/backend.h"
 #include "executor/diff.h"
+#include "executor/refresh.h"
 #include "executor/state.h"
 #include "modules/cloudsim/sim.h"
 #include "modules/provider.h"
@@ -407,6 +408,58 @@ static bool missing_provider(const struct diff *df)
     return false;
 }
 
+static struct prov *cloud_prov(void *ctx, const char *cloud)
+{
+    struct run *r = ctx;
+    for (size_t i = 0; i < r->nclouds; i++)
+        if (strcmp(r->clouds[i].name, cloud) == 0)
+            return r->clouds[i].prov;
+    return NULL;
+}
+
+/*
+ * Refresh before planning: one list call per cloud and region of the state and of the
+ * spec's regions (for clouds with a provider). Instances gone out of band (terminated,
+ * reclaimed as spot) leave the state, which is written at once; drift is reported.
+ */
+static int refresh(struct run *r)
+{
+    if (open_clouds(r) != 0)
+        return -1;
+    struct refresh_place extra[256];
+    size_t nextra = 0;
+    for (size_t c = 0; c < r->spec->nclouds; c++)
+        for (size_t k = 0; k < r->spec->clouds[c].nregions && nextra < 256; k++)
+            if (cloud_prov(r, r->spec->clouds[c].name))
+                extra[nextra++] =
+                    (struct refresh_place){r->spec->clouds[c].name, r->spec->clouds[c].regions[k]};
+    struct refresh_result rr;
+    struct prov_error pe;
+    if (refresh_state(r->st, r->spec->stack, extra, nextra, cloud_prov, r, &rr, &pe) != 0) {
+        fprintf(stderr, "gpuform: refresh: %s\n", pe.message);
+        return -1;
+    }
+    size_t gone = 0;
+    for (size_t i = 0; i < rr.n; i++) {
+        static const char *const what[] = {"gone", "changed", "not in the state"};
+        fprintf(stderr, "%s: %s: %s\n", rr.items[i].address[0] ? rr.items[i].address : "?",
+                what[rr.items[i].kind], rr.items[i].detail);
+        gone += rr.items[i].kind == REFRESH_GONE;
+    }
+    refresh_result_release(&rr);
+    if (gone == 0)
+        return 0;
+    r->st->serial++;
+    size_t len;
+    char *text = state_serialize(r->st, &len);
+    struct state_err err;
+    int rc = text ? r->b->ops->write(r->b, text, len, &err) : -1;
+    if (rc != 0)
+        fprintf(stderr, "gpuform: %s\n", text ? err.msg : "out of memory");
+    free(text);
+    return rc;
+}
+
 static int make_plan(struct run *r)
 {
     if (r->o.destroy) {
@@ -512,6 +565,8 @@ static int run_apply(struct run *r)
             fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
     }
+    if (r->st->nnodes > 0 && refresh(r) != 0)
+        return -1;
     if (make_plan(r) != 0)
         return -1;
     const struct plan_result *plan = r->o.destroy ? &r->empty : r->plan;

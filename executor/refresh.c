@@ -34,7 +34,7 @@ static int add_drift(struct refresh_result *r, enum refresh_kind kind, const cha
 }
 
 struct place {
-    const char *cloud, *region;
+    char cloud[32], region[64]; /* copies: a node the refresh removes takes its strings */
     struct prov_instance_list found;
 };
 
@@ -43,7 +43,9 @@ static size_t place_index(struct place *ps, size_t *n, const char *cloud, const 
     for (size_t i = 0; i < *n; i++)
         if (strcmp(ps[i].cloud, cloud) == 0 && strcmp(ps[i].region, region) == 0)
             return i;
-    ps[*n] = (struct place){cloud, region, {0}};
+    memset(&ps[*n], 0, sizeof ps[*n]);
+    snprintf(ps[*n].cloud, sizeof ps[*n].cloud, "%s", cloud);
+    snprintf(ps[*n].region, sizeof ps[*n].region, "%s", region);
     return (*n)++;
 }
 

@@ -4,7 +4,7 @@
 #     and cloudsim's world (cloudsim.json beside the state) hold the same instance; plan then
 #     shows no changes; apply again changes nothing; destroy without --auto-approve and
 #     without a terminal refuses; destroy leaves nothing alive.
-#  2. Chaos: against a separate `gpuform cloudsim` (so the cloud outlives the killed run),
+#  2. Chaos (then 3. SIGTERM, 4. drift: an instance terminated out of band is made again): against a separate `gpuform cloudsim` (so the cloud outlives the killed run),
 #     apply and destroy a 6-node stack in turn, kill -9 each at 20 seeded random moments, re-run it to
 #     the end, and check each time that cloudsim's live instances of the stack are exactly
 #     the state's: no orphan, no duplicate.
@@ -181,4 +181,20 @@ sw="$(curl -sf "$url/_cloudsim/instances" |
     fail "apply after SIGTERM: $(cat "$tmp/s.err")"
 [ "$(jq '.nodes | length' "$sstate")" = 12 ] || fail "the re-run did not finish the stack"
 echo "ok - SIGTERM: calls in flight finished and recorded, exit 1; the re-run completes"
+
+# ---- 4. drift: an instance terminated out of band is found by refresh and made again ----
+victim_id="$(jq -r '.nodes[0].cloud_id' "$sstate")"
+curl -sf --aws-sigv4 "aws:amz:us-east-1:ec2" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+    --data "Action=TerminateInstances&InstanceId.1=$victim_id&Version=2016-11-15" "$url/" >/dev/null ||
+    fail "could not terminate $victim_id out of band"
+"$gpuform" apply --auto-approve "$sstack" </dev/null >"$tmp/d.out" 2>"$tmp/d.err" ||
+    fail "apply after out-of-band termination: $(cat "$tmp/d.err")"
+grep -q ": gone: " "$tmp/d.err" || fail "refresh did not report the terminated instance: $(cat "$tmp/d.err")"
+grep -q "Apply complete: 1 created" "$tmp/d.out" || fail "the node was not made again: $(cat "$tmp/d.out")"
+sw="$(curl -sf "$url/_cloudsim/instances" |
+    jq -r '.. | objects | select(has("instance_id")) | select(.tags["gpuform:stack"] == "sigs") |
+           select(.state == "pending" or .state == "running") | .instance_id' | sort)"
+[ "$sw" = "$(jq -r '.nodes[].cloud_id' "$sstate" | sort)" ] || fail "after the drift apply cloudsim and the state differ"
+! printf '%s\n' "$sw" | grep -qx "$victim_id" || fail "the terminated instance is still counted"
+echo "ok - drift: refresh reports the instance terminated out of band, apply makes it again"
 exit 0

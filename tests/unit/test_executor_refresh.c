@@ -132,18 +132,19 @@ static void test_refresh_finds_terminated_changed_and_unknown_instances(void **s
     launch(f, "web[2]", true, &c);
     launch(f, "stray[0]", false, &x); /* tagged, unknown to the state */
     struct prov_error err;
-    assert_int_equal(prov_aws.destroy(f->prov, "us-east-1", b.id, &err), 0); /* out of band */
+    /* out of band; web[0] is the state's first node, so its strings named the place */
+    assert_int_equal(prov_aws.destroy(f->prov, "us-east-1", a.id, &err), 0);
     free(state_find(f->st, "web[2]")->placement.instance_type);
     state_find(f->st, "web[2]")->placement.instance_type = strdup("g6.xlarge");
     struct refresh_place extra[] = {{"aws", "us-west-2"}};
     struct refresh_result r;
     assert_int_equal(refresh_state(f->st, "refresh", extra, 1, prov_for, f, &r, &err), 0);
     assert_int_equal(r.calls, 2); /* us-east-1 and us-west-2, once each */
-    const struct refresh_drift *d = drift(&r, "web[1]");
+    const struct refresh_drift *d = drift(&r, "web[0]");
     assert_non_null(d);
     assert_int_equal(d->kind, REFRESH_GONE);
-    assert_string_equal(d->id, b.id);
-    assert_null(state_find(f->st, "web[1]"));
+    assert_string_equal(d->id, a.id);
+    assert_null(state_find(f->st, "web[0]"));
     d = drift(&r, "web[2]");
     assert_non_null(d);
     assert_int_equal(d->kind, REFRESH_CHANGED);
@@ -153,7 +154,7 @@ static void test_refresh_finds_terminated_changed_and_unknown_instances(void **s
     assert_non_null(d);
     assert_int_equal(d->kind, REFRESH_UNKNOWN);
     assert_non_null(strstr(d->detail, "gpuform import stray[0]"));
-    assert_null(drift(&r, "web[0]"));
+    assert_null(drift(&r, "web[1]"));
     assert_int_equal(r.n, 3);
     assert_int_equal(f->st->nnodes, 2);
     refresh_result_release(&r);
