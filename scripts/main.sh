@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds gpuform (Release, in build-release/),
-# validates every example stack, printing what each contains, and plans each one over the
-# bundled catalog: where every node goes, what it costs, how close to optimal.
+# validates every example stack, printing what each contains, plans each one over the
+# bundled catalog (where every node goes, what it costs, how close to optimal), then
+# applies one on the embedded default, the simulator with local state: `apply --sim`,
+# a plan that has nothing left to do, and `destroy --sim`.
 #
 #   scripts/main.sh   from any directory
 set -euo pipefail
@@ -26,3 +28,21 @@ for stack in "${examples[@]}"; do
     echo "==> gpuform plan $stack"
     build-release/gpuform plan "$stack"
 done
+
+# apply on the simulator, in a copy so that the state and cloudsim's world stay out of the
+# source tree
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cp -r specs/examples/hello-world "$work/stack"
+echo
+echo "==> gpuform apply --sim --auto-approve (specs/examples/hello-world, on cloudsim)"
+build-release/gpuform apply --sim --auto-approve "$work/stack"
+echo
+echo "==> gpuform plan --detailed-exitcode (nothing left to do)"
+build-release/gpuform plan --detailed-exitcode "$work/stack"
+echo
+echo "==> gpuform state list"
+build-release/gpuform state list --stack "$work/stack"
+echo
+echo "==> gpuform destroy --sim --auto-approve"
+build-release/gpuform destroy --sim --auto-approve "$work/stack"
