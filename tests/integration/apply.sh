@@ -5,7 +5,8 @@
 #     shows no changes; apply again changes nothing; destroy without --auto-approve and
 #     without a terminal refuses; destroy leaves nothing alive.
 #  2. Chaos (then 3. SIGTERM, 4. drift: an instance terminated out of band is made again): against a separate `gpuform cloudsim` (so the cloud outlives the killed run),
-#     apply and destroy a 6-node stack in turn, kill -9 each at 20 seeded random moments, re-run it to
+#     apply and destroy a 6-node stack in turn, kill -9 each at 100 seeded random moments
+#     (GPUFORM_CHAOS_ROUNDS), re-run it to
 #     the end, and check each time that cloudsim's live instances of the stack are exactly
 #     the state's: no orphan, no duplicate.
 #   apply.sh GPUFORM_BINARY SOURCE_DIR
@@ -125,7 +126,8 @@ live_state() {
 
 RANDOM=20261121 # seeded: the same kill moments every run
 settled=0
-for i in $(seq 1 20); do
+rounds="${GPUFORM_CHAOS_ROUNDS:-100}"
+for i in $(seq 1 "$rounds"); do
     cmd=apply
     [ $((i % 2)) = 0 ] && cmd=destroy # every round has work to interrupt
     delay_ms=$((50 + RANDOM % 450))
@@ -150,7 +152,7 @@ $s"
     dups="$(printf '%s\n' "$w" | awk 'NF {print $2}' | sort | uniq -d)"
     [ -z "$dups" ] || fail "round $i: duplicate instances for $dups"
 done
-echo "ok - 20 kill -9 rounds ($settled killed mid-change, settled from the journal): cloudsim's" \
+echo "ok - $rounds kill -9 rounds ($settled killed mid-change, settled from the journal): cloudsim's" \
     "live instances equal the state's, no orphan, no duplicate"
 
 # ---- 3. SIGTERM while creating: the calls in flight finish, the state is saved ----
