@@ -38,6 +38,7 @@
 
 struct aopts {
     bool destroy, auto_approve, sim;
+    bool refresh_only; /* `gpuform refresh`: settle, refresh, write; no plan */
     int parallelism;
     double lock_timeout;
     const char *catalog, *sim_config, *path;
@@ -338,7 +339,8 @@ static int open_state(struct run *r)
         return -1;
     }
     struct state_lock_info me, holder, stale;
-    if (state_lock_info_self(&me, r->o.destroy ? "destroy" : "apply", GPUFORM_VERSION) != 0 ||
+    const char *op = r->o.refresh_only ? "refresh" : r->o.destroy ? "destroy" : "apply";
+    if (state_lock_info_self(&me, op, GPUFORM_VERSION) != 0 ||
         r->b->ops->lock(r->b, &me, r->o.lock_timeout, &holder, &stale, &err) != 0) {
         fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
@@ -422,8 +424,9 @@ static struct prov *cloud_prov(void *ctx, const char *cloud)
  * spec's regions (for clouds with a provider). Instances gone out of band (terminated,
  * reclaimed as spot) leave the state, which is written at once; drift is reported.
  */
-static int refresh(struct run *r)
+static int refresh(struct run *r, size_t *ndrift)
 {
+    *ndrift = 0;
     if (open_clouds(r) != 0)
         return -1;
     struct refresh_place extra[256];
@@ -446,6 +449,7 @@ static int refresh(struct run *r)
                 what[rr.items[i].kind], rr.items[i].detail);
         gone += rr.items[i].kind == REFRESH_GONE;
     }
+    *ndrift = rr.n;
     refresh_result_release(&rr);
     if (gone == 0)
         return 0;
@@ -565,8 +569,15 @@ static int run_apply(struct run *r)
             fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
     }
-    if (r->st->nnodes > 0 && refresh(r) != 0)
+    size_t ndrift = 0;
+    if ((r->st->nnodes > 0 || r->o.refresh_only) && refresh(r, &ndrift) != 0)
         return -1;
+    if (r->o.refresh_only) {
+        printf("Refresh complete: %zu node%s in the state, %zu drift%s reported (serial %llu).\n",
+               r->st->nnodes, r->st->nnodes == 1 ? "" : "s", ndrift, ndrift == 1 ? "" : "s",
+               (unsigned long long)r->st->serial);
+        return 0;
+    }
     if (make_plan(r) != 0)
         return -1;
     const struct plan_result *plan = r->o.destroy ? &r->empty : r->plan;
@@ -600,13 +611,16 @@ static int run_apply(struct run *r)
     return execute(r, plan);
 }
 
-static int run_cmd(int argc, char **argv, bool destroy)
+static int run_cmd(int argc, char **argv, bool destroy, bool refresh_only)
 {
-    const struct cli_command *cmd = cli_find(destroy ? "destroy" : "apply");
+    const struct cli_command *cmd = cli_find(refresh_only ? "refresh"
+                                             : destroy    ? "destroy"
+                                                          : "apply");
     struct run *r = calloc(1, sizeof *r);
     if (!r)
         return CLI_ERROR;
     r->o.destroy = destroy;
+    r->o.refresh_only = refresh_only;
     if (parse_args(cmd, argc, argv, &r->o) != CLI_OK) {
         free(r);
         return CLI_ERROR;
@@ -640,10 +654,15 @@ static int run_cmd(int argc, char **argv, bool destroy)
 
 int cmd_apply(int argc, char **argv)
 {
-    return run_cmd(argc, argv, false);
+    return run_cmd(argc, argv, false, false);
 }
 
 int cmd_destroy(int argc, char **argv)
 {
-    return run_cmd(argc, argv, true);
+    return run_cmd(argc, argv, true, false);
+}
+
+int cmd_refresh(int argc, char **argv)
+{
+    return run_cmd(argc, argv, false, true);
 }

@@ -116,6 +116,16 @@ const struct cli_command cli_commands[] = {
      "--lock-timeout, --catalog, --sim).\n"
      "\n"
      "exit status: 0 everything deleted, 1 errors or an interrupted run\n"},
+    {"refresh", cmd_refresh, "check the state against the clouds and record what is gone",
+     "usage: gpuform refresh [--lock-timeout D] [--sim [CONFIG]] [PATH]\n"
+     "\n"
+     "Takes the state's lock, settles a journal a killed run left, then lists every cloud\n"
+     "and region of the state and of the stack once (one tag-filtered call each): nodes\n"
+     "whose instance was terminated out of band or reclaimed as spot leave the state; nodes\n"
+     "that run differently and instances with the stack's tag that the state doesn't know\n"
+     "are reported and left alone. apply and destroy do the same before they plan.\n"
+     "\n"
+     "exit status: 0 refreshed (drift is reported, not an error), 1 errors\n"},
     {"state", cmd_state, "list, show or remove the nodes the state records",
      "usage: gpuform state list [--stack PATH]\n"
      "       gpuform state show ADDRESS [--stack PATH] [--json]\n"

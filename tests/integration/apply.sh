@@ -199,4 +199,16 @@ sw="$(curl -sf "$url/_cloudsim/instances" |
 [ "$sw" = "$(jq -r '.nodes[].cloud_id' "$sstate" | sort)" ] || fail "after the drift apply cloudsim and the state differ"
 ! printf '%s\n' "$sw" | grep -qx "$victim_id" || fail "the terminated instance is still counted"
 echo "ok - drift: refresh reports the instance terminated out of band, apply makes it again"
+
+# `gpuform refresh` alone: records the loss, creates nothing
+victim_id="$(jq -r '.nodes[1].cloud_id' "$sstate")"
+curl -sf --aws-sigv4 "aws:amz:us-east-1:ec2" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+    --data "Action=TerminateInstances&InstanceId.1=$victim_id&Version=2016-11-15" "$url/" >/dev/null ||
+    fail "could not terminate $victim_id out of band"
+"$gpuform" refresh "$sstack" </dev/null >"$tmp/r.out" 2>"$tmp/r.err" || fail "refresh: $(cat "$tmp/r.err")"
+grep -q ": gone: " "$tmp/r.err" || fail "refresh did not report the loss: $(cat "$tmp/r.err")"
+[ "$(jq '.nodes | length' "$sstate")" = 11 ] || fail "refresh did not take the lost node out of the state"
+"$gpuform" plan --detailed-exitcode "$sstack" >/dev/null 2>&1
+[ $? = 2 ] || fail "plan after refresh does not show the node to make again"
+echo "ok - gpuform refresh records an instance lost out of band; plan then shows it to create"
 exit 0
