@@ -48,6 +48,17 @@ struct spec_options;
 int cli_load_stack(const char *path, const struct spec_options *opts, struct core_diags *d,
                    struct spec **out);
 
+struct plan_result;
+
+/*
+ * Runs the stack's policies on a plan (validate_plan): hard findings, and soft ones that
+ * `overrides` (--override-policy values) don't name, are errors in `d`; advisory and
+ * overridden ones warnings, each located at its `hooks:` entry. 0 when the plan may go
+ * ahead. (cmd_policy.c; used by plan and apply.)
+ */
+int cli_plan_policies(const struct spec *spec, const struct plan_result *res,
+                      const char *const *overrides, size_t noverrides, struct core_diags *d);
+
 /* "PATH: N errors, M warnings" on stderr, after a stack's diagnostics. */
 void cli_report_counts(const char *path, size_t errors, size_t warnings, bool strict_failed);
 

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,7 +24,9 @@
 #include "executor/apply.h"
 #include "executor/backend.h"
 #include "executor/diff.h"
+#include "executor/diff_render.h"
 #include "executor/refresh.h"
+#include "lua/policy.h"
 #include "executor/state.h"
 #include "modules/cloudsim/sim.h"
 #include "modules/provider.h"
@@ -42,6 +45,8 @@ struct aopts {
     int parallelism;
     double lock_timeout;
     const char *catalog, *sim_config, *path;
+    const char *overrides[64]; /* --override-policy NAME */
+    size_t noverrides;
 };
 
 /* "30", "30s", "5m", "1h": seconds; -1 when not a duration. */
@@ -94,6 +99,12 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv, stru
                 return cli_usage_error(cmd, "--lock-timeout takes a duration (30s, 5m), not '%s'",
                                        val);
             }
+        } else if (!strcmp(a, "--override-policy")) {
+            if (!val)
+                return cli_usage_error(cmd, "option '%s' needs a value", a);
+            if (o->noverrides == sizeof o->overrides / sizeof *o->overrides)
+                return cli_usage_error(cmd, "too many --override-policy options");
+            o->overrides[o->noverrides++] = argv[++i];
         } else if (!strcmp(a, "--sim")) {
             o->sim = true;
             /* `--sim CONFIG PATH`: a YAML file followed by the stack */
@@ -328,6 +339,7 @@ struct run {
     struct exec_cloud clouds[CORE_CLOUD_COUNT];
     size_t nclouds;
     struct sigctl sc;
+    struct policy_set *ps; /* the stack's hook files, loaded once */
 };
 
 static int open_state(struct run *r)
@@ -530,6 +542,85 @@ static int execute(struct run *r, const struct plan_result *plan)
     return rc;
 }
 
+/* Each change (its resource_changes entry) through before_apply: any veto or policy
+ * error stops the apply before anything changes. */
+static int before_apply(struct run *r)
+{
+    if (!policy_defines(r->ps, "before_apply"))
+        return 0;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    json_t *arr = NULL;
+    if (mem && diff_write_resource_changes(&r->df, mem) == 0 && fclose(mem) == 0) {
+        mem = NULL;
+        arr = json_loadb(text, len, 0, NULL);
+    }
+    if (mem)
+        fclose(mem);
+    free(text);
+    if (!json_is_array(arr)) {
+        json_decref(arr);
+        fprintf(stderr, "gpuform: out of memory handing the changes to the policies\n");
+        return -1;
+    }
+    size_t i, vetoes = 0;
+    json_t *c;
+    int rc = 0;
+    json_array_foreach(arr, i, c)
+    {
+        if (!strcmp(json_string_value(json_object_get(c, "action")), "no-op"))
+            continue;
+        bool vetoed = false;
+        char why[512];
+        if (policy_before_apply(r->ps, c, &vetoed, why, sizeof why, &r->d) != 0)
+            rc = -1;
+        if (vetoed) {
+            fprintf(stderr, "gpuform: %s %s: %s\n", json_string_value(json_object_get(c, "action")),
+                    json_string_value(json_object_get(c, "address")), why);
+            vetoes++;
+        }
+    }
+    json_decref(arr);
+    if (rc != 0 || vetoes) {
+        core_diags_sort(&r->d);
+        core_diags_render(&r->d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
+        fprintf(stderr, "gpuform: %s; nothing was changed\n",
+                vetoes ? "a policy vetoed a change" : "a before_apply policy failed");
+        return -1;
+    }
+    return 0;
+}
+
+/* Each node made or replaced, as the state now records it, through after_apply. */
+static void after_apply(struct run *r)
+{
+    if (!policy_defines(r->ps, "after_apply"))
+        return;
+    size_t len;
+    char *text = state_serialize(r->st, &len);
+    json_t *doc = text ? json_loadb(text, len, 0, NULL) : NULL;
+    free(text);
+    json_t *nodes = json_object_get(doc, "nodes"), *n;
+    size_t i;
+    struct core_diags d;
+    core_diags_init(&d, 50);
+    json_array_foreach(nodes, i, n)
+    {
+        const char *address = json_string_value(json_object_get(n, "address"));
+        for (size_t k = 0; address && k < r->df.nchanges; k++) {
+            const struct diff_change *c = &r->df.changes[k];
+            if ((c->action == DIFF_CREATE || c->action == DIFF_REPLACE) &&
+                !strcmp(c->address, address))
+                policy_after_apply(r->ps, n, &d);
+        }
+    }
+    core_diags_sort(&d);
+    core_diags_render(&d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
+    core_diags_release(&d);
+    json_decref(doc);
+}
+
 static int run_apply(struct run *r)
 {
     if (cli_load_stack(r->o.path, &(struct spec_options){0}, &r->d, &r->spec) != 0) {
@@ -580,6 +671,17 @@ static int run_apply(struct run *r)
     }
     if (make_plan(r) != 0)
         return -1;
+    if (r->spec->nhooks && policy_load_spec(r->spec, NULL, &r->d, &r->ps) != 0) {
+        core_diags_render(&r->d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
+        return -1;
+    }
+    if (!r->o.destroy &&
+        cli_plan_policies(r->spec, r->plan, r->o.overrides, r->o.noverrides, &r->d) != 0) {
+        core_diags_sort(&r->d);
+        core_diags_render(&r->d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
+        fprintf(stderr, "gpuform: the plan breaks policy; nothing was changed\n");
+        return -1;
+    }
     const struct plan_result *plan = r->o.destroy ? &r->empty : r->plan;
     if (diff_compute(plan, r->st, &r->df) != 0) {
         fprintf(stderr, "gpuform: out of memory comparing the plan with the state\n");
@@ -591,7 +693,7 @@ static int run_apply(struct run *r)
         return 0;
     }
     print_changes(&r->df);
-    if (missing_provider(&r->df))
+    if (missing_provider(&r->df) || before_apply(r) != 0)
         return -1;
     if (!r->o.auto_approve) {
         if (!isatty(STDIN_FILENO)) {
@@ -608,7 +710,9 @@ static int run_apply(struct run *r)
     }
     if (open_clouds(r) != 0)
         return -1;
-    return execute(r, plan);
+    int rc = execute(r, plan);
+    after_apply(r);
+    return rc;
 }
 
 static int run_cmd(int argc, char **argv, bool destroy, bool refresh_only)
@@ -647,6 +751,7 @@ static int run_cmd(int argc, char **argv, bool destroy, bool refresh_only)
     plan_catalog_free(r->unblocked);
     plan_catalog_free(r->cat);
     spec_free(r->spec);
+    policy_set_free(r->ps);
     core_diags_release(&r->d);
     free(r);
     return rc;

@@ -13,6 +13,8 @@
 
 #include "core/diag.h"
 #include "lua/policy.h"
+#include "planner/plan.h"
+#include "planner/plan_render.h"
 
 #define MAX_FIXTURES      1000
 #define MAX_FIXTURE_BYTES ((size_t)64 << 20)
@@ -147,6 +149,85 @@ static int run_fixture(const char *dir, const char *file)
     free(names);
     json_decref(fx);
     free(path);
+    return rc;
+}
+
+/* Whether --override-policy names this policy: its path as the spec writes it, or the
+ * file name without directory and ".lua". */
+static bool overridden(const char *const *overrides, size_t n, const char *policy)
+{
+    const char *base = strrchr(policy, '/');
+    base = base ? base + 1 : policy;
+    size_t stem = strlen(base);
+    if (stem > 4 && strcmp(base + stem - 4, ".lua") == 0)
+        stem -= 4;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(overrides[i], policy) == 0 ||
+            (strlen(overrides[i]) == stem && strncmp(overrides[i], base, stem) == 0))
+            return true;
+    return false;
+}
+
+/*
+ * Runs the stack's policies on the plan: hard findings and soft ones not overridden are
+ * errors, advisory ones and overridden soft ones warnings. Returns 0 when the plan may go
+ * ahead.
+ */
+int cli_plan_policies(const struct spec *spec, const struct plan_result *res,
+                      const char *const *overrides, size_t noverrides, struct core_diags *d)
+{
+    if (spec->nhooks == 0)
+        return 0;
+    struct policy_set *ps = NULL;
+    if (policy_load_spec(spec, NULL, d, &ps) != 0)
+        return -1;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    json_t *doc = NULL;
+    int rc = -1;
+    if (mem && plan_render_json(res, mem) == 0 && fclose(mem) == 0) {
+        mem = NULL;
+        doc = json_loadb(text, len, 0, NULL);
+    }
+    if (mem)
+        fclose(mem);
+    struct policy_findings f = {0};
+    if (!doc || policy_add_workloads(doc, spec) != 0) {
+        core_diag_add(d, CORE_SEV_ERROR, "out-of-memory", NULL,
+                      "out of memory handing the plan to the policies");
+    } else if (policy_validate_plan(ps, doc, &f, d) == 0) {
+        rc = 0;
+        for (size_t i = 0; i < f.n; i++) {
+            const struct policy_finding *pf = &f.items[i];
+            bool fails =
+                pf->level == POLICY_HARD ||
+                (pf->level == POLICY_SOFT && !overridden(overrides, noverrides, pf->policy));
+            const char *code = pf->level == POLICY_HARD   ? "policy-hard"
+                               : pf->level == POLICY_SOFT ? "policy-soft"
+                                                          : "policy-advisory";
+            /* located at the policy's entry under `hooks:` */
+            const struct core_loc *at = NULL;
+            for (size_t h = 0; h < spec->nhooks; h++)
+                if (strcmp(spec->hooks[h].path, pf->policy) == 0)
+                    at = &spec->hooks[h].loc;
+            struct core_diag *dg =
+                core_diag_add(d, fails ? CORE_SEV_ERROR : CORE_SEV_WARNING, code, at,
+                              "policy '%s'%s%s%s: %s", pf->policy, pf->address ? " on '" : "",
+                              pf->address ? pf->address : "", pf->address ? "'" : "", pf->message);
+            if (pf->level == POLICY_SOFT)
+                core_diag_note(dg, NULL,
+                               fails ? "a soft policy: --override-policy %s lets the plan through"
+                                     : "a soft policy, overridden with --override-policy",
+                               pf->policy);
+            if (fails)
+                rc = -1;
+        }
+    }
+    policy_findings_release(&f);
+    json_decref(doc);
+    free(text);
+    policy_set_free(ps);
     return rc;
 }
 

@@ -196,9 +196,11 @@ static void push_json(lua_State *L, json_t *v, int depth)
 static int build_plan(lua_State *L)
 {
     json_t *doc = lua_touserdata(L, 1);
+    char what[32];
+    snprintf(what, sizeof what, "%s", lua_isstring(L, 2) ? lua_tostring(L, 2) : "plan");
     lua_settop(L, 0);
     push_json(L, doc, 0);
-    if (hook_ro_wrap(L, "plan") != 0)
+    if (hook_ro_wrap(L, what) != 0)
         return luaL_error(L, "out of memory building the plan for policies");
     return 1;
 }
@@ -274,6 +276,87 @@ static int read_findings(lua_State *L)
         lua_settop(L, t - 1);
     }
     return 0;
+}
+
+bool policy_defines(struct policy_set *ps, const char *hook)
+{
+    for (size_t i = 0; ps && i < ps->n; i++)
+        if (hook_vm_defines(ps->vm, i, hook))
+            return true;
+    return false;
+}
+
+/* Pushes `doc` as a read-only table named `what`, protected; 0, or -1 with err filled. */
+static int push_doc(struct policy_set *ps, json_t *doc, const char *what, struct hook_error *err)
+{
+    lua_State *L = hook_vm_state(ps->vm);
+    lua_pushcfunction(L, build_plan);
+    lua_pushlightuserdata(L, doc);
+    lua_pushstring(L, what);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+        memset(err, 0, sizeof *err);
+        snprintf(err->message, sizeof err->message, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
+int policy_before_apply(struct policy_set *ps, json_t *change, bool *vetoed, char *reason,
+                        size_t reasonlen, struct core_diags *diags)
+{
+    *vetoed = false;
+    if (!ps)
+        return 0;
+    lua_State *L = hook_vm_state(ps->vm);
+    int rc = 0;
+    for (size_t i = 0; i < ps->n && !*vetoed; i++) {
+        if (!hook_vm_defines(ps->vm, i, "before_apply"))
+            continue;
+        struct hook_error err;
+        if (push_doc(ps, change, "change", &err) != 0 ||
+            hook_vm_call(ps->vm, i, "before_apply", 1, 2, &err) != 0) {
+            report(ps, i, "policy-error", &err, diags);
+            rc = -1;
+            continue;
+        }
+        int ty = lua_type(L, -2);
+        if (ty == LUA_TBOOLEAN && !lua_toboolean(L, -2)) {
+            *vetoed = true;
+            snprintf(reason, reasonlen, "policy '%s' vetoed it%s%s", hook_vm_file_name(ps->vm, i),
+                     lua_type(L, -1) == LUA_TSTRING ? ": " : "",
+                     lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "");
+        } else if (ty != LUA_TNIL && ty != LUA_TBOOLEAN) {
+            memset(&err, 0, sizeof err);
+            snprintf(err.message, sizeof err.message,
+                     "before_apply must return true, nil, or false and a reason, not a %s",
+                     lua_typename(L, ty));
+            report(ps, i, "policy-result", &err, diags);
+            rc = -1;
+        }
+        lua_pop(L, 2);
+    }
+    return rc;
+}
+
+int policy_after_apply(struct policy_set *ps, json_t *node, struct core_diags *diags)
+{
+    if (!ps)
+        return 0;
+    lua_State *L = hook_vm_state(ps->vm);
+    int rc = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        if (!hook_vm_defines(ps->vm, i, "after_apply"))
+            continue;
+        struct hook_error err;
+        if (push_doc(ps, node, "node", &err) != 0 ||
+            hook_vm_call(ps->vm, i, "after_apply", 1, 0, &err) != 0) {
+            report(ps, i, "policy-error", &err, diags);
+            rc = -1;
+        }
+    }
+    (void)L;
+    return rc;
 }
 
 int policy_validate_plan(struct policy_set *ps, json_t *plan_doc, struct policy_findings *out,

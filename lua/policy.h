@@ -9,6 +9,7 @@
 #define GPUFORM_LUA_POLICY_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/diag.h"
@@ -67,6 +68,21 @@ int policy_add_workloads(json_t *plan_doc, const struct spec *spec);
  */
 int policy_validate_plan(struct policy_set *ps, json_t *plan_doc, struct policy_findings *out,
                          struct core_diags *diags);
+
+/*
+ * Lifecycle, during apply. `before_apply(change)` of every file that defines it sees each
+ * change (an entry of resource_changes, docs/plan-json.md) as a read-only table and may veto
+ * it: returning false (and optionally a reason as a second value) vetoes; true or nil lets
+ * it go. *vetoed is set and `reason` names the policy and its reason. `after_apply(node)`
+ * sees each node made or replaced as the state records it; what it returns is ignored.
+ * A policy that fails is an error in `diags`; both return 0 when every policy ran.
+ */
+int policy_before_apply(struct policy_set *ps, json_t *change, bool *vetoed, char *reason,
+                        size_t reasonlen, struct core_diags *diags);
+int policy_after_apply(struct policy_set *ps, json_t *node, struct core_diags *diags);
+
+/* Whether any file defines `hook`. */
+bool policy_defines(struct policy_set *ps, const char *hook);
 
 const char *policy_level_name(enum policy_level level);
 

@@ -211,4 +211,22 @@ grep -q ": gone: " "$tmp/r.err" || fail "refresh did not report the loss: $(cat 
 "$gpuform" plan --detailed-exitcode "$sstack" >/dev/null 2>&1
 [ $? = 2 ] || fail "plan after refresh does not show the node to make again"
 echo "ok - gpuform refresh records an instance lost out of band; plan then shows it to create"
+
+# ---- 5. lifecycle policies: after_apply hears of each node, before_apply vetoes a delete ----
+pstack="$tmp/policy"
+mkdir -p "$pstack"
+cp "$src/specs/policies/change-freeze.lua" "$pstack/"
+sed -e 's/stack: chaos/stack: frozen/' -e 's/nodes: 6/nodes: 2/' "$stack/stack.yaml" >"$pstack/stack.yaml"
+echo "hooks: [change-freeze.lua]" >>"$pstack/stack.yaml"
+"$gpuform" apply --auto-approve "$pstack" </dev/null >"$tmp/p.out" 2>"$tmp/p.err" ||
+    fail "apply with policies: $(cat "$tmp/p.err")"
+[ "$(grep -c "^policy: made train\[" "$tmp/p.err")" = 2 ] || fail "after_apply was not called per node: $(cat "$tmp/p.err")"
+sed -i 's/nodes: 2/nodes: 1/' "$pstack/stack.yaml"
+if "$gpuform" apply --auto-approve "$pstack" </dev/null >"$tmp/p.out" 2>"$tmp/p.err"; then
+    fail "the change freeze did not stop a delete"
+fi
+grep -q "delete train\[1\]: policy 'change-freeze.lua' vetoed it: change freeze" "$tmp/p.err" ||
+    fail "no veto message: $(cat "$tmp/p.err")"
+[ "$(jq '.nodes | length' "$pstack/.gpuform/state.json")" = 2 ] || fail "the vetoed apply changed the state"
+echo "ok - policies: after_apply hears of each node made, before_apply's veto stops a delete"
 exit 0
