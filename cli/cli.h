@@ -67,6 +67,7 @@ int cmd_plan(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_destroy(int argc, char **argv);
 int cmd_refresh(int argc, char **argv);
+int cmd_adopt(int argc, char **argv);
 int cmd_schema(int argc, char **argv);
 int cmd_gpus(int argc, char **argv);
 int cmd_version(int argc, char **argv);

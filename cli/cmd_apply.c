@@ -11,6 +11,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -42,6 +43,8 @@
 struct aopts {
     bool destroy, auto_approve, sim;
     bool refresh_only; /* `gpuform refresh`: settle, refresh, write; no plan */
+    bool import;       /* `gpuform import ADDRESS ID`: adopt an instance */
+    const char *import_address, *import_id;
     int parallelism;
     double lock_timeout;
     const char *catalog, *sim_config, *path;
@@ -118,6 +121,10 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv, stru
             exit(CLI_OK);
         } else if (a[0] == '-' && a[1]) {
             return cli_usage_error(cmd, "unknown option '%s'", a);
+        } else if (o->import && !o->import_address) {
+            o->import_address = a;
+        } else if (o->import && !o->import_id) {
+            o->import_id = a;
         } else if (o->path) {
             return cli_usage_error(cmd, "%s takes one stack (a directory or a file)", cmd->name);
         } else {
@@ -126,6 +133,8 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv, stru
     }
     if (!o->path)
         o->path = ".";
+    if (o->import && !o->import_id)
+        return cli_usage_error(cmd, "import takes the node's ADDRESS and the instance ID");
     return CLI_OK;
 }
 
@@ -351,7 +360,10 @@ static int open_state(struct run *r)
         return -1;
     }
     struct state_lock_info me, holder, stale;
-    const char *op = r->o.refresh_only ? "refresh" : r->o.destroy ? "destroy" : "apply";
+    const char *op = r->o.import         ? "import"
+                     : r->o.refresh_only ? "refresh"
+                     : r->o.destroy      ? "destroy"
+                                         : "apply";
     if (state_lock_info_self(&me, op, GPUFORM_VERSION) != 0 ||
         r->b->ops->lock(r->b, &me, r->o.lock_timeout, &holder, &stale, &err) != 0) {
         fprintf(stderr, "gpuform: %s\n", err.msg);
@@ -621,6 +633,104 @@ static void after_apply(struct run *r)
     json_decref(doc);
 }
 
+/*
+ * `gpuform import ADDRESS ID`: adopts an instance the state doesn't know as node ADDRESS,
+ * which the plan must have. It is looked for in every region of the stack's clouds that
+ * have a provider; one tagged for another stack, or already in the state, is refused.
+ */
+static int do_import(struct run *r)
+{
+    const char *address = r->o.import_address, *id = r->o.import_id;
+    bool wanted = false;
+    for (size_t i = 0; i < r->plan->nnodes && !wanted; i++)
+        wanted = !strcmp(r->plan->nodes[i].address, address);
+    if (!wanted) {
+        fprintf(stderr, "gpuform: '%s' is not a node of the stack ('gpuform plan' lists them)\n",
+                address);
+        return -1;
+    }
+    if (state_find(r->st, address)) {
+        fprintf(stderr, "gpuform: '%s' is already in the state ('gpuform state show %s')\n",
+                address, address);
+        return -1;
+    }
+    for (size_t i = 0; i < r->st->nnodes; i++)
+        if (!strcmp(r->st->nodes[i].cloud_id, id)) {
+            fprintf(stderr, "gpuform: %s is already in the state as '%s'\n", id,
+                    r->st->nodes[i].address);
+            return -1;
+        }
+    if (open_clouds(r) != 0)
+        return -1;
+    struct prov_instance in;
+    const char *cloud = NULL;
+    for (size_t c = 0; c < r->spec->nclouds && !cloud; c++) {
+        struct prov *p = cloud_prov(r, r->spec->clouds[c].name);
+        for (size_t k = 0; p && k < r->spec->clouds[c].nregions && !cloud; k++) {
+            struct prov_error pe;
+            if (p->ops->describe(p, r->spec->clouds[c].regions[k], id, &in, &pe) == 0)
+                cloud = r->spec->clouds[c].name;
+            else if (pe.cls != PROV_NOT_FOUND && pe.cls != PROV_INVALID) {
+                fprintf(stderr, "gpuform: %s\n", pe.message);
+                return -1;
+            }
+        }
+    }
+    if (!cloud) {
+        fprintf(stderr, "gpuform: no instance %s in any region of the stack's clouds\n", id);
+        return -1;
+    }
+    if (in.state != PROV_PENDING && in.state != PROV_RUNNING) {
+        fprintf(stderr, "gpuform: %s is %s; only a live instance can be imported\n", id,
+                prov_state_name(in.state));
+        return -1;
+    }
+    if (*in.stack && strcmp(in.stack, r->spec->stack) != 0) {
+        fprintf(stderr, "gpuform: %s belongs to stack '%s' (its gpuform:stack tag), not '%s'\n", id,
+                in.stack, r->spec->stack);
+        return -1;
+    }
+    /* GPUs and price from the catalog's offer of that type in that place */
+    const struct plan_offer *o = NULL;
+    for (size_t i = 0; i < r->cat->noffers && !o; i++) {
+        const struct plan_offer *c = &r->cat->offers[i];
+        if (!strcmp(core_cloud_name(c->cloud), cloud) && !strcmp(c->region, in.region) &&
+            !strcmp(c->instance_type, in.instance_type))
+            o = c;
+    }
+    struct state_node n = {
+        .address = (char *)(uintptr_t)address,
+        .provider = (char *)(uintptr_t)cloud,
+        .cloud_id = in.id,
+        .token = in.token,
+        .placement = {(char *)(uintptr_t)cloud, in.region, in.zone, in.instance_type,
+                      o ? (char *)(uintptr_t)o->gpu : "", o ? o->gpus : 0, in.spot},
+        .hourly_usd = o ? (in.spot && o->spot >= 0 ? o->spot
+                           : o->ondemand > 0       ? o->ondemand
+                                                   : 0)
+                        : 0,
+        .status = STATE_RUNNING,
+        .created_at = in.launch_time,
+    };
+    if (!state_put(r->st, &n)) {
+        fprintf(stderr, "gpuform: out of memory\n");
+        return -1;
+    }
+    r->st->serial++;
+    size_t len;
+    char *text = state_serialize(r->st, &len);
+    struct state_err err;
+    int rc = text ? r->b->ops->write(r->b, text, len, &err) : -1;
+    if (rc != 0)
+        fprintf(stderr, "gpuform: %s\n", text ? err.msg : "out of memory");
+    else
+        printf("Imported %s as %s (%s %s %s%s)%s\n", id, address, cloud, in.zone, in.instance_type,
+               in.spot ? ", spot" : "",
+               o ? "" : "; the catalog has no offer of that type there, so no price");
+    free(text);
+    return rc;
+}
+
 static int run_apply(struct run *r)
 {
     if (cli_load_stack(r->o.path, &(struct spec_options){0}, &r->d, &r->spec) != 0) {
@@ -671,6 +781,8 @@ static int run_apply(struct run *r)
     }
     if (make_plan(r) != 0)
         return -1;
+    if (r->o.import)
+        return do_import(r);
     if (r->spec->nhooks && policy_load_spec(r->spec, NULL, &r->d, &r->ps) != 0) {
         core_diags_render(&r->d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
         return -1;
@@ -715,16 +827,18 @@ static int run_apply(struct run *r)
     return rc;
 }
 
-static int run_cmd(int argc, char **argv, bool destroy, bool refresh_only)
+static int run_cmd(int argc, char **argv, bool destroy, bool refresh_only, bool import)
 {
-    const struct cli_command *cmd = cli_find(refresh_only ? "refresh"
-                                             : destroy    ? "destroy"
-                                                          : "apply");
+    const struct cli_command *cmd = cli_find(import         ? "import"
+                                             : refresh_only ? "refresh"
+                                             : destroy      ? "destroy"
+                                                            : "apply");
     struct run *r = calloc(1, sizeof *r);
     if (!r)
         return CLI_ERROR;
     r->o.destroy = destroy;
     r->o.refresh_only = refresh_only;
+    r->o.import = import;
     if (parse_args(cmd, argc, argv, &r->o) != CLI_OK) {
         free(r);
         return CLI_ERROR;
@@ -759,15 +873,20 @@ static int run_cmd(int argc, char **argv, bool destroy, bool refresh_only)
 
 int cmd_apply(int argc, char **argv)
 {
-    return run_cmd(argc, argv, false, false);
+    return run_cmd(argc, argv, false, false, false);
 }
 
 int cmd_destroy(int argc, char **argv)
 {
-    return run_cmd(argc, argv, true, false);
+    return run_cmd(argc, argv, true, false, false);
 }
 
 int cmd_refresh(int argc, char **argv)
 {
-    return run_cmd(argc, argv, false, true);
+    return run_cmd(argc, argv, false, true, false);
+}
+
+int cmd_adopt(int argc, char **argv)
+{
+    return run_cmd(argc, argv, false, false, true);
 }

@@ -129,6 +129,16 @@ const struct cli_command cli_commands[] = {
      "are reported and left alone. apply and destroy do the same before they plan.\n"
      "\n"
      "exit status: 0 refreshed (drift is reported, not an error), 1 errors\n"},
+    {"import", cmd_adopt, "adopt an instance the state doesn't know as one of the stack's nodes",
+     "usage: gpuform import ADDRESS ID [--sim [CONFIG]] [--catalog PATH] [PATH]\n"
+     "\n"
+     "Records the running instance ID (found in the regions of the stack's clouds) as the\n"
+     "node ADDRESS, which the stack's plan must have ('gpuform plan' lists the addresses),\n"
+     "under the state's lock. Refused: an address or an instance already in the state, an\n"
+     "instance tagged for another stack, one that is not running. 'gpuform refresh' and\n"
+     "'apply' report the tagged instances the state doesn't know.\n"
+     "\n"
+     "exit status: 0 imported, 1 errors\n"},
     {"state", cmd_state, "list, show or remove the nodes the state records",
      "usage: gpuform state list [--stack PATH]\n"
      "       gpuform state show ADDRESS [--stack PATH] [--json]\n"

@@ -229,4 +229,29 @@ grep -q "delete train\[1\]: policy 'change-freeze.lua' vetoed it: change freeze"
     fail "no veto message: $(cat "$tmp/p.err")"
 [ "$(jq '.nodes | length' "$pstack/.gpuform/state.json")" = 2 ] || fail "the vetoed apply changed the state"
 echo "ok - policies: after_apply hears of each node made, before_apply's veto stops a delete"
+
+# ---- 6. import: an instance made behind gpuform's back is reported, then adopted ----
+body="Action=RunInstances&Version=2016-11-15&ImageId=ami-1&InstanceType=g5.xlarge&MinCount=1&MaxCount=1"
+body="$body&TagSpecification.1.ResourceType=instance&TagSpecification.1.Tag.1.Key=gpuform%3Astack"
+body="$body&TagSpecification.1.Tag.1.Value=chaos"
+stray="$(curl -sf --aws-sigv4 "aws:amz:us-east-1:ec2" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+    --data "$body" "$url/" | sed -n 's:.*<instanceId>\(i-[0-9a-f]*\)</instanceId>.*:\1:p' | head -1)"
+[ -n "$stray" ] || fail "could not make an instance behind gpuform's back"
+"$gpuform" refresh "$stack" </dev/null >"$tmp/i.out" 2>"$tmp/i.err" || fail "refresh: $(cat "$tmp/i.err")"
+grep -q "not in the state: .*$stray.*gpuform import" "$tmp/i.err" ||
+    fail "refresh did not report the unknown instance: $(cat "$tmp/i.err")"
+if "$gpuform" import 'nosuch[9]' "$stray" "$stack" </dev/null >/dev/null 2>"$tmp/i.err"; then
+    fail "import took an address the stack doesn't have"
+fi
+grep -q "is not a node of the stack" "$tmp/i.err" || fail "wrong refusal: $(cat "$tmp/i.err")"
+"$gpuform" import 'train[0]' "$stray" "$stack" </dev/null >"$tmp/i.out" 2>"$tmp/i.err" ||
+    fail "import: $(cat "$tmp/i.err")"
+[ "$(jq -r '.nodes[] | select(.address == "train[0]") | .cloud_id' "$cstate")" = "$stray" ] ||
+    fail "the state does not hold the imported instance"
+if "$gpuform" import 'train[1]' "$stray" "$stack" </dev/null >/dev/null 2>"$tmp/i.err"; then
+    fail "the same instance was imported twice"
+fi
+"$gpuform" plan --json "$stack" 2>/dev/null | jq -e '.resource_changes[] | select(.address == "train[0]") | .action == "no-op"' >/dev/null ||
+    fail "plan does not keep the imported node"
+echo "ok - import: refresh reports the stray instance, import adopts it once, plan keeps it"
 exit 0
