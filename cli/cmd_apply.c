@@ -374,24 +374,15 @@ static int open_state(struct run *r)
         state_lock_info_describe(&stale, who, sizeof who);
         fprintf(stderr, "gpuform: took over the lock left by %s, a run that is gone\n", who);
     }
-    char *text = NULL;
-    size_t len = 0;
-    if (r->b->ops->read(r->b, &text, &len, &err) != 0) {
+    if (state_load(r->b, r->spec->state_file, &r->st, &err) != 0) {
         fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
     }
-    int rc = 0;
-    if (!text) {
-        r->st = state_new(r->spec->stack);
-        if (!r->st)
-            rc = -1, fprintf(stderr, "gpuform: out of memory\n");
-    } else if (state_parse(text, len, r->spec->state_file, &r->st, &err) != 0) {
-        fprintf(stderr, "gpuform: %s (the previous state is in '%s')\n", err.msg,
-                r->b->ops->backup_name(r->b));
-        rc = -1;
+    if (!r->st && !(r->st = state_new(r->spec->stack))) {
+        fprintf(stderr, "gpuform: out of memory\n");
+        return -1;
     }
-    free(text);
-    return rc;
+    return 0;
 }
 
 /* Opens a provider for each cloud that has one (aws), once; the credentials are needed
@@ -477,15 +468,12 @@ static int refresh(struct run *r, size_t *ndrift)
     refresh_result_release(&rr);
     if (gone == 0)
         return 0;
-    r->st->serial++;
-    size_t len;
-    char *text = state_serialize(r->st, &len);
     struct state_err err;
-    int rc = text ? r->b->ops->write(r->b, text, len, &err) : -1;
-    if (rc != 0)
-        fprintf(stderr, "gpuform: %s\n", text ? err.msg : "out of memory");
-    free(text);
-    return rc;
+    if (state_save(r->b, r->st, &err) != 0) {
+        fprintf(stderr, "gpuform: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
 }
 
 static int make_plan(struct run *r)
@@ -613,19 +601,17 @@ static void after_apply(struct run *r)
     char *text = state_serialize(r->st, &len);
     json_t *doc = text ? json_loadb(text, len, 0, NULL) : NULL;
     free(text);
-    json_t *nodes = json_object_get(doc, "nodes"), *n;
-    size_t i;
+    /* the document lists the nodes in the state's order, so a node's index is its own */
+    json_t *nodes = json_object_get(doc, "nodes");
     struct core_diags d;
     core_diags_init(&d, 50);
-    json_array_foreach(nodes, i, n)
-    {
-        const char *address = json_string_value(json_object_get(n, "address"));
-        for (size_t k = 0; address && k < r->df.nchanges; k++) {
-            const struct diff_change *c = &r->df.changes[k];
-            if ((c->action == DIFF_CREATE || c->action == DIFF_REPLACE) &&
-                !strcmp(c->address, address))
-                policy_after_apply(r->ps, n, &d);
-        }
+    for (size_t k = 0; k < r->df.nchanges; k++) {
+        const struct diff_change *c = &r->df.changes[k];
+        const struct state_node *n = c->action == DIFF_CREATE || c->action == DIFF_REPLACE
+                                         ? state_find(r->st, c->address)
+                                         : NULL;
+        if (n)
+            policy_after_apply(r->ps, json_array_get(nodes, (size_t)(n - r->st->nodes)), &d);
     }
     core_diags_sort(&d);
     core_diags_render(&d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
@@ -716,18 +702,14 @@ static int do_import(struct run *r)
         fprintf(stderr, "gpuform: out of memory\n");
         return -1;
     }
-    r->st->serial++;
-    size_t len;
-    char *text = state_serialize(r->st, &len);
     struct state_err err;
-    int rc = text ? r->b->ops->write(r->b, text, len, &err) : -1;
+    int rc = state_save(r->b, r->st, &err);
     if (rc != 0)
-        fprintf(stderr, "gpuform: %s\n", text ? err.msg : "out of memory");
+        fprintf(stderr, "gpuform: %s\n", err.msg);
     else
         printf("Imported %s as %s (%s %s %s%s)%s\n", id, address, cloud, in.zone, in.instance_type,
                in.spot ? ", spot" : "",
                o ? "" : "; the catalog has no offer of that type there, so no price");
-    free(text);
     return rc;
 }
 

@@ -139,17 +139,9 @@ static int read_state(const struct spec *spec, struct state **out)
         return 0;
     struct state_err err;
     struct state_backend *b = state_local_open(spec->state_file, &err);
-    char *text = NULL;
-    size_t len = 0;
-    int rc = b ? b->ops->read(b, &text, &len, &err) : -1;
-    if (rc == 0 && text && state_parse(text, len, spec->state_file, out, &err) != 0) {
-        fprintf(stderr, "gpuform: %s (the previous state is in '%s')\n", err.msg,
-                b->ops->backup_name(b));
-        rc = -1;
-    } else if (rc != 0) {
+    int rc = b ? state_load(b, spec->state_file, out, &err) : -1;
+    if (rc != 0)
         fprintf(stderr, "gpuform: %s\n", err.msg);
-    }
-    free(text);
     if (b)
         b->ops->close(b);
     return rc;

@@ -73,24 +73,12 @@ static struct state_backend *open_backend(const char *stack, char **state_path)
 /* Reads and parses the state. 1 when there is none, 0 with *out, -1 on an error (printed). */
 static int load_state(struct state_backend *b, const char *path, struct state **out)
 {
-    char *text = NULL;
-    size_t len = 0;
     struct state_err err;
-    *out = NULL;
-    if (b->ops->read(b, &text, &len, &err) != 0) {
+    if (state_load(b, path, out, &err) != 0) {
         fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
     }
-    if (!text)
-        return 1;
-    int rc = state_parse(text, len, path, out, &err);
-    free(text);
-    if (rc != 0) {
-        fprintf(stderr, "gpuform: %s (the previous state is in '%s')\n", err.msg,
-                b->ops->backup_name(b));
-        return -1;
-    }
-    return 0;
+    return *out ? 0 : 1;
 }
 
 static void print_node(const struct state_node *n)
@@ -231,14 +219,10 @@ static int state_rm(const struct sopts *o)
                n->address, *n->cloud_id ? n->cloud_id : "(id unknown)", n->placement.cloud);
         state_remove(st, o->args[i]);
     }
-    st->serial++;
-    size_t len;
-    char *text = state_serialize(st, &len);
-    if (!text || b->ops->write(b, text, len, &err) != 0)
-        fprintf(stderr, "gpuform: %s\n", text ? err.msg : "out of memory");
+    if (state_save(b, st, &err) != 0)
+        fprintf(stderr, "gpuform: %s\n", err.msg);
     else
         rc = CLI_OK;
-    free(text);
 out:
     state_free(st);
     if (b)

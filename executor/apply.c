@@ -152,14 +152,7 @@ void exec_token(const char *lineage, const char *address, uint64_t serial, int k
 /* Writes the state, serial +1. Call with state_mu held. */
 static int write_state_locked(struct state_backend *b, struct state *st, struct state_err *err)
 {
-    st->serial++;
-    size_t len = 0;
-    char *text = state_serialize(st, &len);
-    if (!text)
-        return state_fail(err, "out of memory writing the state");
-    int rc = b->ops->write(b, text, len, err);
-    free(text);
-    return rc;
+    return state_save(b, st, err);
 }
 
 static int save(struct exec *x)

@@ -90,6 +90,17 @@ struct state_backend {
 };
 
 /*
+ * Reads and parses the stored state (`what` names it in messages). 0 with *out (the caller
+ * frees it), or with *out NULL when there is no state yet; -1 with err set: a read error,
+ * or a damaged document, with the backup named.
+ */
+int state_load(struct state_backend *b, const char *what, struct state **out,
+               struct state_err *err);
+
+/* Bumps the serial and writes the whole state (atomically, as the backend does). 0 or -1. */
+int state_save(struct state_backend *b, struct state *st, struct state_err *err);
+
+/*
  * The local backend: `state_file` (mode 0600; the spec's state.path, by default
  * ".gpuform/state.json" in the stack) with STATE.backup, STATE.lock and STATE.journal
  * beside it. Its directory is made (mode 0700) when missing, but not its parents. Returns

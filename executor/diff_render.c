@@ -17,37 +17,11 @@
 #define YELLOW "\033[33m"
 #define RESET  "\033[0m"
 
-/* "$1,240.00" */
-static void usd(char *out, size_t n, double v)
-{
-    char digits[64];
-    snprintf(digits, sizeof digits, "%.2f", fabs(v));
-    char *dot = strchr(digits, '.');
-    size_t intlen = dot ? (size_t)(dot - digits) : strlen(digits);
-    char buf[96];
-    size_t k = 0;
-    if (v < 0)
-        buf[k++] = '-';
-    buf[k++] = '$';
-    for (size_t i = 0; i < intlen; i++) {
-        if (i > 0 && (intlen - i) % 3 == 0)
-            buf[k++] = ',';
-        buf[k++] = digits[i];
-    }
-    snprintf(buf + k, sizeof buf - k, "%s", dot ? dot : "");
-    snprintf(out, n, "%s", buf);
-}
-
-/* A price per hour as catalogs state it: 2 to 4 decimals ("$0.526", "$98.32"). */
+/* "$0.526": a price per hour as catalogs state it */
 static void price(char *out, size_t n, double v)
 {
     char buf[48];
-    snprintf(buf, sizeof buf, "%.4f", v);
-    size_t len = strlen(buf);
-    char *dot = strchr(buf, '.');
-    while (dot && len > (size_t)(dot - buf) + 3 && buf[len - 1] == '0')
-        buf[--len] = '\0';
-    snprintf(out, n, "$%s", buf);
+    snprintf(out, n, "$%s", plan_fmt_price(buf, sizeof buf, v));
 }
 
 /* Inside a Markdown code span nothing is escaped; only a backtick could end it. */
@@ -64,7 +38,7 @@ void diff_cost_phrase(const struct diff *d, char *out, size_t outlen)
     double before = d->hourly_before * 730, after = d->hourly_after * 730;
     double delta = after - before;
     char amount[64];
-    usd(amount, sizeof amount, fabs(delta));
+    plan_fmt_usd(amount, sizeof amount, fabs(delta));
     if (fabs(delta) < 0.005) {
         snprintf(out, outlen, "does not change");
     } else if (before <= 0) {
@@ -129,8 +103,8 @@ int diff_render_text(const struct diff *d, const struct state *st, bool color, F
     }
     char phrase[128], before[32], after[32];
     diff_cost_phrase(d, phrase, sizeof phrase);
-    usd(before, sizeof before, d->hourly_before);
-    usd(after, sizeof after, d->hourly_after);
+    plan_fmt_usd(before, sizeof before, d->hourly_before);
+    plan_fmt_usd(after, sizeof after, d->hourly_after);
     fprintf(out, "%scost: %s/h -> %s/h; the monthly estimate %s\n",
             d->nchanges > d->nnoop ? "\n" : "", before, after, phrase);
     return ferror(out) ? -1 : 0;
@@ -151,8 +125,8 @@ int diff_render_markdown(const struct diff *d, const struct plan_result *plan, F
 {
     char phrase[128], before[32], after[32];
     diff_cost_phrase(d, phrase, sizeof phrase);
-    usd(before, sizeof before, d->hourly_before * 730);
-    usd(after, sizeof after, d->hourly_after * 730);
+    plan_fmt_usd(before, sizeof before, d->hourly_before * 730);
+    plan_fmt_usd(after, sizeof after, d->hourly_after * 730);
     fputs("### gpuform plan: ", out);
     md_code(out, plan->spec && plan->spec->stack ? plan->spec->stack : "");
     fprintf(out, "\n\n**%zu to create, %zu to replace, %zu to delete**, %zu unchanged. ",

@@ -49,20 +49,24 @@ static size_t place_index(struct place *ps, size_t *n, const char *cloud, const 
     return (*n)++;
 }
 
-static const struct prov_instance *find_id(const struct place *p, const char *id)
+static int cmp_instance_id(const void *a, const void *b)
 {
-    for (size_t i = 0; i < p->found.n; i++)
-        if (strcmp(p->found.items[i].id, id) == 0)
-            return &p->found.items[i];
-    return NULL;
+    return strcmp(((const struct prov_instance *)a)->id, ((const struct prov_instance *)b)->id);
 }
 
-/* prov_state_name's words, here so the executor needs no provider code linked */
-static const char *state_word(enum prov_state s)
+/* A place's instances are sorted by id once they are all in (bsearch, not a scan per node). */
+static const struct prov_instance *find_id(const struct place *p, const char *id)
 {
-    static const char *const names[] = {"pending",       "running",    "stopping", "stopped",
-                                        "shutting-down", "terminated", "unknown"};
-    return (unsigned)s < sizeof names / sizeof *names ? names[s] : "unknown";
+    struct prov_instance key;
+    if (p->found.n == 0)
+        return NULL;
+    snprintf(key.id, sizeof key.id, "%s", id);
+    return bsearch(&key, p->found.items, p->found.n, sizeof key, cmp_instance_id);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static bool alive(enum prov_state s)
@@ -77,6 +81,7 @@ int refresh_state(struct state *st, const char *stack, const struct refresh_plac
     memset(out, 0, sizeof *out);
     memset(err, 0, sizeof *err);
     struct place *ps = calloc(st->nnodes + nextra + 1, sizeof *ps);
+    const char **ids = NULL;
     size_t np = 0;
     int rc = -1;
     if (!ps) {
@@ -101,6 +106,8 @@ int refresh_state(struct state *st, const char *stack, const struct refresh_plac
         out->calls++;
         if (p->ops->list(p, ps[i].region, stack, &ps[i].found, err) != 0)
             goto out;
+        if (ps[i].found.n > 1)
+            qsort(ps[i].found.items, ps[i].found.n, sizeof *ps[i].found.items, cmp_instance_id);
     }
     /* 2. the state's nodes against what the clouds said */
     size_t i = 0;
@@ -114,7 +121,8 @@ int refresh_state(struct state *st, const char *stack, const struct refresh_plac
         const struct prov_instance *in = find_id(&ps[k], n->cloud_id);
         char detail[512];
         if (!in || !alive(in->state)) {
-            snprintf(detail, sizeof detail, "%s%s%s%s", in ? state_word(in->state) : "not found",
+            snprintf(detail, sizeof detail, "%s%s%s%s",
+                     in ? prov_state_name(in->state) : "not found",
                      in && *in->state_reason ? " (" : "", in ? in->state_reason : "",
                      in && *in->state_reason ? ")" : "");
             if (add_drift(out, REFRESH_GONE, n->address, n->cloud_id, detail) != 0)
@@ -134,14 +142,18 @@ int refresh_state(struct state *st, const char *stack, const struct refresh_plac
         }
         i++;
     }
-    /* 3. tagged instances the state doesn't know */
+    /* 3. tagged instances the state doesn't know (its ids sorted once, then looked up) */
+    ids = malloc((st->nnodes + 1) * sizeof *ids);
+    if (!ids)
+        goto oom;
+    for (size_t k = 0; k < st->nnodes; k++)
+        ids[k] = st->nodes[k].cloud_id;
+    qsort(ids, st->nnodes, sizeof *ids, cmp_str);
     for (size_t k = 0; k < np; k++)
         for (size_t j = 0; j < ps[k].found.n; j++) {
             const struct prov_instance *in = &ps[k].found.items[j];
-            bool known = false;
-            for (size_t s = 0; s < st->nnodes && !known; s++)
-                known = strcmp(st->nodes[s].cloud_id, in->id) == 0;
-            if (known || !alive(in->state))
+            const char *key = in->id;
+            if (!alive(in->state) || bsearch(&key, ids, st->nnodes, sizeof *ids, cmp_str))
                 continue;
             char detail[640];
             snprintf(detail, sizeof detail,
@@ -160,6 +172,7 @@ oom:
 out:
     for (size_t k = 0; k < np; k++)
         prov_instance_list_release(&ps[k].found);
+    free(ids);
     free(ps);
     return rc;
 }

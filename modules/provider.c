@@ -24,13 +24,6 @@ const char *prov_error_class_name(enum prov_error_class cls)
     return (unsigned)cls < sizeof names / sizeof *names ? names[cls] : "?";
 }
 
-const char *prov_state_name(enum prov_state s)
-{
-    static const char *const names[] = {"pending",       "running",    "stopping", "stopped",
-                                        "shutting-down", "terminated", "unknown"};
-    return (unsigned)s < sizeof names / sizeof *names ? names[s] : "unknown";
-}
-
 void prov_instance_list_release(struct prov_instance_list *l)
 {
     free(l->items);

@@ -46,7 +46,14 @@ enum prov_state {
     PROV_STATE_UNKNOWN,
 };
 
-const char *prov_state_name(enum prov_state s);
+/* "pending", ..., "terminated", "unknown". Inline, so the executor can name states without
+ * linking provider code. */
+static inline const char *prov_state_name(enum prov_state s)
+{
+    static const char *const names[] = {"pending",       "running",    "stopping", "stopped",
+                                        "shutting-down", "terminated", "unknown"};
+    return (unsigned)s < sizeof names / sizeof *names ? names[s] : "unknown";
+}
 
 /* An instance as the cloud reports it. */
 struct prov_instance {

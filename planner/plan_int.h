@@ -21,6 +21,7 @@
 #include "parser/spec.h"
 #include "planner/catalog.h"
 #include "planner/plan.h"
+#include "planner/plan_render.h"
 
 #define PLAN_HOURS_PER_MONTH 730.0
 
@@ -213,10 +214,5 @@ void plan_usage(const struct plan_model *m, const struct plan_sol *s, int64_t *r
 /* Nodes of `g` that fit per local region given GPUs used per quota row. */
 void plan_caps(const struct plan_model *m, const struct plan_group *g, const int64_t *row_used,
                int *cap);
-
-/* "1,234" into buf. */
-const char *plan_fmt_count(char *buf, size_t size, size_t v);
-/* "$1,234.50" into buf (cents). */
-const char *plan_fmt_usd(char *buf, size_t size, double v);
 
 #endif

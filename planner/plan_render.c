@@ -16,8 +16,7 @@
 #define GREEN "\033[32m"
 #define RESET "\033[0m"
 
-/* A price per hour as the catalog states it: 2 to 4 decimals ("0.526", "98.32"). */
-static const char *fmt_price(char *buf, size_t size, double v)
+const char *plan_fmt_price(char *buf, size_t size, double v)
 {
     snprintf(buf, size, "%.4f", v);
     size_t n = strlen(buf);
@@ -106,7 +105,8 @@ int plan_render_text(const struct plan_result *r, bool color, FILE *out)
                       color && !n->kept ? GREEN : "", mark, color && !n->kept ? RESET : "", wa,
                       n->address, wp, place_of(n, place, sizeof(place)), wt,
                       n->offer->instance_type, wg, gpus_of(n, g, sizeof(g)),
-                      n->spot ? "spot" : "on-demand", fmt_price(price, sizeof(price), n->hourly));
+                      n->spot ? "spot" : "on-demand",
+                      plan_fmt_price(price, sizeof(price), n->hourly));
     }
     if (r->nbudgets) {
         int nw = 0;

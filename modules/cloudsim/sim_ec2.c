@@ -336,6 +336,24 @@ static bool valid_instance_id(const char *id)
            strspn(id + 2, "0123456789abcdef") == n - 2;
 }
 
+/* The instance `id` of `region`, or NULL after answering as EC2 does: Malformed for an id
+ * that can't be one, NotFound for one this region doesn't have. */
+static const struct sim_instance *instance_or_error(struct sim_world *w, struct sim_reply *r,
+                                                    const char *region, const char *id)
+{
+    if (!valid_instance_id(id)) {
+        sim_ec2_error(w, r, 400, "InvalidInstanceID.Malformed", "Invalid id: \"%s\"", id);
+        return NULL;
+    }
+    const struct sim_instance *inst = sim_world_find(w, id);
+    if (!inst || strcmp(inst->region, region)) {
+        sim_ec2_error(w, r, 400, "InvalidInstanceID.NotFound",
+                      "The instance ID '%s' does not exist", id);
+        return NULL;
+    }
+    return inst;
+}
+
 /* Hash of every parameter but Action, Version, ClientToken and the signature's, by name. */
 static void params_hash(const struct sim_param *p, size_t n, char out[17])
 {
@@ -509,15 +527,9 @@ static void describe_filtered(struct sim_world *w, const char *region, const str
         return sim_ec2_error(w, r, 400, "InvalidParameterCombination",
                              "The parameter instancesSet cannot be used with the parameter "
                              "maxResults");
-    for (size_t i = 0; i < nids; i++) {
-        if (!valid_instance_id(ids[i]))
-            return sim_ec2_error(w, r, 400, "InvalidInstanceID.Malformed", "Invalid id: \"%s\"",
-                                 ids[i]);
-        const struct sim_instance *inst = sim_world_find(w, ids[i]);
-        if (!inst || strcmp(inst->region, region))
-            return sim_ec2_error(w, r, 400, "InvalidInstanceID.NotFound",
-                                 "The instance ID '%s' does not exist", ids[i]);
-    }
+    for (size_t i = 0; i < nids; i++)
+        if (!instance_or_error(w, r, region, ids[i]))
+            return;
     uint64_t qh = sim_hash(SIM_HASH_INIT, region);
     if (read_filters(p, n, fsp, &qh) < 0)
         return sim_ec2_error(w, r, 400, "InvalidParameterValue", "The filter '%s' is invalid",
@@ -609,15 +621,9 @@ static void terminate_instances(struct sim_world *w, const char *region, const s
     if (!nids)
         return sim_ec2_error(w, r, 400, "MissingParameter",
                              "The request must contain the parameter InstanceId");
-    for (size_t i = 0; i < nids; i++) {
-        if (!valid_instance_id(ids[i]))
-            return sim_ec2_error(w, r, 400, "InvalidInstanceID.Malformed", "Invalid id: \"%s\"",
-                                 ids[i]);
-        const struct sim_instance *inst = sim_world_find(w, ids[i]);
-        if (!inst || strcmp(inst->region, region))
-            return sim_ec2_error(w, r, 400, "InvalidInstanceID.NotFound",
-                                 "The instance ID '%s' does not exist", ids[i]);
-    }
+    for (size_t i = 0; i < nids; i++)
+        if (!instance_or_error(w, r, region, ids[i]))
+            return;
     struct xw x;
     char rid[37];
     request_id(w, rid);
@@ -647,12 +653,9 @@ static void get_console_output(struct sim_world *w, const char *region, const st
     if (!id)
         return sim_ec2_error(w, r, 400, "MissingParameter",
                              "The request must contain the parameter InstanceId");
-    if (!valid_instance_id(id))
-        return sim_ec2_error(w, r, 400, "InvalidInstanceID.Malformed", "Invalid id: \"%s\"", id);
-    const struct sim_instance *inst = sim_world_find(w, id);
-    if (!inst || strcmp(inst->region, region))
-        return sim_ec2_error(w, r, 400, "InvalidInstanceID.NotFound",
-                             "The instance ID '%s' does not exist", id);
+    const struct sim_instance *inst = instance_or_error(w, r, region, id);
+    if (!inst)
+        return;
     char *text = sim_console_output(inst);
     size_t len = text ? strlen(text) : 0;
     char *b64 = malloc(4 * ((len + 2) / 3) + 1);
