@@ -74,6 +74,17 @@ static bool alive(enum prov_state s)
     return s == PROV_PENDING || s == PROV_RUNNING || s == PROV_STOPPING || s == PROV_STOPPED;
 }
 
+/* Whether the instance runs in another zone than the state says. The state keeps the plan's
+ * zone; apply sends it to the cloud only when it is a zone name of the region
+ * ("us-east-1a"). A zone id ("use1-az1") is not sent, the cloud picks the zone, and the
+ * instance's zone name can't be compared with it. */
+static bool zone_differs(const struct prov_instance *in, const struct state_placement *p)
+{
+    size_t n = strlen(p->region);
+    bool named = strncmp(p->zone, p->region, n) == 0 && p->zone[n];
+    return named && *in->zone && strcmp(in->zone, p->zone) != 0;
+}
+
 int refresh_state(struct state *st, const char *stack, const struct refresh_place *extra,
                   size_t nextra, refresh_prov_fn prov_for, void *ctx, struct refresh_result *out,
                   struct prov_error *err)
@@ -131,8 +142,7 @@ int refresh_state(struct state *st, const char *stack, const struct refresh_plac
             continue;
         }
         if (strcmp(in->instance_type, n->placement.instance_type) != 0 ||
-            (*in->zone && strcmp(in->zone, n->placement.zone) != 0) ||
-            in->spot != n->placement.spot) {
+            zone_differs(in, &n->placement) || in->spot != n->placement.spot) {
             snprintf(detail, sizeof detail, "runs as %s in %s%s, the state says %s in %s%s",
                      in->instance_type, in->zone, in->spot ? " (spot)" : "",
                      n->placement.instance_type, n->placement.zone,
