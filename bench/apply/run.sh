@@ -183,14 +183,14 @@ for par in $pars; do
         sim_pid=""
         ratio="$(echo "scale=4; $wall / $lb" | bc)"
         walls+=("$wall")
-        rows+=("| $par | $i | $wall | $(printf '%.3f' "$ratio") | $(printf '%.3f' "$pre") | $(printf '%.3f' "$span") | $(printf '%.3f' "$post") | $maxgap | $requests | $((requests - nodes)) | $cpu | $((rss / 1024)) | $load |")
+        rows+=("| $par | $i | $wall | $(printf '%.4f' "$ratio") | $(printf '%.3f' "$pre") | $(printf '%.3f' "$span") | $(printf '%.3f' "$post") | $maxgap | $requests | $((requests - nodes)) | $cpu | $((rss / 1024)) | $load |")
         say "parallelism $par, run $i: wall $wall s ($ratio of the bound), RunInstances span $span s, $((requests - nodes)) throttled"
     done
     median="$(printf '%s\n' "${walls[@]}" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')"
     mratio="$(echo "scale=4; $median / $lb" | bc)"
     verdict="$(echo "$median <= 1.1 * $lb" | bc)"
     [ "$verdict" = 1 ] && verdict=met || verdict=MISSED
-    summary+=("- --parallelism $par: median wall $median s over $runs runs = $(printf '%.3f' "$mratio") x the lower bound $lb s: **$verdict** (goal: within 10%)")
+    summary+=("- --parallelism $par: median wall $median s over $runs runs = $(printf '%.4f' "$mratio") x the lower bound $lb s: **$verdict** (goal: within 10%)")
 done
 
 echo
