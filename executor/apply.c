@@ -503,7 +503,9 @@ static int do_create(struct exec *x, struct task *t)
                                   .instance_type = t->offer.instance_type,
                                   .spot = t->spot,
                                   .image = x->image,
-                                  .user_data = x->user_data};
+                                  .user_data = x->user_data,
+                                  .gpu = t->offer.gpu,
+                                  .gpus = t->offer.gpus};
         struct prov_instance inst;
         struct prov_error pe;
         int sent = send_create(x, p, &req, &inst, &pe);

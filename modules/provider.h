@@ -91,6 +91,11 @@ struct prov_create {
     bool spot;
     const char *image;     /* the machine image (AMI on AWS) */
     const char *user_data; /* the boot script, plain text (the provider encodes it) */
+    /* The offer's GPUs (model as core/gpu_models.h names it, count): for clouds where the
+     * type alone does not say them (GCP's N1 takes GPUs as guest accelerators). NULL/0: the
+     * type says them. */
+    const char *gpu;
+    int gpus;
 };
 
 struct prov_config {
@@ -154,5 +159,6 @@ struct prov_ops {
 const struct prov_ops *prov_find(const char *cloud);
 
 extern const struct prov_ops prov_aws;
+extern const struct prov_ops prov_gcp;
 
 #endif
