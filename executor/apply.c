@@ -52,6 +52,17 @@ struct task {
     double busy_since;     /* when the call in flight was sent (0: none); under log_mu */
     const char *busy_what; /* "creating", "destroying" */
     int busy_reports;      /* "still ..." lines printed for the call in flight */
+    int group;             /* its workload's index in exec.groups; -1: none */
+};
+
+/* A workload's changes in this run: its deletes wait until its creates are done, so that a
+ * node leaves only once the ones that take its place exist (a service never dips). */
+struct group {
+    const char *name; /* the address before '[' (borrowed) */
+    size_t len;
+    size_t pending; /* creates and replaces not finished; under state_mu */
+    size_t failed;  /* ... that failed; under state_mu */
+    bool service;
 };
 
 struct exec {
@@ -72,6 +83,9 @@ struct exec {
     struct timespec t0;
     pthread_cond_t tick_cv; /* wakes the progress ticker to end it; under log_mu */
     bool done;              /* the workers are finished; under log_mu */
+    struct group *groups;
+    size_t ngroups;
+    pthread_cond_t group_cv; /* a group's pending count fell; under state_mu */
 };
 
 /* ---- small helpers ---- */
@@ -694,12 +708,17 @@ static int set_aside(struct exec *x, struct task *t)
     return save(x);
 }
 
+static bool makes_nodes(const struct task *t);
+static int wait_for_group(struct exec *x, struct task *t);
+
 static int run_task(struct exec *x, struct task *t)
 {
     switch (t->kind) {
     case TASK_CREATE:
         return do_create(x, t);
     case TASK_DELETE:
+        if (wait_for_group(x, t) != 0)
+            return -1;
         return do_delete(x, t, &t->old);
     case TASK_REPLACE_DELETE_FIRST:
         if (do_delete(x, t, &t->old) != 0 || atomic_load(&x->stop))
@@ -725,6 +744,11 @@ static void *worker(void *arg)
         struct task *t = &x->tasks[i];
         int rc = run_task(x, t);
         pthread_mutex_lock(&x->state_mu);
+        if (makes_nodes(t) && t->group >= 0) {
+            x->groups[t->group].pending--;
+            x->groups[t->group].failed += rc != 0;
+            pthread_cond_broadcast(&x->group_cv);
+        }
         if (rc != 0)
             x->res.failed++;
         else if (t->kind == TASK_CREATE)
@@ -807,6 +831,7 @@ struct exec *exec_new(const struct exec_input *in, const struct exec_options *o)
     pthread_mutex_init(&x->log_mu, NULL);
     pthread_mutex_init(&x->plan_mu, NULL);
     pthread_cond_init(&x->tick_cv, NULL);
+    pthread_cond_init(&x->group_cv, NULL);
     atomic_init(&x->stop, 0);
     atomic_init(&x->next, 0);
     return x;
@@ -833,6 +858,8 @@ void exec_free(struct exec *x)
     pthread_mutex_destroy(&x->log_mu);
     pthread_mutex_destroy(&x->plan_mu);
     pthread_cond_destroy(&x->tick_cv);
+    pthread_cond_destroy(&x->group_cv);
+    free(x->groups);
     free(x);
 }
 
@@ -844,6 +871,91 @@ static int old_copy(struct old_node *o, const struct state_node *n)
     o->region = strdup(n->placement.region);
     int rc = node_dup(&o->copy, n);
     return o->address && o->cloud_id && o->cloud && o->region && rc == 0 ? 0 : -1;
+}
+
+/* The group of `address`'s workload, made when `add`; -1 when none (or out of memory). */
+static int group_of(struct exec *x, const char *address, bool add)
+{
+    const char *br = strchr(address, '[');
+    size_t len = br ? (size_t)(br - address) : strlen(address);
+    for (size_t i = 0; i < x->ngroups; i++)
+        if (x->groups[i].len == len && strncmp(x->groups[i].name, address, len) == 0)
+            return (int)i;
+    if (!add)
+        return -1;
+    struct group *g = realloc(x->groups, (x->ngroups + 1) * sizeof *g);
+    if (!g)
+        return -1;
+    x->groups = g;
+    x->groups[x->ngroups] = (struct group){.name = address, .len = len};
+    return (int)x->ngroups++;
+}
+
+static bool makes_nodes(const struct task *t)
+{
+    return t->kind != TASK_DELETE;
+}
+
+/* Groups the tasks by workload; the deletes of a workload wait for its creates. */
+static int group_tasks(struct exec *x)
+{
+    for (size_t i = 0; i < x->ntasks; i++) {
+        struct task *t = &x->tasks[i];
+        t->group = -1;
+        if (!makes_nodes(t))
+            continue;
+        if ((t->group = group_of(x, t->address, true)) < 0)
+            return -1;
+        x->groups[t->group].pending++;
+        x->groups[t->group].service |= t->wkind == SPEC_KIND_SERVICE;
+    }
+    for (size_t i = 0; i < x->ntasks; i++)
+        if (!makes_nodes(&x->tasks[i]))
+            x->tasks[i].group = group_of(x, x->tasks[i].address, false);
+    return 0;
+}
+
+/* A delete waits until its workload's creates are done. Returns 0 to go ahead, -1 when it
+ * is kept: the run is stopping, or a service's new nodes were not all made (deleting the
+ * old one then would shrink it). */
+static int wait_for_group(struct exec *x, struct task *t)
+{
+    if (t->group < 0)
+        return 0;
+    struct group *g = &x->groups[t->group];
+    bool said = false;
+    pthread_mutex_lock(&x->state_mu);
+    while (g->pending > 0 && !atomic_load(&x->stop)) {
+        if (!said) {
+            size_t n = g->pending;
+            pthread_mutex_unlock(&x->state_mu);
+            say(x, "%s: waiting for %zu create%s of '%.*s' before destroying", t->address, n,
+                n == 1 ? "" : "s", (int)g->len, g->name);
+            said = true;
+            pthread_mutex_lock(&x->state_mu);
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 200 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&x->group_cv, &x->state_mu, &until);
+    }
+    size_t failed = g->failed;
+    pthread_mutex_unlock(&x->state_mu);
+    if (atomic_load(&x->stop))
+        return -1;
+    if (failed && g->service) {
+        say(x,
+            "%s: kept: %zu of the new nodes of service '%.*s' were not made, so removing this "
+            "one would shrink it; the next apply removes it",
+            t->address, failed, (int)g->len, g->name);
+        return -1;
+    }
+    return 0;
 }
 
 static int build_tasks(struct exec *x, const struct diff *d)
@@ -887,7 +999,7 @@ int exec_run(struct exec *x, const struct diff *d, struct exec_result *res)
     memset(&x->res, 0, sizeof x->res);
     x->serial0 = x->in.state->serial;
     int rc = -1;
-    if (build_tasks(x, d) != 0) {
+    if (build_tasks(x, d) != 0 || group_tasks(x) != 0) {
         snprintf(x->res.error, sizeof x->res.error, "out of memory");
         goto out;
     }

@@ -148,6 +148,61 @@ int diff_compute(const struct plan_result *plan, const struct state *st, struct 
     return 0;
 }
 
+/* Whether `target` names `address`: the address itself, or its workload ("chat" names
+ * "chat[0]" and "chat[eu]"). */
+static bool targets_address(const char *target, const char *address)
+{
+    size_t n = strlen(target);
+    return strcmp(target, address) == 0 || (strncmp(target, address, n) == 0 && address[n] == '[');
+}
+
+int diff_restrict(struct diff *d, const char *const *targets, size_t ntargets,
+                  const char **unmatched)
+{
+    *unmatched = NULL;
+    if (ntargets == 0)
+        return 0;
+    for (size_t t = 0; t < ntargets; t++) {
+        bool hit = false;
+        for (size_t i = 0; i < d->nchanges && !hit; i++)
+            hit = targets_address(targets[t], d->changes[i].address);
+        if (!hit) {
+            *unmatched = targets[t];
+            return -1;
+        }
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < d->nchanges; i++) {
+        const struct diff_change *c = &d->changes[i];
+        bool keep = false;
+        for (size_t t = 0; t < ntargets && !keep; t++)
+            keep = targets_address(targets[t], c->address);
+        if (keep) {
+            d->changes[k++] = *c;
+            continue;
+        }
+        /* left as it is: the cost after the run keeps what it costs now */
+        d->hourly_after -= (c->want ? c->want->hourly : 0) - (c->have ? c->have->hourly_usd : 0);
+        d->nskipped += c->action != DIFF_NOOP;
+        switch (c->action) {
+        case DIFF_CREATE:
+            d->ncreate--;
+            break;
+        case DIFF_DELETE:
+            d->ndelete--;
+            break;
+        case DIFF_REPLACE:
+            d->nreplace--;
+            break;
+        case DIFF_NOOP:
+            d->nnoop--;
+            break;
+        }
+    }
+    d->nchanges = k;
+    return 0;
+}
+
 void diff_release(struct diff *d)
 {
     core_arena_release(&d->arena);

@@ -33,7 +33,8 @@ struct diff {
     size_t nchanges;
     size_t ncreate, ndelete, nreplace, nnoop;
     double hourly_before; /* USD/h of the nodes in the state that stay or go */
-    double hourly_after;  /* USD/h of the plan */
+    double hourly_after;  /* USD/h of the plan (of the state after the run, when restricted) */
+    size_t nskipped;      /* changes left out by diff_restrict */
 };
 
 /*
@@ -44,6 +45,17 @@ struct diff {
 int diff_compute(const struct plan_result *plan, const struct state *st, struct diff *out);
 
 void diff_release(struct diff *d);
+
+/*
+ * Keeps only the changes of the addresses `targets` name (`--target`): an address
+ * ("chat[3]"), or a workload's name for all its nodes ("chat" names "chat[0]" and
+ * "chat[eu]"). The others leave the change set: counted in nskipped when they were changes,
+ * and hourly_after becomes what the stack costs once only the kept changes are made.
+ * Returns -1 with *unmatched set to the first target that names no address of the plan or
+ * the state (nothing is changed then); 0 otherwise.
+ */
+int diff_restrict(struct diff *d, const char *const *targets, size_t ntargets,
+                  const char **unmatched);
 
 /* "create", "delete", "replace", "no-op" */
 const char *diff_action_name(enum diff_action a);
