@@ -175,6 +175,53 @@ struct sim_run {
 };
 
 /*
+ * The GCP credentials of a --sim run, on both sides: the key file GOOGLE_APPLICATION_CREDENTIALS
+ * names when it names a service account's, else cloudsim-gcp-key.json beside the state (made
+ * on the first --sim run: a fresh RSA key, mode 0600, only good for cloudsim), registered
+ * with the world, and pointed at by the environment the provider reads. Its tokens come
+ * from cloudsim: GPUFORM_GCP_TOKEN_URI is set once the port is known (sim_start). The project
+ * is the key's (GOOGLE_CLOUD_PROJECT and CLOUDSDK_CORE_PROJECT are unset for the run).
+ */
+static int sim_gcp_credentials(struct sim_config *c, const char *dir, int dirlen)
+{
+    char path[4200], why[320];
+    const char *gac = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+    if (gac && *gac)
+        snprintf(path, sizeof path, "%s", gac);
+    else
+        snprintf(path, sizeof path, "%.*scloudsim-gcp-key.json", dirlen, dir);
+    unsetenv("GOOGLE_CLOUD_PROJECT");
+    unsetenv("CLOUDSDK_CORE_PROJECT");
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        char *buf = malloc(65536);
+        size_t n = buf ? fread(buf, 1, 65536, f) : 0;
+        fclose(f);
+        int rc = buf && n < 65536 ? sim_gce_account_from_key(c, buf, n, why, sizeof why) : -1;
+        if (buf)
+            memset(buf, 0, n);
+        free(buf);
+        if (rc == 0)
+            return setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
+        if (gac && *gac) /* not a service account's: the simulated GCP can't take it */
+            fprintf(stderr,
+                    "gpuform: --sim: GOOGLE_APPLICATION_CREDENTIALS '%s': %s; using a "
+                    "key made for cloudsim instead\n",
+                    path, buf ? why : "out of memory");
+        snprintf(path, sizeof path, "%.*scloudsim-gcp-key.json", dirlen, dir);
+    }
+    struct sim_gce_key k;
+    if (sim_gce_generate_account(c, NULL, &k, why, sizeof why) != 0 ||
+        sim_gce_write_key_file(&k, "http://127.0.0.1/token", path, why, sizeof why) != 0) {
+        sim_gce_key_release(&k);
+        fprintf(stderr, "gpuform: --sim: %s\n", why);
+        return -1;
+    }
+    sim_gce_key_release(&k);
+    return setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
+}
+
+/*
  * Starts cloudsim on a free loopback port. Its world is kept in cloudsim.json beside the
  * state (loaded at start, saved before each RunInstances or TerminateInstances reply), so
  * successive --sim runs of a stack see the instances the earlier ones made.
@@ -201,7 +248,10 @@ static int sim_start(const char *config, const char *state_file, struct sim_run 
         c.terminated_visible = 60000;
         c.buckets[SIM_FAM_RUN].burst = 50;
     }
-    if (rc == 0 && sim_config_add_credential(&c, akid, secret) != 0) {
+    const char *slash = strrchr(state_file, '/');
+    int dirlen = slash ? (int)(slash - state_file + 1) : 0;
+    if (rc == 0 && (sim_config_add_credential(&c, akid, secret) != 0 ||
+                    sim_gcp_credentials(&c, state_file, dirlen) != 0)) {
         sim_config_release(&c);
         rc = -1;
     }
@@ -212,9 +262,7 @@ static int sim_start(const char *config, const char *state_file, struct sim_run 
         fprintf(stderr, "gpuform: cloudsim did not start\n");
         return -1;
     }
-    const char *slash = strrchr(state_file, '/');
-    snprintf(s->path, sizeof s->path, "%.*scloudsim.json",
-             slash ? (int)(slash - state_file + 1) : 0, state_file);
+    snprintf(s->path, sizeof s->path, "%.*scloudsim.json", dirlen, state_file);
     s->world = sim_world_new(&c);
     char err[256] = "";
     if (s->world && sim_world_load(s->world, s->path, err) != 0) {
@@ -232,8 +280,11 @@ static int sim_start(const char *config, const char *state_file, struct sim_run 
         return -1;
     }
     snprintf(s->endpoint, sizeof s->endpoint, "http://127.0.0.1:%u", sim_server_port(s->server));
-    fprintf(stderr, "gpuform: cloudsim (simulated aws) on %s, its world in '%s'\n", s->endpoint,
-            s->path);
+    char token_uri[96];
+    snprintf(token_uri, sizeof token_uri, "%s/token", s->endpoint);
+    setenv("GPUFORM_GCP_TOKEN_URI", token_uri, 1); /* the provider honours it with --sim only */
+    fprintf(stderr, "gpuform: cloudsim (simulated aws, gcp, azure) on %s, its world in '%s'\n",
+            s->endpoint, s->path);
     return 0;
 }
 

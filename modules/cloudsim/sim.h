@@ -107,6 +107,9 @@ struct sim_offer {
     double vcpus;
     double spot_price; /* USD per hour, < 0 when no spot */
     enum core_cloud cloud;
+    const char *gpu; /* the catalog's GPU model (static storage: core/gpu_models.h) */
+    int gpus;        /* GPUs per instance */
+    double ram_gib;
 };
 
 struct sim_config {
@@ -158,6 +161,36 @@ int sim_config_add_credential(struct sim_config *c, const char *akid, const char
 /* Adds a GCP service account (copied; the public key as PEM). 0 or -1 (out of memory). */
 int sim_config_add_gcp_account(struct sim_config *c, const char *client_email,
                                const char *project_id, const char *public_key_pem);
+
+/*
+ * Registers the service account of a GCP key file's JSON (its client_email, project_id and
+ * the public half of its private key) with the GCE dialect's token endpoint (sim_gce.c).
+ * 0, or -1 with why[] saying what is wrong (never the key).
+ */
+int sim_gce_account_from_key(struct sim_config *c, const char *json, size_t len, char *why,
+                             size_t whylen);
+
+/* A service account made up for a simulated run (no key in the environment). */
+struct sim_gce_key {
+    char email[160];
+    char project[64];
+    char *private_pem; /* wiped by sim_gce_key_release */
+};
+
+/*
+ * Makes a fresh 2048-bit RSA service account "gpuform-sim@PROJECT.iam.gserviceaccount.com"
+ * (PROJECT NULL: "cloudsim") and registers its public key with `c`. 0, or -1 with why[].
+ */
+int sim_gce_generate_account(struct sim_config *c, const char *project, struct sim_gce_key *out,
+                             char *why, size_t whylen);
+
+/* Writes the account's key file (type service_account, token_uri as given) to `path`,
+ * mode 0600, atomically. 0, or -1 with why[]. */
+int sim_gce_write_key_file(const struct sim_gce_key *k, const char *token_uri, const char *path,
+                           char *why, size_t whylen);
+
+/* Wipes the private key; the struct may be reused. */
+void sim_gce_key_release(struct sim_gce_key *k);
 
 /* The number of regions of `cloud` in the config. */
 size_t sim_config_cloud_regions(const struct sim_config *c, enum core_cloud cloud);
@@ -325,6 +358,14 @@ struct sim_instance *sim_world_find_name(const struct sim_world *w, enum core_cl
  * throttling error. Always true when throttling is off.
  */
 bool sim_world_take_token(struct sim_world *w, const char *region, enum sim_family fam, double now);
+
+/* The latency to add to a reply, drawn from the config (0 when none). */
+double sim_world_latency(struct sim_world *w);
+
+struct sim_reply;
+/* Corrupts a good reply (the "malformed" fault): cut in the middle, or (every other time)
+ * bytes that are no API's. */
+void sim_reply_malform(struct sim_world *w, struct sim_reply *r);
 
 /*
  * Decides whether this request gets an injected fault of `kind`: an armed count first, then

@@ -788,22 +788,6 @@ static const struct {
     {"DescribeRegions", SIM_FAM_DESCRIBE},
 };
 
-/* Corrupts a good reply: cut in the middle, or (every other time) bytes that are not XML. */
-static void malform(struct sim_world *w, struct sim_reply *r)
-{
-    if (!r->body)
-        return;
-    if (sim_rand(w) & 1) {
-        r->len = r->len / 2;
-        r->body[r->len] = 0;
-    } else {
-        static const char junk[] = "<html><body>502 Bad Gateway\x01\x02</bo";
-        free(r->body);
-        r->body = strdup(junk);
-        r->len = r->body ? strlen(junk) : 0;
-    }
-}
-
 void sim_ec2_handle(struct sim_world *w, const char *region, const struct sim_param *p, size_t n,
                     double now, struct sim_reply *r)
 {
@@ -812,15 +796,7 @@ void sim_ec2_handle(struct sim_world *w, const char *region, const struct sim_pa
     sim_world_advance(w, now);
     const char *action = sim_param_get(p, n, "Action");
     const char *version = sim_param_get(p, n, "Version");
-    if (w->conf.latency_mean_ms > 0) {
-        double mean = w->conf.latency_mean_ms;
-        r->latency_ms = -mean * log(1 - sim_rand01(w));
-        if (r->latency_ms > 10 * mean)
-            r->latency_ms = 10 * mean;
-    } else if (w->conf.latency_max_ms > 0) {
-        r->latency_ms = w->conf.latency_min_ms +
-                        (w->conf.latency_max_ms - w->conf.latency_min_ms) * sim_rand01(w);
-    }
+    r->latency_ms = sim_world_latency(w);
     if (!action)
         return sim_ec2_error(w, r, 400, "MissingAction",
                              "The request must contain the parameter Action");
@@ -888,7 +864,7 @@ void sim_ec2_handle(struct sim_world *w, const char *region, const struct sim_pa
         break;
     }
     if (r->status == 200 && sim_world_fault(w, SIM_FAULT_MALFORMED))
-        malform(w, r);
+        sim_reply_malform(w, r);
 }
 
 void sim_ec2_serve(struct sim_world *w, struct sim_query *q, double now, struct sim_reply *r)

@@ -99,8 +99,8 @@ static const struct route {
     const char *request_id_header; /* sim_reply.request_id goes there */
 } routes[] = {
     /* Compute Engine v1 and Google's OAuth2 token endpoint (sim_gce.c) */
-    {"/compute/v1/*", 0, not_built, "ESF (gpuform cloudsim)", "x-goog-request-id"},
-    {"/token", 0, not_built, "ESF (gpuform cloudsim)", "x-goog-request-id"},
+    {"/compute/v1/projects/*", 0, sim_gce_handle, "ESF (gpuform cloudsim)", "x-goog-request-id"},
+    {"/token", 0, sim_gce_handle, "ESF (gpuform cloudsim)", "x-goog-request-id"},
     /* Azure Resource Manager and the Microsoft identity platform's token endpoint: ARM's
      * dialect is sim_arm.c's sim_arm_handle (declared in sim_int.h); until that file exists
      * these two lines name not_built, which answers 501. */

@@ -10,6 +10,7 @@
 
 #include <fnmatch.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,6 +329,34 @@ bool sim_world_fault(struct sim_world *w, enum sim_fault kind)
     if (w->fault_rate[kind] <= 0)
         return false;
     return sim_rand01(w) < w->fault_rate[kind];
+}
+
+double sim_world_latency(struct sim_world *w)
+{
+    if (w->conf.latency_mean_ms > 0) {
+        double mean = w->conf.latency_mean_ms;
+        double ms = -mean * log(1 - sim_rand01(w));
+        return ms > 10 * mean ? 10 * mean : ms;
+    }
+    if (w->conf.latency_max_ms > 0)
+        return w->conf.latency_min_ms +
+               (w->conf.latency_max_ms - w->conf.latency_min_ms) * sim_rand01(w);
+    return 0;
+}
+
+void sim_reply_malform(struct sim_world *w, struct sim_reply *r)
+{
+    if (!r->body)
+        return;
+    if (sim_rand(w) & 1) {
+        r->len = r->len / 2;
+        r->body[r->len] = 0;
+    } else {
+        static const char junk[] = "<html><body>502 Bad Gateway\x01\x02</bo";
+        free(r->body);
+        r->body = strdup(junk);
+        r->len = r->body ? strlen(junk) : 0;
+    }
 }
 
 /* ---- capacity and quotas ---- */

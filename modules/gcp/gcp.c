@@ -58,6 +58,8 @@ static const struct {
 
 enum prov_error_class gcp_classify(const char *code, long http_status)
 {
+    if (http_status == 401) /* whatever the reason says ("required", "authError") */
+        return PROV_AUTH;
     for (size_t i = 0; code && i < sizeof codes / sizeof *codes; i++)
         if (!strcmp(codes[i].code, code))
             return codes[i].cls;

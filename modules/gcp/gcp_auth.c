@@ -466,7 +466,12 @@ static int read_token(struct gcp_token_source *ts, const struct core_http_respon
     const char *code = json_string_value(json_object_get(j, "error"));
     const char *desc = json_string_value(json_object_get(j, "error_description"));
     long st = rc == 0 ? rs->status : he->status;
-    if (rc == 0 || (he->cls == CORE_HTTP_ERR_STATUS && st < 500 && code)) {
+    if (rc == 0) { /* a 200 without a token: a garbled reply, worth another try */
+        auth_fail(err, PROV_TRANSIENT, st,
+                  "gcp: the token endpoint %s sent a reply gpuform can't read (no access_token "
+                  "and expires_in)",
+                  ts->token_uri);
+    } else if (he->cls == CORE_HTTP_ERR_STATUS && st < 500 && code) {
         auth_fail(err, PROV_AUTH, st, "gcp: the token endpoint %s refused %s: %s%s%.300s%s",
                   ts->token_uri, ts->cred.source, code ? code : "no access_token in its reply",
                   desc ? " (" : "", desc ? desc : "", desc ? ")" : "");
