@@ -178,11 +178,13 @@ struct sim_run {
  * The GCP credentials of a --sim run, on both sides: the key file GOOGLE_APPLICATION_CREDENTIALS
  * names when it names a service account's, else cloudsim-gcp-key.json beside the state (made
  * on the first --sim run: a fresh RSA key, mode 0600, only good for cloudsim), registered
- * with the world, and pointed at by the environment the provider reads. Its tokens come
- * from cloudsim: GPUFORM_GCP_TOKEN_URI is set once the port is known (sim_start). The project
- * is the key's (GOOGLE_CLOUD_PROJECT and CLOUDSDK_CORE_PROJECT are unset for the run).
+ * with the world for the stack's project (`project`; NULL: the key's), and pointed at by the
+ * environment the provider reads. Its tokens come from cloudsim: GPUFORM_GCP_TOKEN_URI is set
+ * once the port is known (sim_start). GOOGLE_CLOUD_PROJECT and CLOUDSDK_CORE_PROJECT are
+ * unset for the run, so the stack's project or the key's is used.
  */
-static int sim_gcp_credentials(struct sim_config *c, const char *dir, int dirlen)
+static int sim_gcp_credentials(struct sim_config *c, const char *dir, int dirlen,
+                               const char *project)
 {
     char path[4200], why[320];
     const char *gac = getenv("GOOGLE_APPLICATION_CREDENTIALS");
@@ -197,7 +199,8 @@ static int sim_gcp_credentials(struct sim_config *c, const char *dir, int dirlen
         char *buf = malloc(65536);
         size_t n = buf ? fread(buf, 1, 65536, f) : 0;
         fclose(f);
-        int rc = buf && n < 65536 ? sim_gce_account_from_key(c, buf, n, why, sizeof why) : -1;
+        int rc =
+            buf && n < 65536 ? sim_gce_account_from_key(c, buf, n, project, why, sizeof why) : -1;
         if (buf)
             memset(buf, 0, n);
         free(buf);
@@ -211,7 +214,7 @@ static int sim_gcp_credentials(struct sim_config *c, const char *dir, int dirlen
         snprintf(path, sizeof path, "%.*scloudsim-gcp-key.json", dirlen, dir);
     }
     struct sim_gce_key k;
-    if (sim_gce_generate_account(c, NULL, &k, why, sizeof why) != 0 ||
+    if (sim_gce_generate_account(c, project, &k, why, sizeof why) != 0 ||
         sim_gce_write_key_file(&k, "http://127.0.0.1/token", path, why, sizeof why) != 0) {
         sim_gce_key_release(&k);
         fprintf(stderr, "gpuform: --sim: %s\n", why);
@@ -226,7 +229,8 @@ static int sim_gcp_credentials(struct sim_config *c, const char *dir, int dirlen
  * state (loaded at start, saved before each RunInstances or TerminateInstances reply), so
  * successive --sim runs of a stack see the instances the earlier ones made.
  */
-static int sim_start(const char *config, const char *state_file, struct sim_run *s)
+static int sim_start(const char *config, const char *state_file, const char *gcp_project,
+                     struct sim_run *s)
 {
     const char *akid = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
     if (!akid || !*akid || !secret || !*secret) {
@@ -251,7 +255,7 @@ static int sim_start(const char *config, const char *state_file, struct sim_run 
     const char *slash = strrchr(state_file, '/');
     int dirlen = slash ? (int)(slash - state_file + 1) : 0;
     if (rc == 0 && (sim_config_add_credential(&c, akid, secret) != 0 ||
-                    sim_gcp_credentials(&c, state_file, dirlen) != 0)) {
+                    sim_gcp_credentials(&c, state_file, dirlen, gcp_project) != 0)) {
         sim_config_release(&c);
         rc = -1;
     }
@@ -496,6 +500,10 @@ static int open_clouds(struct run *r)
         if (!ops || !cloud_used(r, name))
             continue;
         struct prov_config cfg = {.endpoint = r->o.sim ? r->sim.endpoint : NULL};
+        const struct spec_cloud *sc = spec_cloud_find(r->spec, (enum core_cloud)c);
+        cfg.project = sc ? sc->project : NULL;
+        /* with --sim the key is the one cloudsim accepts (sim_gcp_credentials) */
+        cfg.credentials_file = sc && !r->o.sim ? sc->credentials_file : NULL;
         struct prov_error pe;
         struct prov *p = ops->open(&cfg, &pe);
         if (!p) {
@@ -972,7 +980,9 @@ static int run_apply(struct run *r)
     }
     if (open_state(r) != 0 || (r->o.plan_file && saved_plan_check_state(r) != 0))
         return -1;
-    if (r->o.sim && sim_start(r->o.sim_config, r->spec->state_file, &r->sim) != 0)
+    const struct spec_cloud *gcp = spec_cloud_find(r->spec, CORE_CLOUD_GCP);
+    if (r->o.sim &&
+        sim_start(r->o.sim_config, r->spec->state_file, gcp ? gcp->project : NULL, &r->sim) != 0)
         return -1;
     /* a journal left by a killed run is settled before anything is planned */
     char *jtext = NULL;

@@ -84,7 +84,9 @@ static int gcp_credentials(struct sim_config *conf, struct sim_gce_key *made)
         size_t n = f && buf ? fread(buf, 1, 65536, f) : 0;
         if (f)
             fclose(f);
-        int rc = n && n < 65536 ? sim_gce_account_from_key(conf, buf, n, why, sizeof why) : -1;
+        int rc = n && n < 65536 ? sim_gce_account_from_key(
+                                      conf, buf, n, getenv("GOOGLE_CLOUD_PROJECT"), why, sizeof why)
+                                : -1;
         if (buf)
             memset(buf, 0, n);
         free(buf);

@@ -103,7 +103,11 @@ struct prov_config {
      * endpoint): "http://127.0.0.1:41234". NULL: the cloud's, or the provider's own
      * environment variable (docs/providers.md). */
     const char *endpoint;
-    const char *profile;           /* credentials profile; NULL: the default */
+    const char *profile; /* credentials profile; NULL: the default */
+    /* The stack's own settings for the cloud (parser/spec.h's spec_cloud); NULL: the
+     * provider's environment and defaults. */
+    const char *project;           /* gcp: the project id (before GOOGLE_CLOUD_PROJECT) */
+    const char *credentials_file;  /* gcp: a key file (before GOOGLE_APPLICATION_CREDENTIALS) */
     struct core_http_client *http; /* borrowed; NULL: the provider makes its own */
 };
 

@@ -163,12 +163,13 @@ int sim_config_add_gcp_account(struct sim_config *c, const char *client_email,
                                const char *project_id, const char *public_key_pem);
 
 /*
- * Registers the service account of a GCP key file's JSON (its client_email, project_id and
- * the public half of its private key) with the GCE dialect's token endpoint (sim_gce.c).
- * 0, or -1 with why[] saying what is wrong (never the key).
+ * Registers the service account of a GCP key file's JSON (its client_email, the public half
+ * of its private key, and `project`, or the key's project_id when NULL) with the GCE
+ * dialect's token endpoint (sim_gce.c). 0, or -1 with why[] saying what is wrong (never the
+ * key).
  */
-int sim_gce_account_from_key(struct sim_config *c, const char *json, size_t len, char *why,
-                             size_t whylen);
+int sim_gce_account_from_key(struct sim_config *c, const char *json, size_t len,
+                             const char *project, char *why, size_t whylen);
 
 /* A service account made up for a simulated run (no key in the environment). */
 struct sim_gce_key {

@@ -714,7 +714,7 @@ static void decode_gcp_accounts(struct dec *x, const struct spec_node *n)
                 fclose(fp);
             if (!fp || !buf || len == 65536)
                 err(x, kf, "cannot read the key file '%s'", kf->u.str.s);
-            else if (sim_gce_account_from_key(x->c, buf, len, why, sizeof why) < 0)
+            else if (sim_gce_account_from_key(x->c, buf, len, NULL, why, sizeof why) < 0)
                 err(x, kf, "key file '%s': %s", kf->u.str.s, why);
             if (buf)
                 wipe_buf(buf, len);

@@ -1452,8 +1452,8 @@ void sim_gce_handle(struct sim_world *w, struct sim_query *q, double now, struct
 
 /* ---- service accounts from key files ---- */
 
-int sim_gce_account_from_key(struct sim_config *c, const char *json, size_t len, char *why,
-                             size_t whylen)
+int sim_gce_account_from_key(struct sim_config *c, const char *json, size_t len,
+                             const char *project, char *why, size_t whylen)
 {
     struct gcp_credentials cred;
     if (gcp_credentials_parse(json, len, "the key file", &cred, why, whylen) != 0)
@@ -1470,7 +1470,9 @@ int sim_gce_account_from_key(struct sim_config *c, const char *json, size_t len,
     } else {
         char *copy = strndup(pem, (size_t)n);
         rc = copy && sim_config_add_gcp_account(c, cred.client_email,
-                                                *cred.project_id ? cred.project_id : "cloudsim",
+                                                project && *project ? project
+                                                : *cred.project_id  ? cred.project_id
+                                                                    : "cloudsim",
                                                 copy) == 0
                  ? 0
                  : -1;

@@ -215,16 +215,19 @@ static bool on_gce(const char *dmi_path)
 }
 
 int gcp_credentials_find(gcp_getenv_fn getenv_fn, void *ctx, const char *dmi_path,
-                         struct gcp_credentials *out, char *why, size_t whylen)
+                         const char *key_file, struct gcp_credentials *out, char *why,
+                         size_t whylen)
 {
     if (!getenv_fn)
         getenv_fn = real_getenv;
     memset(out, 0, sizeof *out);
-    const char *gac = getenv_fn("GOOGLE_APPLICATION_CREDENTIALS", ctx);
+    const char *gac =
+        key_file && *key_file ? key_file : getenv_fn("GOOGLE_APPLICATION_CREDENTIALS", ctx);
     if (gac && *gac) {
         int rc = load_file(gac, out, why, whylen);
         if (rc == 0)
-            say(why, whylen, "GOOGLE_APPLICATION_CREDENTIALS names '%s', which does not exist",
+            say(why, whylen, "%s names '%s', which does not exist",
+                gac == key_file ? "the stack's credentials_file" : "GOOGLE_APPLICATION_CREDENTIALS",
                 gac);
         return rc == 1 ? 0 : -1;
     }

@@ -56,15 +56,17 @@ int gcp_credentials_parse(const char *json, size_t len, const char *source,
                           struct gcp_credentials *out, char *why, size_t whylen);
 
 /*
- * Finds credentials: GOOGLE_APPLICATION_CREDENTIALS (a file that must be readable and
- * valid), else CLOUDSDK_CONFIG/application_default_credentials.json or
+ * Finds credentials: `key_file` when it is not NULL (the stack's credentials_file), else
+ * GOOGLE_APPLICATION_CREDENTIALS (a file that must be readable and valid), else
+ * CLOUDSDK_CONFIG/application_default_credentials.json or
  * ~/.config/gcloud/application_default_credentials.json, else the metadata server
  * (GCE_METADATA_HOST, or metadata.google.internal when /sys/class/dmi/id/product_name says
  * Google Compute Engine). 0 with *out filled, or -1 with `why` naming where it looked and
  * what to do. `getenv_fn` NULL: the real environment. `dmi_path` NULL: the real one.
  */
 int gcp_credentials_find(gcp_getenv_fn getenv_fn, void *ctx, const char *dmi_path,
-                         struct gcp_credentials *out, char *why, size_t whylen);
+                         const char *key_file, struct gcp_credentials *out, char *why,
+                         size_t whylen);
 
 /* Wipes and frees what the credentials hold; the struct may be reused. */
 void gcp_credentials_release(struct gcp_credentials *c);

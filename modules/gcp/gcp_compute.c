@@ -358,7 +358,8 @@ static struct prov *gcp_open(const struct prov_config *cfg, struct prov_error *e
     g->base.ops = &prov_gcp;
     struct gcp_credentials cred;
     char why[640];
-    if (gcp_credentials_find(NULL, NULL, NULL, &cred, why, sizeof why) != 0) {
+    if (gcp_credentials_find(NULL, NULL, NULL, cfg ? cfg->credentials_file : NULL, &cred, why,
+                             sizeof why) != 0) {
         fail(err, PROV_AUTH, "gcp: %s", why);
         free(g);
         return NULL;
@@ -374,8 +375,9 @@ static struct prov *gcp_open(const struct prov_config *cfg, struct prov_error *e
         g->http = core_http_client_new(NULL);
         g->own_http = true;
     }
-    const char *project =
-        env("GOOGLE_CLOUD_PROJECT") ? env("GOOGLE_CLOUD_PROJECT") : env("CLOUDSDK_CORE_PROJECT");
+    const char *project = cfg && cfg->project && *cfg->project ? cfg->project
+                          : env("GOOGLE_CLOUD_PROJECT")        ? env("GOOGLE_CLOUD_PROJECT")
+                                                               : env("CLOUDSDK_CORE_PROJECT");
     snprintf(g->project, sizeof g->project, "%s", project ? project : cred.project_id);
     bool metadata = cred.kind == GCP_CRED_METADATA;
     char token_uri[512];
@@ -394,8 +396,8 @@ static struct prov *gcp_open(const struct prov_config *cfg, struct prov_error *e
     if (!g->project[0] ||
         strspn(g->project, "abcdefghijklmnopqrstuvwxyz0123456789-:.") != strlen(g->project)) {
         fail(err, PROV_AUTH,
-             "gcp: no usable project: %s names none; set GOOGLE_CLOUD_PROJECT to the project's "
-             "id",
+             "gcp: no usable project: the stack, the environment and %s name none; set "
+             "clouds.gcp.project or GOOGLE_CLOUD_PROJECT to the project's id",
              g->source);
         gcp_close(&g->base);
         return NULL;

@@ -238,39 +238,50 @@ static void test_gcp_credentials_are_found_where_google_looks(void **state)
     free(text);
     struct gcp_credentials c;
     struct env e = {{"GOOGLE_APPLICATION_CREDENTIALS"}, {key}};
-    assert_int_equal(gcp_credentials_find(fake_getenv, &e, "/nonexistent", &c, why, sizeof why), 0);
+    assert_int_equal(
+        gcp_credentials_find(fake_getenv, &e, "/nonexistent", NULL, &c, why, sizeof why), 0);
     assert_string_equal(c.source, key);
     assert_string_equal(c.token_uri, "http://127.0.0.1:9/token");
     gcp_credentials_release(&c);
+    /* the stack's credentials_file comes before the environment */
+    e.values[0] = "/nonexistent/env.json";
+    assert_int_equal(
+        gcp_credentials_find(fake_getenv, &e, "/nonexistent", key, &c, why, sizeof why), 0);
+    assert_string_equal(c.source, key);
+    gcp_credentials_release(&c);
+    assert_int_equal(gcp_credentials_find(fake_getenv, &e, "/nonexistent", "/nonexistent/s.json",
+                                          &c, why, sizeof why),
+                     -1);
+    assert_non_null(strstr(why, "the stack's credentials_file names '/nonexistent/s.json'"));
     /* a named file that is missing is an error, not a fall-through */
     e.values[0] = "/nonexistent/key.json";
-    assert_int_equal(gcp_credentials_find(fake_getenv, &e, "/nonexistent", &c, why, sizeof why),
-                     -1);
+    assert_int_equal(
+        gcp_credentials_find(fake_getenv, &e, "/nonexistent", NULL, &c, why, sizeof why), -1);
     assert_non_null(strstr(why, "GOOGLE_APPLICATION_CREDENTIALS names '/nonexistent/key.json'"));
     /* gcloud's well-known file under CLOUDSDK_CONFIG */
     rename(key, adc);
     struct env e2 = {{"CLOUDSDK_CONFIG"}, {dir}};
-    assert_int_equal(gcp_credentials_find(fake_getenv, &e2, "/nonexistent", &c, why, sizeof why),
-                     0);
+    assert_int_equal(
+        gcp_credentials_find(fake_getenv, &e2, "/nonexistent", NULL, &c, why, sizeof why), 0);
     assert_string_equal(c.source, adc);
     gcp_credentials_release(&c);
     unlink(adc);
     /* none: the message says where it looked */
-    assert_int_equal(gcp_credentials_find(fake_getenv, &e2, "/nonexistent", &c, why, sizeof why),
-                     -1);
+    assert_int_equal(
+        gcp_credentials_find(fake_getenv, &e2, "/nonexistent", NULL, &c, why, sizeof why), -1);
     assert_non_null(strstr(why, adc));
     assert_non_null(strstr(why, "GOOGLE_APPLICATION_CREDENTIALS"));
     /* on a GCE VM (its DMI name), or with GCE_METADATA_HOST: the metadata server */
     f = fopen(dmi, "w");
     fputs("Google Compute Engine\n", f);
     fclose(f);
-    assert_int_equal(gcp_credentials_find(fake_getenv, &e2, dmi, &c, why, sizeof why), 0);
+    assert_int_equal(gcp_credentials_find(fake_getenv, &e2, dmi, NULL, &c, why, sizeof why), 0);
     assert_int_equal(c.kind, GCP_CRED_METADATA);
     assert_non_null(strstr(c.token_uri, "http://metadata.google.internal/computeMetadata/v1/"));
     gcp_credentials_release(&c);
     struct env e3 = {{"CLOUDSDK_CONFIG", "GCE_METADATA_HOST"}, {dir, "127.0.0.1:8089"}};
-    assert_int_equal(gcp_credentials_find(fake_getenv, &e3, "/nonexistent", &c, why, sizeof why),
-                     0);
+    assert_int_equal(
+        gcp_credentials_find(fake_getenv, &e3, "/nonexistent", NULL, &c, why, sizeof why), 0);
     assert_non_null(strstr(c.token_uri, "http://127.0.0.1:8089/computeMetadata/"));
     gcp_credentials_release(&c);
     unlink(dmi);
