@@ -52,8 +52,9 @@ if [ "${#files[@]}" -gt 0 ]; then
 fi
 
 step "SDK fidelity test dependencies (tests/sdk: npm ci)"
-# The official AWS SDK for JavaScript, pinned by tests/sdk/package-lock.json; without node
-# and npm the SDK fidelity test skips (exit 77) and says why.
+# The official AWS SDK for JavaScript and Google's Compute Engine client, pinned by
+# tests/sdk/package-lock.json; without node and npm the SDK fidelity tests skip (exit 77)
+# and say why.
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
     (cd tests/sdk && npm ci --no-audit --no-fund)
 else

@@ -232,6 +232,50 @@ static char *mint_token(const struct sim_world *w, const struct sim_service_acco
     return tok;
 }
 
+/* A service account's signed JWT, checked: its header, its account, its RS256 signature and
+ * its lifetime. NULL when it holds (*claims and *account set; the caller frees the claims),
+ * else Google's description of what is wrong. */
+static const char *verify_jwt(const struct sim_world *w, const char *jwt, double now,
+                              json_t **claims, const struct sim_service_account **account)
+{
+    const char *dot1 = jwt ? strchr(jwt, '.') : NULL, *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    json_t *h = dot2 ? jwt_part(jwt, (size_t)(dot1 - jwt)) : NULL;
+    json_t *c = dot2 ? jwt_part(dot1 + 1, (size_t)(dot2 - dot1 - 1)) : NULL;
+    const char *alg = json_string_value(json_object_get(h, "alg"));
+    const struct sim_service_account *a =
+        account_of(&w->conf, json_string_value(json_object_get(c, "iss")));
+    json_t *iat = json_object_get(c, "iat"), *exp = json_object_get(c, "exp");
+    const char *why = NULL;
+    if (!h || !c)
+        why = "Invalid JWT: the assertion is not a JWT";
+    else if (!alg || strcmp(alg, "RS256"))
+        why = "Invalid JWT: the algorithm must be RS256";
+    else if (!a)
+        why = "Invalid grant: account not found";
+    else if (!signature_holds(a->public_key_pem, jwt, (size_t)(dot2 - jwt), dot2 + 1))
+        why = "Invalid JWT Signature.";
+    else if (!json_is_integer(iat) || !json_is_integer(exp) ||
+             (double)json_integer_value(iat) > now + JWT_MAX_SKEW ||
+             (double)json_integer_value(exp) < now ||
+             json_integer_value(exp) - json_integer_value(iat) > 3600)
+        why = "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable "
+              "timeframe. Check your iat and exp values in the JWT claim.";
+    json_decref(h);
+    if (why) {
+        json_decref(c);
+        return why;
+    }
+    *claims = c;
+    *account = a;
+    return NULL;
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t n = s ? strlen(s) : 0, t = strlen(tail);
+    return n >= t && !strcmp(s + n - t, tail);
+}
+
 /* The token grant: POST /token, grant_type jwt-bearer, the assertion a registered service
  * account signed. Refuses as Google does. */
 static void token_endpoint(struct sim_world *w, struct sim_query *q, double now,
@@ -246,39 +290,19 @@ static void token_endpoint(struct sim_world *w, struct sim_query *q, double now,
         return oauth_error(w, r, 400, "invalid_request", "The body is not a form");
     }
     const char *grant = sim_param_get(p, n, "grant_type");
-    const char *jwt = sim_param_get(p, n, "assertion");
-    const char *dot1 = jwt ? strchr(jwt, '.') : NULL, *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
-    json_t *h = dot2 ? jwt_part(jwt, (size_t)(dot1 - jwt)) : NULL;
-    json_t *c = dot2 ? jwt_part(dot1 + 1, (size_t)(dot2 - dot1 - 1)) : NULL;
-    const char *alg = json_string_value(json_object_get(h, "alg"));
-    const char *iss = json_string_value(json_object_get(c, "iss"));
-    const char *scope = json_string_value(json_object_get(c, "scope"));
-    const char *aud = json_string_value(json_object_get(c, "aud"));
-    json_t *iat = json_object_get(c, "iat"), *exp = json_object_get(c, "exp");
-    const struct sim_service_account *a = account_of(&w->conf, iss);
-    size_t audlen = aud ? strlen(aud) : 0;
+    json_t *c = NULL;
+    const struct sim_service_account *a = NULL;
+    const char *why = NULL;
     if (!grant || strcmp(grant, "urn:ietf:params:oauth:grant-type:jwt-bearer")) {
         char d[160];
         snprintf(d, sizeof d, "Invalid grant_type: %.100s", grant ? grant : "");
         oauth_error(w, r, 400, "unsupported_grant_type", d);
-    } else if (!h || !c) {
-        oauth_error(w, r, 400, "invalid_grant", "Invalid JWT: the assertion is not a JWT");
-    } else if (!alg || strcmp(alg, "RS256")) {
-        oauth_error(w, r, 400, "invalid_grant", "Invalid JWT: the algorithm must be RS256");
-    } else if (!a) {
-        oauth_error(w, r, 400, "invalid_grant", "Invalid grant: account not found");
-    } else if (!signature_holds(a->public_key_pem, jwt, (size_t)(dot2 - jwt), dot2 + 1)) {
-        oauth_error(w, r, 400, "invalid_grant", "Invalid JWT Signature.");
-    } else if (!json_is_integer(iat) || !json_is_integer(exp) ||
-               (double)json_integer_value(iat) > now + JWT_MAX_SKEW ||
-               (double)json_integer_value(exp) < now ||
-               json_integer_value(exp) - json_integer_value(iat) > 3600) {
-        oauth_error(w, r, 400, "invalid_grant",
-                    "Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
-                    "reasonable timeframe. Check your iat and exp values in the JWT claim.");
-    } else if (audlen < 6 || strcmp(aud + audlen - 6, "/token")) {
+    } else if ((why = verify_jwt(w, sim_param_get(p, n, "assertion"), now, &c, &a))) {
+        oauth_error(w, r, 400, "invalid_grant", why);
+    } else if (!ends_with(json_string_value(json_object_get(c, "aud")), "/token")) {
         oauth_error(w, r, 400, "invalid_grant", "Invalid JWT: the audience must be the token URL");
-    } else if (!scope || !*scope) {
+    } else if (!json_string_value(json_object_get(c, "scope")) ||
+               !*json_string_value(json_object_get(c, "scope"))) {
         oauth_error(w, r, 400, "invalid_scope", "Empty or missing scope not allowed.");
     } else {
         char *tok = mint_token(w, a, now);
@@ -290,9 +314,31 @@ static void token_endpoint(struct sim_world *w, struct sim_query *q, double now,
             oauth_error(w, r, 500, "internal_failure", "out of memory");
         free(tok);
     }
-    json_decref(h);
     json_decref(c);
     sim_params_free(p, n);
+}
+
+/*
+ * A self-signed JWT used directly as the bearer token, as Google's client libraries send by
+ * default: iss and sub the service account, and an audience of the API
+ * (https://compute.googleapis.com/) or a scope. 0 with the account, or -1.
+ */
+static int self_signed(const struct sim_world *w, const char *tok, double now,
+                       const struct sim_service_account **a)
+{
+    json_t *c = NULL;
+    if (verify_jwt(w, tok, now, &c, a))
+        return -1;
+    const char *iss = json_string_value(json_object_get(c, "iss"));
+    const char *sub = json_string_value(json_object_get(c, "sub"));
+    const char *aud = json_string_value(json_object_get(c, "aud"));
+    const char *scope = json_string_value(json_object_get(c, "scope"));
+    int rc = sub && !strcmp(sub, iss) &&
+                     ((aud && ends_with(aud, ".googleapis.com/")) || (scope && *scope))
+                 ? 0
+                 : -1;
+    json_decref(c);
+    return rc;
 }
 
 /* The project a bearer token may use, or -1 after replying 401 as GCE does. */
@@ -307,6 +353,12 @@ static int check_bearer(struct sim_world *w, struct sim_query *q, double now, ch
         return -1;
     }
     const char *tok = auth + 7;
+    const struct sim_service_account *a = NULL;
+    if (strncmp(tok, "ya29.sim.", 9) && self_signed(w, tok, now, &a) == 0) {
+        snprintf(project, 128, "%s", a->project_id);
+        snprintf(email, 256, "%s", a->client_email);
+        return 0;
+    }
     const char *dot = strncmp(tok, "ya29.sim.", 9) ? NULL : strrchr(tok, '.');
     char payload[1024], mac[65];
     size_t plen = dot ? (size_t)(dot - (tok + 9)) : 0;
@@ -418,12 +470,14 @@ static json_t *op_json(const struct sim_world *w, const struct sim_operation *op
     char url[512], ts[64];
     bool done = now >= op->done_at;
     iso_time(op->started, ts);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "kind",
-                          "compute#operation", "id", op->id, "name", op->name, "operationType",
-                          op->kind, "targetId", op->target_id, "status", done ? "DONE" : "RUNNING",
-                          "progress", done ? 100 : 0, "insertTime", ts, "startTime", ts);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "kind", "compute#operation",
+                          "id", op->id, "name", op->name, "operationType", op->kind, "status",
+                          done ? "DONE" : "RUNNING", "progress", done ? 100 : 0, "insertTime", ts,
+                          "startTime", ts);
     if (!o)
         return NULL;
+    if (*op->target_id) /* a uint64 for the clients: absent when no instance was made */
+        json_object_set_new(o, "targetId", json_string(op->target_id));
     snprintf(url, sizeof url, API "%s/zones/%s/instances/%s", op->account, op->zone,
              op->target_name ? op->target_name : "");
     json_object_set_new(o, "targetLink", json_string(url));
