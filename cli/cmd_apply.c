@@ -524,7 +524,8 @@ static bool missing_provider(const struct diff *df)
                             : c->want              ? core_cloud_name(c->want->offer->cloud)
                                                    : c->have->placement.cloud;
         if (cloud && !prov_find(cloud)) {
-            fprintf(stderr, "gpuform: '%s' is on '%s', which has no provider yet (only aws)\n",
+            fprintf(stderr,
+                    "gpuform: '%s' is on '%s', which has no provider yet (aws and gcp have)\n",
                     c->address, cloud);
             return true;
         }

@@ -362,8 +362,8 @@ static void print_overview(FILE *f)
     fputs("usage: gpuform <command> [options]\n"
           "\n"
           "gpuform manages GPU fleets across clouds from declarative specs (stacks).\n"
-          "It checks and plans stacks, applies them through the clouds' APIs (AWS today; a\n"
-          "simulated cloud with --sim), and verifies GPUs.\n"
+          "It checks and plans stacks, applies them through the clouds' APIs (AWS and GCP\n"
+          "today; simulated clouds with --sim), and verifies GPUs.\n"
           "\n"
           "commands:\n",
           f);

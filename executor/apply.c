@@ -485,7 +485,7 @@ static int do_create(struct exec *x, struct task *t)
     const char *cloud = core_cloud_name(t->offer.cloud);
     struct prov *p = find_prov(x->in.clouds, x->in.nclouds, cloud);
     if (!p) {
-        fatal(x, "%s: no provider for cloud '%s' (only aws is built)", t->address, cloud);
+        fatal(x, "%s: no provider for cloud '%s' (aws and gcp are built)", t->address, cloud);
         return -1;
     }
     char from[256], to[256], why[512];
@@ -590,7 +590,8 @@ static int do_delete(struct exec *x, struct task *t, struct old_node *old)
 {
     struct prov *p = find_prov(x->in.clouds, x->in.nclouds, old->cloud);
     if (!p) {
-        fatal(x, "%s: no provider for cloud '%s' (only aws is built)", old->address, old->cloud);
+        fatal(x, "%s: no provider for cloud '%s' (aws and gcp are built)", old->address,
+              old->cloud);
         return -1;
     }
     if (!*old->cloud_id) { /* a create never confirmed: its token says whether it made one */
