@@ -4,6 +4,8 @@
  */
 #include "modules/provider.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +24,16 @@ const char *prov_error_class_name(enum prov_error_class cls)
     static const char *const names[] = {"ok",   "capacity", "quota",     "throttled",
                                         "auth", "invalid",  "transient", "not-found"};
     return (unsigned)cls < sizeof names / sizeof *names ? names[cls] : "?";
+}
+
+void prov_fail(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
+{
+    va_list ap;
+    memset(err, 0, sizeof *err);
+    err->cls = cls;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
 }
 
 void prov_instance_list_release(struct prov_instance_list *l)

@@ -36,6 +36,11 @@ struct prov_error {
 /* "capacity", "quota", "throttled", "auth", "invalid", "transient", "not-found" ("ok"). */
 const char *prov_error_class_name(enum prov_error_class cls);
 
+/* Clears *err and sets its class and message (printf-style); the providers' one way to say
+ * what failed. */
+void prov_fail(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 enum prov_state {
     PROV_PENDING,
     PROV_RUNNING,

@@ -4,11 +4,36 @@
  * tokens, and GPU models as GCE accelerator types.
  */
 #include "modules/gcp/gcp.h"
+#include "modules/gcp/gcp_int.h"
 
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+/* ---- shared by the module's files ---- */
+
+int gcp_why(char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void gcp_percent_encode(struct core_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~')
+            core_buf_addc(b, (char)*p);
+        else
+            core_buf_addf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+    }
+}
 
 /* ---- error classes ---- */
 

@@ -20,6 +20,7 @@
 
 #include "core/buf.h"
 #include "core/http.h"
+#include "modules/gcp/gcp_int.h"
 
 #define MAX_KEY_FILE   ((size_t)64 << 10)
 #define TOKEN_LIFETIME 3600 /* what the JWT asks for; Google's maximum */
@@ -37,17 +38,6 @@ static void wipe_free(char *s)
         OPENSSL_cleanse(s, strlen(s));
         free(s);
     }
-}
-
-static void say(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t whylen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
 }
 
 void gcp_credentials_release(struct gcp_credentials *c)
@@ -74,7 +64,7 @@ static bool field(json_t *o, const char *key, char *dst, size_t n, const char *s
 {
     const char *s = str(o, key);
     if (!s || strlen(s) >= n) {
-        say(why, whylen, "'%s' has %s '%s'", source, s ? "an overlong" : "no", key);
+        gcp_why(why, whylen, "'%s' has %s '%s'", source, s ? "an overlong" : "no", key);
         return false;
     }
     snprintf(dst, n, "%s", s);
@@ -90,7 +80,7 @@ static int parse_service_account(json_t *root, const char *source, struct gcp_cr
         return -1;
     const char *pem = str(root, "private_key");
     if (!pem) {
-        say(why, whylen, "'%s' has no 'private_key'", source);
+        gcp_why(why, whylen, "'%s' has no 'private_key'", source);
         return -1;
     }
     BIO *bio = BIO_new_mem_buf(pem, -1);
@@ -98,7 +88,7 @@ static int parse_service_account(json_t *root, const char *source, struct gcp_cr
     BIO_free(bio);
     if (!k || EVP_PKEY_base_id(k) != EVP_PKEY_RSA) {
         EVP_PKEY_free(k);
-        say(why, whylen, "the 'private_key' of '%s' is not a PEM RSA private key", source);
+        gcp_why(why, whylen, "the 'private_key' of '%s' is not a PEM RSA private key", source);
         return -1;
     }
     out->pkey = (struct evp_pkey_st *)k;
@@ -106,7 +96,7 @@ static int parse_service_account(json_t *root, const char *source, struct gcp_cr
     snprintf(out->private_key_id, sizeof out->private_key_id, "%s", kid ? kid : "");
     const char *uri = str(root, "token_uri");
     if (uri && strncmp(uri, "https://", 8) && strncmp(uri, "http://", 7)) {
-        say(why, whylen, "the 'token_uri' of '%s' is not an http(s) URL", source);
+        gcp_why(why, whylen, "the 'token_uri' of '%s' is not an http(s) URL", source);
         return -1;
     }
     snprintf(out->token_uri, sizeof out->token_uri, "%s", uri ? uri : GCP_TOKEN_URI);
@@ -122,15 +112,15 @@ static int parse_authorized_user(json_t *root, const char *source, struct gcp_cr
     const char *id = str(root, "client_id"), *secret = str(root, "client_secret");
     const char *refresh = str(root, "refresh_token");
     if (!id || !secret || !refresh) {
-        say(why, whylen, "'%s' (authorized_user) needs client_id, client_secret and refresh_token",
-            source);
+        gcp_why(why, whylen,
+                "'%s' (authorized_user) needs client_id, client_secret and refresh_token", source);
         return -1;
     }
     out->client_id = strdup(id);
     out->client_secret = strdup(secret);
     out->refresh_token = strdup(refresh);
     if (!out->client_id || !out->client_secret || !out->refresh_token) {
-        say(why, whylen, "out of memory reading '%s'", source);
+        gcp_why(why, whylen, "out of memory reading '%s'", source);
         return -1;
     }
     const char *uri = str(root, "token_uri");
@@ -149,8 +139,8 @@ int gcp_credentials_parse(const char *json, size_t len, const char *source,
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(root)) {
         /* je.text may quote the file: only its position goes out */
-        say(why, whylen, "'%s' is not a JSON credentials file (line %d, column %d)", source,
-            root ? 1 : je.line, root ? 1 : je.column);
+        gcp_why(why, whylen, "'%s' is not a JSON credentials file (line %d, column %d)", source,
+                root ? 1 : je.line, root ? 1 : je.column);
         json_decref(root);
         return -1;
     }
@@ -161,10 +151,10 @@ int gcp_credentials_parse(const char *json, size_t len, const char *source,
     } else if (type && !strcmp(type, "authorized_user")) {
         rc = parse_authorized_user(root, source, out, why, whylen);
     } else {
-        say(why, whylen,
-            "'%s' holds credentials of type '%.40s'; gpuform reads service_account and "
-            "authorized_user files",
-            source, type ? type : "(none)");
+        gcp_why(why, whylen,
+                "'%s' holds credentials of type '%.40s'; gpuform reads service_account and "
+                "authorized_user files",
+                source, type ? type : "(none)");
         rc = -1;
     }
     json_decref(root);
@@ -182,7 +172,7 @@ static int load_file(const char *path, struct gcp_credentials *out, char *why, s
     if (!fp) {
         if (errno == ENOENT)
             return 0;
-        say(why, whylen, "cannot read '%s': %s", path, strerror(errno));
+        gcp_why(why, whylen, "cannot read '%s': %s", path, strerror(errno));
         return -1;
     }
     char *buf = malloc(MAX_KEY_FILE + 1);
@@ -192,8 +182,8 @@ static int load_file(const char *path, struct gcp_credentials *out, char *why, s
         if (buf)
             OPENSSL_cleanse(buf, n);
         free(buf);
-        say(why, whylen, "'%s' is %s", path,
-            buf ? "larger than 64 KiB: not a credentials file" : "unreadable: out of memory");
+        gcp_why(why, whylen, "'%s' is %s", path,
+                buf ? "larger than 64 KiB: not a credentials file" : "unreadable: out of memory");
         return -1;
     }
     int rc = gcp_credentials_parse(buf, n, path, out, why, whylen);
@@ -226,9 +216,10 @@ int gcp_credentials_find(gcp_getenv_fn getenv_fn, void *ctx, const char *dmi_pat
     if (gac && *gac) {
         int rc = load_file(gac, out, why, whylen);
         if (rc == 0)
-            say(why, whylen, "%s names '%s', which does not exist",
-                gac == key_file ? "the stack's credentials_file" : "GOOGLE_APPLICATION_CREDENTIALS",
-                gac);
+            gcp_why(why, whylen, "%s names '%s', which does not exist",
+                    gac == key_file ? "the stack's credentials_file"
+                                    : "GOOGLE_APPLICATION_CREDENTIALS",
+                    gac);
         return rc == 1 ? 0 : -1;
     }
     char adc[1024];
@@ -251,7 +242,8 @@ int gcp_credentials_find(gcp_getenv_fn getenv_fn, void *ctx, const char *dmi_pat
         snprintf(out->source, sizeof out->source, "metadata server %s", host);
         return 0;
     }
-    say(why, whylen,
+    gcp_why(
+        why, whylen,
         "no GCP credentials: GOOGLE_APPLICATION_CREDENTIALS is not set, '%s' does not exist "
         "and this is not a GCE VM (no metadata server); set GOOGLE_APPLICATION_CREDENTIALS to a "
         "service-account key file (IAM > Service accounts > Keys), or run 'gcloud auth "
@@ -289,7 +281,7 @@ char *gcp_jwt_sign(const struct gcp_credentials *c, const char *scope, const cha
                    char *why, size_t whylen)
 {
     if (c->kind != GCP_CRED_SERVICE_ACCOUNT || !c->pkey) {
-        say(why, whylen, "only a service account signs JWTs");
+        gcp_why(why, whylen, "only a service account signs JWTs");
         return NULL;
     }
     char *h = b64_json(
@@ -310,7 +302,8 @@ char *gcp_jwt_sign(const struct gcp_credentials *c, const char *scope, const cha
     free(p);
     char *s = ok ? gcp_base64url(sig, siglen) : NULL;
     if (!s || core_buf_addf(&b, ".%s", s) != 0) {
-        say(why, whylen, "could not sign the JWT for '%s' with its key (OpenSSL)", c->client_email);
+        gcp_why(why, whylen, "could not sign the JWT for '%s' with its key (OpenSSL)",
+                c->client_email);
         free(s);
         core_buf_release(&b);
         return NULL;
@@ -390,32 +383,9 @@ void gcp_token_invalidate(struct gcp_token_source *ts)
     pthread_mutex_unlock(&ts->mu);
 }
 
-static void form_escape(struct core_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~')
-            core_buf_addc(b, (char)*p);
-        else
-            core_buf_addf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-    }
-}
-
-static void auth_fail(struct prov_error *err, enum prov_error_class cls, long status,
-                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void auth_fail(struct prov_error *err, enum prov_error_class cls, long status,
-                      const char *fmt, ...)
-{
-    memset(err, 0, sizeof *err);
-    err->cls = cls;
-    err->http_status = status;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-}
+/* prov_fail with the HTTP status of the reply that failed. */
+#define auth_fail(err, cls, status, ...)                                                           \
+    (prov_fail((err), (cls), __VA_ARGS__), (void)((err)->http_status = (status)))
 
 /* The request body for the credentials' grant (wiped by the caller), or -1. */
 static int grant_body(struct gcp_token_source *ts, struct core_buf *b, struct prov_error *err)
@@ -424,11 +394,11 @@ static int grant_body(struct gcp_token_source *ts, struct core_buf *b, struct pr
         return 0;
     if (ts->cred.kind == GCP_CRED_AUTHORIZED_USER) {
         core_buf_adds(b, "grant_type=refresh_token&client_id=");
-        form_escape(b, ts->cred.client_id);
+        gcp_percent_encode(b, ts->cred.client_id);
         core_buf_adds(b, "&client_secret=");
-        form_escape(b, ts->cred.client_secret);
+        gcp_percent_encode(b, ts->cred.client_secret);
         core_buf_adds(b, "&refresh_token=");
-        form_escape(b, ts->cred.refresh_token);
+        gcp_percent_encode(b, ts->cred.refresh_token);
         return 0;
     }
     char why[256];

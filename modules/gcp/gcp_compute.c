@@ -16,6 +16,7 @@
 #include "core/buf.h"
 #include "core/http.h"
 #include "modules/gcp/gcp_auth.h"
+#include "modules/gcp/gcp_int.h"
 #include "modules/gcp/gcp_json.h"
 
 #define GCE_ENDPOINT "https://compute.googleapis.com"
@@ -35,19 +36,6 @@ struct gcp {
     char source[320]; /* where the credentials came from, for messages */
 };
 
-static void fail(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
-{
-    va_list ap;
-    memset(err, 0, sizeof *err);
-    err->cls = cls;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-}
-
 /* Which error replies are worth sending again as they are: throttling and GCE's own
  * failures; capacity, quota and the rest are final. */
 static bool gce_should_retry(void *ctx, const struct core_http_response *resp)
@@ -58,18 +46,6 @@ static bool gce_should_retry(void *ctx, const struct core_http_response *resp)
         return resp->status >= 500 || resp->status == 429; /* not GCE speaking: a proxy */
     enum prov_error_class cls = gcp_classify(code, resp->status);
     return cls == PROV_TRANSIENT || cls == PROV_THROTTLED;
-}
-
-static void url_escape(struct core_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~')
-            core_buf_addc(b, (char)*p);
-        else
-            core_buf_addf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-    }
 }
 
 /* One API call. */
@@ -99,15 +75,15 @@ static void refused(struct gcp *g, struct call *c, const struct core_http_respon
     if (he->cls == CORE_HTTP_ERR_STATUS &&
         gcp_parse_error(rs->body.data, rs->body.len, code, sizeof code, msg, sizeof msg) == 0) {
         enum prov_error_class cls = gcp_classify(code, he->status);
-        fail(err, cls, "gcp %s %s: %ld %s: %s%s%s%s", c->where, c->what, he->status,
-             *code ? code : "error", msg, cls == PROV_AUTH ? " (credentials from " : "",
-             cls == PROV_AUTH ? g->source : "", cls == PROV_AUTH ? ")" : "");
+        prov_fail(err, cls, "gcp %s %s: %ld %s: %s%s%s%s", c->where, c->what, he->status,
+                  *code ? code : "error", msg, cls == PROV_AUTH ? " (credentials from " : "",
+                  cls == PROV_AUTH ? g->source : "", cls == PROV_AUTH ? ")" : "");
         snprintf(err->code, sizeof err->code, "%s", code);
     } else {
         enum prov_error_class cls = he->cls == CORE_HTTP_ERR_STATUS ? gcp_classify(NULL, he->status)
                                     : he->cls == CORE_HTTP_ERR_TLS  ? PROV_INVALID
                                                                     : PROV_TRANSIENT;
-        fail(err, cls, "gcp %s %s: %s", c->where, c->what, he->message);
+        prov_fail(err, cls, "gcp %s %s: %s", c->where, c->what, he->message);
     }
     err->http_status = he->status;
     snprintf(err->request_id, sizeof err->request_id, "%s", rs->request_id);
@@ -168,8 +144,8 @@ static int call_do(struct gcp *g, struct call *c, struct core_http_response *rs,
 static int unreadable(struct call *c, const struct core_http_response *rs, const char *why,
                       struct prov_error *err)
 {
-    fail(err, PROV_TRANSIENT, "gcp %s %s: GCE sent a reply gpuform can't read: %s", c->where,
-         c->what, why);
+    prov_fail(err, PROV_TRANSIENT, "gcp %s %s: GCE sent a reply gpuform can't read: %s", c->where,
+              c->what, why);
     snprintf(err->request_id, sizeof err->request_id, "%s", rs->request_id);
     return -1;
 }
@@ -182,14 +158,16 @@ static int split_id(const char *region, const char *id, char zone[64], char name
     char zr[64];
     if (!slash || slash == id || (size_t)(slash - id) >= 64 || strlen(slash + 1) >= 64 ||
         !slash[1] || strchr(slash + 1, '/')) {
-        fail(err, PROV_NOT_FOUND, "gcp: '%s' is not a GCE instance id (ZONE/NAME)", id ? id : "");
+        prov_fail(err, PROV_NOT_FOUND, "gcp: '%s' is not a GCE instance id (ZONE/NAME)",
+                  id ? id : "");
         return -1;
     }
     snprintf(zone, 64, "%.*s", (int)(slash - id), id);
     snprintf(name, 64, "%s", slash + 1);
     gcp_zone_region(zone, zr);
     if (region && *region && strcmp(zr, region)) {
-        fail(err, PROV_NOT_FOUND, "gcp %s: no instance '%s' (its zone is in %s)", region, id, zr);
+        prov_fail(err, PROV_NOT_FOUND, "gcp %s: no instance '%s' (its zone is in %s)", region, id,
+                  zr);
         return -1;
     }
     return 0;
@@ -225,10 +203,10 @@ static int list_filtered(struct gcp *g, const char *region, const char *filter,
         call_init(&c, "GET", "instances.aggregatedList", region);
         core_buf_adds(&c.path, "/aggregated/instances?maxResults=500&returnPartialSuccess=true"
                                "&filter=");
-        url_escape(&c.path, filter);
+        gcp_percent_encode(&c.path, filter);
         if (next[0]) {
             core_buf_adds(&c.path, "&pageToken=");
-            url_escape(&c.path, next);
+            gcp_percent_encode(&c.path, next);
         }
         struct core_http_response rs;
         if (call_do(g, &c, &rs, err) != 0)
@@ -244,8 +222,8 @@ static int list_filtered(struct gcp *g, const char *region, const char *filter,
         if (!next[0])
             return 0;
     }
-    fail(err, PROV_TRANSIENT, "gcp %s instances.aggregatedList: more than %d pages; giving up",
-         region, MAX_PAGES);
+    prov_fail(err, PROV_TRANSIENT, "gcp %s instances.aggregatedList: more than %d pages; giving up",
+              region, MAX_PAGES);
     return -1;
 }
 
@@ -277,8 +255,8 @@ static int wait_done(struct gcp *g, const char *zone, struct gcp_operation *op,
     long pause = 100;
     while (strcmp(op->status, "DONE")) {
         if (time(NULL) >= deadline) {
-            fail(err, PROV_TRANSIENT, "gcp %s: operation %s is still %s after %d minutes", zone,
-                 op->name, op->status, WAIT_TIMEOUT_S / 60);
+            prov_fail(err, PROV_TRANSIENT, "gcp %s: operation %s is still %s after %d minutes",
+                      zone, op->name, op->status, WAIT_TIMEOUT_S / 60);
             return -1;
         }
         time_t t0 = time(NULL);
@@ -302,8 +280,8 @@ static int op_failed(const char *where, const char *what, const struct gcp_opera
                      struct prov_error *err)
 {
     enum prov_error_class cls = gcp_classify(op->error_code, op->http_error);
-    fail(err, cls, "gcp %s %s: operation %s failed: %s: %s", where, what, op->name, op->error_code,
-         op->error_msg);
+    prov_fail(err, cls, "gcp %s %s: operation %s failed: %s: %s", where, what, op->name,
+              op->error_code, op->error_msg);
     snprintf(err->code, sizeof err->code, "%s", op->error_code);
     err->http_status = op->http_error;
     return -1;
@@ -352,7 +330,7 @@ static struct prov *gcp_open(const struct prov_config *cfg, struct prov_error *e
 {
     struct gcp *g = calloc(1, sizeof *g);
     if (!g) {
-        fail(err, PROV_TRANSIENT, "out of memory");
+        prov_fail(err, PROV_TRANSIENT, "out of memory");
         return NULL;
     }
     g->base.ops = &prov_gcp;
@@ -360,7 +338,7 @@ static struct prov *gcp_open(const struct prov_config *cfg, struct prov_error *e
     char why[640];
     if (gcp_credentials_find(NULL, NULL, NULL, cfg ? cfg->credentials_file : NULL, &cred, why,
                              sizeof why) != 0) {
-        fail(err, PROV_AUTH, "gcp: %s", why);
+        prov_fail(err, PROV_AUTH, "gcp: %s", why);
         free(g);
         return NULL;
     }
@@ -387,7 +365,7 @@ static struct prov *gcp_open(const struct prov_config *cfg, struct prov_error *e
     g->ts = g->http && g->endpoint ? gcp_token_source_new(&cred, g->http, &to) : NULL;
     if (!g->ts) {
         gcp_credentials_release(&cred);
-        fail(err, PROV_TRANSIENT, "out of memory");
+        prov_fail(err, PROV_TRANSIENT, "out of memory");
         gcp_close(&g->base);
         return NULL;
     }
@@ -395,10 +373,10 @@ static struct prov *gcp_open(const struct prov_config *cfg, struct prov_error *e
         metadata_project(g, token_uri);
     if (!g->project[0] ||
         strspn(g->project, "abcdefghijklmnopqrstuvwxyz0123456789-:.") != strlen(g->project)) {
-        fail(err, PROV_AUTH,
-             "gcp: no usable project: the stack, the environment and %s name none; set "
-             "clouds.gcp.project or GOOGLE_CLOUD_PROJECT to the project's id",
-             g->source);
+        prov_fail(err, PROV_AUTH,
+                  "gcp: no usable project: the stack, the environment and %s name none; set "
+                  "clouds.gcp.project or GOOGLE_CLOUD_PROJECT to the project's id",
+                  g->source);
         gcp_close(&g->base);
         return NULL;
     }
@@ -419,7 +397,7 @@ static int gcp_list(struct prov *p, const char *region, const char *stack,
         if (strcmp(all.items[i].stack, stack) || all.items[i].state == PROV_TERMINATED)
             continue;
         if (prov_instance_list_add(out, &all.items[i]) != 0) {
-            fail(err, PROV_TRANSIENT, "out of memory");
+            prov_fail(err, PROV_TRANSIENT, "out of memory");
             rc = -1;
         }
     }
@@ -460,8 +438,8 @@ static void explain_invalid(struct gcp *g, const char *zone, const struct prov_c
     char why[256];
     if (call_do(g, &c, &rs, &e2) != 0) {
         if (e2.cls == PROV_NOT_FOUND)
-            fail(err, PROV_CAPACITY, "gcp %s: machine type %s is not offered in this zone", zone,
-                 req->instance_type);
+            prov_fail(err, PROV_CAPACITY, "gcp %s: machine type %s is not offered in this zone",
+                      zone, req->instance_type);
         return;
     }
     struct gcp_machine_type mt;
@@ -473,15 +451,15 @@ static void explain_invalid(struct gcp *g, const char *zone, const struct prov_c
     core_buf_addf(&c.path, "/zones/%s/acceleratorTypes/%s", zone, accelerator);
     if (call_do(g, &c, &rs, &e2) != 0) {
         if (e2.cls == PROV_NOT_FOUND)
-            fail(err, PROV_CAPACITY, "gcp %s: accelerator %s is not offered in this zone", zone,
-                 accelerator);
+            prov_fail(err, PROV_CAPACITY, "gcp %s: accelerator %s is not offered in this zone",
+                      zone, accelerator);
         return;
     }
     struct gcp_accelerator_type at;
     if (gcp_parse_accelerator_type(rs.body.data, rs.body.len, &at, why, sizeof why) == 0 &&
         req->gpus > at.max_per_instance)
-        fail(err, PROV_INVALID, "gcp %s: %s takes at most %d per instance, not %d", zone, at.name,
-             at.max_per_instance, req->gpus);
+        prov_fail(err, PROV_INVALID, "gcp %s: %s takes at most %d per instance, not %d", zone,
+                  at.name, at.max_per_instance, req->gpus);
     core_http_response_release(&rs);
 }
 
@@ -493,10 +471,11 @@ static int adopt_existing(struct gcp *g, const char *zone, const char *name,
     struct prov_error e2;
     if (get_instance(g, zone, name, out, &e2) == 0 && !strcmp(out->token, req->token))
         return 0;
-    fail(err, PROV_INVALID,
-         "gcp %s instances.insert: the name %s is taken by an instance gpuform did not make with "
-         "this token",
-         zone, name);
+    prov_fail(
+        err, PROV_INVALID,
+        "gcp %s instances.insert: the name %s is taken by an instance gpuform did not make with "
+        "this token",
+        zone, name);
     snprintf(err->code, sizeof err->code, "alreadyExists");
     return -1;
 }
@@ -513,13 +492,14 @@ static int gcp_create(struct prov *p, const struct prov_create *req, struct prov
 {
     struct gcp *g = (struct gcp *)p;
     if (!req->token || !*req->token || strlen(req->token) > 64) {
-        fail(err, PROV_INVALID, "gcp: a create needs an idempotency token of 1 to 64 characters");
+        prov_fail(err, PROV_INVALID,
+                  "gcp: a create needs an idempotency token of 1 to 64 characters");
         return -1;
     }
     const char *accelerator = NULL;
     if (gcp_type_takes_accelerators(req->instance_type) && req->gpu && req->gpus > 0 &&
         !(accelerator = gcp_accelerator_name(req->gpu))) {
-        fail(err, PROV_INVALID, "gcp: GCE has no accelerator type for GPU '%s'", req->gpu);
+        prov_fail(err, PROV_INVALID, "gcp: GCE has no accelerator type for GPU '%s'", req->gpu);
         return -1;
     }
     char zone[64], name[64], rid[37];
@@ -531,7 +511,7 @@ static int gcp_create(struct prov *p, const struct prov_create *req, struct prov
     gcp_request_id("insert", req->token, rid);
     char *body = gcp_insert_body(req, zone, name, image_for(req), accelerator);
     if (!body) {
-        fail(err, PROV_TRANSIENT, "out of memory");
+        prov_fail(err, PROV_TRANSIENT, "out of memory");
         return -1;
     }
     struct call c;

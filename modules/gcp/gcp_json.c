@@ -13,18 +13,7 @@
 #include <time.h>
 
 #include "modules/gcp/gcp.h"
-
-static int bad(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int bad(char *why, size_t whylen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#include "modules/gcp/gcp_int.h"
 
 static json_t *load(const char *body, size_t len, char *why, size_t whylen)
 {
@@ -32,10 +21,10 @@ static json_t *load(const char *body, size_t len, char *why, size_t whylen)
     json_t *j = body ? json_loadb(body, len, 0, &je) : NULL;
     if (!json_is_object(j)) {
         if (j)
-            bad(why, whylen, "the reply is JSON but not an object");
+            gcp_why(why, whylen, "the reply is JSON but not an object");
         else
-            bad(why, whylen, "the reply is not JSON (line %d, column %d: %.80s)", je.line,
-                je.column, je.text);
+            gcp_why(why, whylen, "the reply is not JSON (line %d, column %d: %.80s)", je.line,
+                    je.column, je.text);
         json_decref(j);
         return NULL;
     }
@@ -124,12 +113,12 @@ static int instance_from(json_t *o, struct prov_instance *out, char *why, size_t
     const char *name = str(o, "name"), *zone = last_segment(str(o, "zone"));
     const char *type = last_segment(str(o, "machineType"));
     if (!json_is_object(o) || !name || !zone || !type)
-        return bad(why, whylen, "an instance without name, zone or machineType");
+        return gcp_why(why, whylen, "an instance without name, zone or machineType");
     if ((size_t)snprintf(out->id, sizeof out->id, "%s/%s", zone, name) >= sizeof out->id)
-        return bad(why, whylen,
-                   "instance '%s' in '%s': zone and name are longer than %zu "
-                   "characters together",
-                   name, zone, sizeof out->id - 1);
+        return gcp_why(why, whylen,
+                       "instance '%s' in '%s': zone and name are longer than %zu "
+                       "characters together",
+                       name, zone, sizeof out->id - 1);
     snprintf(out->zone, sizeof out->zone, "%s", zone);
     gcp_zone_region(zone, out->region);
     snprintf(out->instance_type, sizeof out->instance_type, "%s", type);
@@ -168,7 +157,7 @@ static int add_all(json_t *arr, const char *region, struct prov_instance_list *o
     size_t i;
     json_t *it;
     if (arr && !json_is_array(arr))
-        return bad(why, whylen, "'instances' is not a list");
+        return gcp_why(why, whylen, "'instances' is not a list");
     json_array_foreach(arr, i, it)
     {
         struct prov_instance in;
@@ -177,7 +166,7 @@ static int add_all(json_t *arr, const char *region, struct prov_instance_list *o
         if (region && strcmp(in.region, region))
             continue;
         if (prov_instance_list_add(out, &in) != 0)
-            return bad(why, whylen, "out of memory");
+            return gcp_why(why, whylen, "out of memory");
     }
     return 0;
 }
@@ -196,7 +185,7 @@ int gcp_parse_instance_list(const char *body, size_t len, const char *region,
         const char *scope;
         json_t *v;
         if (items && !json_is_object(items))
-            rc = bad(why, whylen, "'items' of an aggregated list is not an object");
+            rc = gcp_why(why, whylen, "'items' of an aggregated list is not an object");
         json_object_foreach(items, scope, v)
         {
             if (rc != 0)
@@ -212,12 +201,12 @@ int gcp_parse_instance_list(const char *body, size_t len, const char *region,
     } else if (kind && !strcmp(kind, "compute#instanceList")) {
         rc = add_all(items, region, out, why, whylen);
     } else {
-        rc = bad(why, whylen, "not an instance list (kind '%.60s')", kind ? kind : "");
+        rc = gcp_why(why, whylen, "not an instance list (kind '%.60s')", kind ? kind : "");
     }
     if (rc == 0 && next) {
         const char *tok = str(j, "nextPageToken");
         if (tok && strlen(tok) >= nextlen)
-            rc = bad(why, whylen, "nextPageToken is longer than %zu characters", nextlen - 1);
+            rc = gcp_why(why, whylen, "nextPageToken is longer than %zu characters", nextlen - 1);
         else
             snprintf(next, nextlen, "%s", tok ? tok : "");
     }
@@ -236,7 +225,7 @@ int gcp_parse_operation(const char *body, size_t len, struct gcp_operation *op, 
     const char *kind = str(j, "kind");
     int rc = 0;
     if (!name || !status || (kind && strcmp(kind, "compute#operation")))
-        rc = bad(why, whylen, "not an operation (no name or status)");
+        rc = gcp_why(why, whylen, "not an operation (no name or status)");
     if (rc == 0) {
         snprintf(op->name, sizeof op->name, "%s", name);
         snprintf(op->status, sizeof op->status, "%s", status);
@@ -289,7 +278,7 @@ int gcp_parse_machine_type(const char *body, size_t len, struct gcp_machine_type
     json_t *cpus = json_object_get(j, "guestCpus");
     int rc = 0;
     if (!name || !json_is_integer(cpus)) {
-        rc = bad(why, whylen, "not a machine type (no name or guestCpus)");
+        rc = gcp_why(why, whylen, "not a machine type (no name or guestCpus)");
     } else {
         snprintf(out->name, sizeof out->name, "%s", name);
         out->guest_cpus = (int)json_integer_value(cpus);
@@ -315,7 +304,7 @@ int gcp_parse_accelerator_type(const char *body, size_t len, struct gcp_accelera
     json_t *max = json_object_get(j, "maximumCardsPerInstance");
     int rc = 0;
     if (!name || !json_is_integer(max)) {
-        rc = bad(why, whylen, "not an accelerator type (no name or maximumCardsPerInstance)");
+        rc = gcp_why(why, whylen, "not an accelerator type (no name or maximumCardsPerInstance)");
     } else {
         snprintf(out->name, sizeof out->name, "%s", name);
         snprintf(out->description, sizeof out->description, "%s", desc ? desc : "");
@@ -333,7 +322,7 @@ int gcp_parse_region_zone(const char *body, size_t len, char zone[64], char *why
     const char *z = last_segment(json_string_value(json_array_get(json_object_get(j, "zones"), 0)));
     int rc = 0;
     if (!z || !*z || strlen(z) >= 64)
-        rc = bad(why, whylen, "the region lists no zones");
+        rc = gcp_why(why, whylen, "the region lists no zones");
     else
         snprintf(zone, 64, "%s", z);
     json_decref(j);
@@ -349,9 +338,9 @@ int gcp_parse_serial_output(const char *body, size_t len, char **text, char *why
     json_t *c = json_object_get(j, "contents");
     int rc = 0;
     if (c && !json_is_string(c))
-        rc = bad(why, whylen, "'contents' is not a string");
+        rc = gcp_why(why, whylen, "'contents' is not a string");
     else if (!(*text = strdup(c ? json_string_value(c) : "")))
-        rc = bad(why, whylen, "out of memory");
+        rc = gcp_why(why, whylen, "out of memory");
     json_decref(j);
     return rc;
 }

@@ -22,6 +22,7 @@
 #include "modules/cloudsim/sim.h"
 #include "modules/gcp/gcp.h"
 #include "modules/provider.h"
+#include "sim_testlib.h"
 
 #define PROJECT "proj-test"
 #define REGION  "us-central1"
@@ -94,14 +95,7 @@ static int setup(void **state)
     struct sim_gce_key k;
     char why[320];
     assert_int_equal(sim_gce_generate_account(&c, PROJECT, &k, why, sizeof why), 0);
-    f->world = sim_world_new(&c);
-    assert_non_null(f->world);
-    char err[256] = "";
-    struct sim_server_options so = {.host = "127.0.0.1", .port = 0};
-    f->server = sim_server_start(f->world, &so, err);
-    if (!f->server)
-        fail_msg("cloudsim did not start: %s", err);
-    snprintf(f->endpoint, sizeof f->endpoint, "http://127.0.0.1:%u", sim_server_port(f->server));
+    sim_tl_serve(&c, &f->world, &f->server, f->endpoint);
     snprintf(f->dir, sizeof f->dir, "/tmp/gcp-provider-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->key, sizeof f->key, "%s/key.json", f->dir);
@@ -110,10 +104,7 @@ static int setup(void **state)
     assert_int_equal(sim_gce_write_key_file(&k, token_uri, f->key, why, sizeof why), 0);
     sim_gce_key_release(&k);
     setenv("GOOGLE_APPLICATION_CREDENTIALS", f->key, 1);
-    struct core_http_options o = {
-        .backoff_base_ms = 1, .backoff_cap_ms = 10, .max_attempts = 5, .timeout_ms = 20000};
-    f->http = core_http_client_new(&o);
-    assert_non_null(f->http);
+    f->http = sim_tl_http();
     struct prov_error pe;
     f->prov = open_gcp(f, &pe);
     if (!f->prov)
@@ -128,27 +119,11 @@ static int teardown(void **state)
     if (f->prov)
         f->prov->ops->close(f->prov);
     core_http_client_free(f->http);
-    sim_server_stop(f->server);
-    sim_world_free(f->world);
+    sim_tl_stop(f->world, f->server);
     unlink(f->key);
     rmdir(f->dir);
     free(f);
     return 0;
-}
-
-static void arm(struct fixture *f, enum sim_fault kind, long n)
-{
-    pthread_mutex_lock(&f->world->lock);
-    f->world->fault_count[kind] = n;
-    pthread_mutex_unlock(&f->world->lock);
-}
-
-static long armed(struct fixture *f, enum sim_fault kind)
-{
-    pthread_mutex_lock(&f->world->lock);
-    long n = f->world->fault_count[kind];
-    pthread_mutex_unlock(&f->world->lock);
-    return n;
 }
 
 /* Live GCP instances in the world named `name`. */
@@ -243,21 +218,22 @@ static void test_gcp_retries_make_one_instance(void **state)
     struct prov_instance a, b;
     struct prov_error err;
     /* 5xx, throttling and a dropped connection in a row: the HTTP client retries them */
-    arm(f, SIM_FAULT_INTERNAL, 1);
-    arm(f, SIM_FAULT_UNAVAILABLE, 1);
-    arm(f, SIM_FAULT_THROTTLE, 1);
-    arm(f, SIM_FAULT_TIMEOUT, 1);
+    sim_tl_arm(f->world, SIM_FAULT_INTERNAL, 1);
+    sim_tl_arm(f->world, SIM_FAULT_UNAVAILABLE, 1);
+    sim_tl_arm(f->world, SIM_FAULT_THROTTLE, 1);
+    sim_tl_arm(f->world, SIM_FAULT_TIMEOUT, 1);
     struct prov_create c = req("retry[0]", "gf-tok-retry", ZONE, "g2-standard-4");
     assert_int_equal(f->prov->ops->create(f->prov, &c, &a, &err), 0);
-    assert_int_equal(armed(f, SIM_FAULT_INTERNAL) + armed(f, SIM_FAULT_UNAVAILABLE) +
-                         armed(f, SIM_FAULT_THROTTLE) + armed(f, SIM_FAULT_TIMEOUT),
-                     0);
+    assert_int_equal(
+        sim_tl_armed(f->world, SIM_FAULT_INTERNAL) + sim_tl_armed(f->world, SIM_FAULT_UNAVAILABLE) +
+            sim_tl_armed(f->world, SIM_FAULT_THROTTLE) + sim_tl_armed(f->world, SIM_FAULT_TIMEOUT),
+        0);
     char name[64];
     gcp_instance_name("retry[0]", "gf-tok-retry", name);
     assert_int_equal(named(f, name), 1);
     /* the insert happened but its reply was garbled: the same token asks again and the
      * requestId gives back the same operation, not a second instance */
-    arm(f, SIM_FAULT_MALFORMED, 1);
+    sim_tl_arm(f->world, SIM_FAULT_MALFORMED, 1);
     struct prov_create c2 = req("retry[1]", "gf-tok-retry-1", ZONE, "g2-standard-4");
     assert_int_equal(f->prov->ops->create(f->prov, &c2, &b, &err), -1);
     assert_int_equal(err.cls, PROV_TRANSIENT);
@@ -282,7 +258,7 @@ static void test_gcp_capacity_and_quota_come_from_the_operation(void **state)
     assert_int_equal(err.cls, PROV_CAPACITY);
     assert_string_equal(err.code, "ZONE_RESOURCE_POOL_EXHAUSTED");
     assert_non_null(strstr(err.message, "does not have enough resources"));
-    arm(f, SIM_FAULT_CAPACITY, 1);
+    sim_tl_arm(f->world, SIM_FAULT_CAPACITY, 1);
     c = req("big[1]", "gf-tok-cap-2", "us-central1-b", "a2-highgpu-1g");
     assert_int_equal(f->prov->ops->create(f->prov, &c, &a, &err), -1);
     assert_int_equal(err.cls, PROV_CAPACITY);
