@@ -226,10 +226,11 @@ static int sim_gcp_credentials(struct sim_config *c, const char *dir, int dirlen
 
 /*
  * Starts cloudsim on a free loopback port. Its world is kept in cloudsim.json beside the
- * state (loaded at start, saved before each RunInstances or TerminateInstances reply), so
- * successive --sim runs of a stack see the instances the earlier ones made.
+ * state (loaded at start, saved after each reply that changed it), so successive --sim runs
+ * of a stack see the instances the earlier ones made. When the stack uses gcp (`gcp`), its
+ * GCP credentials are set up on both sides (sim_gcp_credentials) for `gcp_project`.
  */
-static int sim_start(const char *config, const char *state_file, const char *gcp_project,
+static int sim_start(const char *config, const char *state_file, bool gcp, const char *gcp_project,
                      struct sim_run *s)
 {
     const char *akid = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
@@ -255,7 +256,7 @@ static int sim_start(const char *config, const char *state_file, const char *gcp
     const char *slash = strrchr(state_file, '/');
     int dirlen = slash ? (int)(slash - state_file + 1) : 0;
     if (rc == 0 && (sim_config_add_credential(&c, akid, secret) != 0 ||
-                    sim_gcp_credentials(&c, state_file, dirlen, gcp_project) != 0)) {
+                    (gcp && sim_gcp_credentials(&c, state_file, dirlen, gcp_project) != 0))) {
         sim_config_release(&c);
         rc = -1;
     }
@@ -982,8 +983,8 @@ static int run_apply(struct run *r)
     if (open_state(r) != 0 || (r->o.plan_file && saved_plan_check_state(r) != 0))
         return -1;
     const struct spec_cloud *gcp = spec_cloud_find(r->spec, CORE_CLOUD_GCP);
-    if (r->o.sim &&
-        sim_start(r->o.sim_config, r->spec->state_file, gcp ? gcp->project : NULL, &r->sim) != 0)
+    if (r->o.sim && sim_start(r->o.sim_config, r->spec->state_file, cloud_used(r, "gcp"),
+                              gcp ? gcp->project : NULL, &r->sim) != 0)
         return -1;
     /* a journal left by a killed run is settled before anything is planned */
     char *jtext = NULL;
