@@ -325,32 +325,6 @@ static void sig_stop(struct sigctl *c)
 
 /* ---- the command ---- */
 
-static void print_changes(const struct diff *df)
-{
-    for (size_t i = 0; i < df->nchanges; i++) {
-        const struct diff_change *c = &df->changes[i];
-        if (c->action == DIFF_NOOP)
-            continue;
-        const char *mark = c->action == DIFF_CREATE ? "+" : c->action == DIFF_DELETE ? "-" : "-/+";
-        if (c->want) {
-            const struct plan_offer *o = c->want->offer;
-            printf("  %-3s %s  %s %s %s%s  $%.2f/h%s%s\n", mark, c->address,
-                   core_cloud_name(o->cloud), *o->zone ? o->zone : o->region, o->instance_type,
-                   c->want->spot ? " spot" : "", c->want->hourly,
-                   c->action == DIFF_REPLACE ? "  # " : "",
-                   c->action == DIFF_REPLACE ? c->reason : "");
-        } else {
-            const struct state_node *h = c->have;
-            printf("  %-3s %s  %s %s %s (%s)\n", mark, c->address, h->placement.cloud,
-                   *h->placement.zone ? h->placement.zone : h->placement.region,
-                   h->placement.instance_type, *h->cloud_id ? h->cloud_id : "id unknown");
-        }
-    }
-    printf("\n%zu to create, %zu to replace, %zu to destroy; $%.2f/h -> $%.2f/h\n", df->ncreate,
-           df->nreplace, df->ndelete, df->hourly_before, df->hourly_after);
-    fflush(stdout);
-}
-
 static bool confirm(const char *what)
 {
     fprintf(stderr, "\nDo you want to %s? Only 'yes' is accepted: ", what);
@@ -599,12 +573,12 @@ static int execute(struct run *r, const struct plan_result *plan)
     exec_free(x);
     if (res.error[0])
         fprintf(stderr, "gpuform: error: %s\n", res.error);
-    printf("%s %s: %zu created, %zu replaced, %zu destroyed, %zu failed",
+    printf("%s %s: %zu created, %zu replaced, %zu updated, %zu destroyed, %zu failed",
            r->o.destroy ? "Destroy" : "Apply",
            rc == 0           ? "complete"
            : res.interrupted ? "interrupted"
                              : "incomplete",
-           res.created, res.replaced, res.deleted, res.failed);
+           res.created, res.replaced, res.updated, res.deleted, res.failed);
     if (res.failovers)
         printf("; %zu placement%s given up for capacity or quota (blocked for an hour)",
                res.failovers, res.failovers == 1 ? "" : "s");
@@ -682,9 +656,10 @@ static void after_apply(struct run *r)
     core_diags_init(&d, 50);
     for (size_t k = 0; k < r->df.nchanges; k++) {
         const struct diff_change *c = &r->df.changes[k];
-        const struct state_node *n = c->action == DIFF_CREATE || c->action == DIFF_REPLACE
-                                         ? state_find(r->st, c->address)
-                                         : NULL;
+        const struct state_node *n =
+            c->action == DIFF_CREATE || c->action == DIFF_REPLACE || c->action == DIFF_UPDATE
+                ? state_find(r->st, c->address)
+                : NULL;
         if (n)
             policy_after_apply(r->ps, json_array_get(nodes, (size_t)(n - r->st->nodes)), &d);
     }
@@ -1003,12 +978,13 @@ static int run_apply(struct run *r)
                 r->df.nskipped, r->df.nskipped == 1 ? "" : "s");
     if (r->o.plan_file && saved_plan_check_changes(r) != 0)
         return -1;
-    if (r->df.ncreate + r->df.nreplace + r->df.ndelete == 0) {
+    if (diff_nchanges(&r->df) == 0) {
         printf("No changes: the clouds match the stack (%zu node%s).\n", r->df.nnoop,
                r->df.nnoop == 1 ? "" : "s");
         return 0;
     }
-    print_changes(&r->df);
+    diff_render_text(&r->df, r->st, cli_use_color(stdout), stdout);
+    fflush(stdout);
     if (missing_provider(&r->df) || before_apply(r) != 0)
         return -1;
     if (!r->o.auto_approve && !r->o.plan_file) { /* a saved plan was reviewed already */

@@ -56,10 +56,10 @@ struct exec_input {
 };
 
 struct exec_result {
-    size_t created, deleted, replaced; /* changes finished */
-    size_t failed;                     /* changes that did not finish */
-    size_t failovers;                  /* placements given up for capacity or quota */
-    bool interrupted;                  /* exec_stop was called */
+    size_t created, deleted, replaced, updated; /* changes finished */
+    size_t failed;                              /* changes that did not finish */
+    size_t failovers;                           /* placements given up for capacity or quota */
+    bool interrupted;                           /* exec_stop was called */
     bool unsettled;   /* an outcome is unknown: the journal was kept for the next run */
     char error[1024]; /* the first fatal error (auth, invalid, a state write), or "" */
 };

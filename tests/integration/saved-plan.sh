@@ -8,6 +8,7 @@
 #   3. --target: only the named node or workload changes
 #   4. plan --refresh-only: drift shown, nothing written, exit 2 with --detailed-exitcode
 #   5. two applies at once: the second fails at once naming the holder; --lock-timeout waits
+#   6. labels: set as instance tags; a changed label is an update in place (~)
 #   test: saved-plan.sh GPUFORM_BINARY SOURCE_DIR
 set -u
 gpuform="$1"
@@ -169,6 +170,34 @@ grep -q "names no node" t.err || fail "unknown target: $(cat t.err)"
 "$gpuform" apply --auto-approve stack </dev/null >a.out 2>a.err || fail "apply: $(cat a.err)"
 [ "$(live saved)" = "$(jq -r '.nodes[].cloud_id' "$state" | sort)" ] || fail "cloudsim and the state differ"
 echo "ok - --target plans and applies only the named workload"
+
+# ---- 6. labels: set as instance tags; a changed label is an update in place (~) ----
+tags() { # tags ID: the instance's tags as k=v lines, gpuform's own left out
+    curl -sf "$url/_cloudsim/instances" |
+        jq -r --arg id "$1" '.. | objects | select(.instance_id? == $id) | .tags | to_entries[] |
+               select(.key | startswith("gpuform:") | not) | "\(.key)=\(.value)"' | sort
+}
+sed -i 's/^  eval:/  eval:\n    labels: { team: evals, tier: gold }/' stack/stack.yaml
+"$gpuform" plan --detailed-exitcode stack >u.out 2>u.err
+[ $? = 2 ] || fail "a new label is no change: $(cat u.out u.err)"
+grep -q "~   eval\[0\] .*labels: +team=evals, +tier=gold" u.out || fail "plan does not show the update: $(cat u.out)"
+"$gpuform" plan --json stack | jq -e '.resource_changes[] | select(.address == "eval[0]") |
+    .actions == ["update"] and .after.labels == {"team": "evals", "tier": "gold"}' >/dev/null ||
+    fail "plan --json: the update"
+eval_id="$(jq -r '.nodes[] | select(.address == "eval[0]") | .cloud_id' "$state")"
+"$gpuform" apply --auto-approve stack </dev/null >u.out 2>u.err || fail "apply of a label change: $(cat u.err)"
+grep -q "Apply complete: 0 created, 0 replaced, 1 updated, 0 destroyed" u.out || fail "update: $(cat u.out)"
+[ "$(jq -r '.nodes[] | select(.address == "eval[0]") | .cloud_id' "$state")" = "$eval_id" ] ||
+    fail "the update replaced the instance"
+[ "$(tags "$eval_id" | tr '\n' ' ')" = "team=evals tier=gold " ] || fail "cloudsim's tags: $(tags "$eval_id")"
+sed -i -e 's/team: evals, tier: gold/team: research/' stack/stack.yaml
+"$gpuform" plan stack | grep -q "labels: team=research (was evals) -tier" || fail "the second label change"
+"$gpuform" apply --auto-approve stack </dev/null >u.out 2>u.err || fail "apply: $(cat u.err)"
+[ "$(tags "$eval_id")" = "team=research" ] || fail "tags after the second update: $(tags "$eval_id")"
+jq -e '.nodes[] | select(.address == "eval[0]") | .labels == {"team": "research"}' "$state" >/dev/null ||
+    fail "the state's labels"
+"$gpuform" plan --detailed-exitcode stack >/dev/null 2>&1 || fail "a plan after the update shows changes"
+echo "ok - labels are instance tags: a change is an update in place (~), applied without a new instance"
 
 # ---- 5. two applies at once ----
 # a slow cloud: every call 300-400 ms, so the first apply holds the lock a while
