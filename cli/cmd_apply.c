@@ -560,7 +560,10 @@ static int execute(struct run *r, const struct plan_result *plan)
                             .state = r->st,
                             .clouds = r->clouds,
                             .nclouds = r->nclouds};
-    struct exec_options eo = {.parallelism = r->o.parallelism};
+    const char *term = getenv("TERM");
+    struct exec_options eo = {.parallelism = r->o.parallelism,
+                              /* a terminal gets a live status line; CI, one line per event */
+                              .live = isatty(STDERR_FILENO) && !(term && !strcmp(term, "dumb"))};
     struct exec *x = exec_new(&in, &eo);
     if (!x) {
         fprintf(stderr, "gpuform: out of memory\n");

@@ -82,7 +82,9 @@ struct exec {
     size_t ntasks;
     uint64_t serial0; /* the state's serial when the run began (part of every token) */
     struct exec_result res;
-    struct timespec t0;
+    double started;          /* now_s() when the run began */
+    atomic_size_t nfinished; /* tasks finished, failed or not (the live status line) */
+    atomic_size_t nfailed;
     pthread_cond_t tick_cv; /* wakes the progress ticker to end it; under log_mu */
     bool done;              /* the workers are finished; under log_mu */
     struct group *groups;
@@ -110,14 +112,34 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
+/* The live status line (o.live), drawn after the last event line; under log_mu. */
+static void status_line(struct exec *x)
+{
+    size_t inflight = 0;
+    for (size_t i = 0; i < x->ntasks; i++)
+        inflight += x->tasks[i].busy_since > 0;
+    size_t failed = atomic_load(&x->nfailed);
+    long s = (long)(now_s() - x->started);
+    fprintf(x->log, "\r\033[K[%zu of %zu done, %zu in flight%s", atomic_load(&x->nfinished),
+            x->ntasks, inflight, failed ? ", " : "");
+    if (failed)
+        fprintf(x->log, "%zu failed", failed);
+    fprintf(x->log, ", %ldm%02lds]", s / 60, s % 60);
+    fflush(x->log);
+}
+
 static void say(struct exec *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(struct exec *x, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     pthread_mutex_lock(&x->log_mu);
+    if (x->o.live)
+        fputs("\r\033[K", x->log); /* the event replaces the status line, which follows it */
     vfprintf(x->log, fmt, ap);
     fputc('\n', x->log);
+    if (x->o.live && !x->done)
+        status_line(x);
     fflush(x->log);
     pthread_mutex_unlock(&x->log_mu);
     va_end(ap);
@@ -368,9 +390,11 @@ static void *ticker(void *arg)
             struct task *t = &x->tasks[i];
             if (t->busy_since > 0 && now - t->busy_since >= TICK_S * (t->busy_reports + 1) &&
                 ++t->busy_reports)
-                fprintf(x->log, "%s: still %s... [%.0fs elapsed]\n", t->address, t->busy_what,
-                        now - t->busy_since);
+                fprintf(x->log, "%s%s: still %s... [%.0fs elapsed]\n", x->o.live ? "\r\033[K" : "",
+                        t->address, t->busy_what, now - t->busy_since);
         }
+        if (x->o.live && !x->done)
+            status_line(x);
         fflush(x->log);
     }
     pthread_mutex_unlock(&x->log_mu);
@@ -873,6 +897,9 @@ static void *worker(void *arg)
             x->groups[t->group].failed += rc != 0;
             pthread_cond_broadcast(&x->group_cv);
         }
+        atomic_fetch_add(&x->nfinished, 1);
+        if (rc != 0)
+            atomic_fetch_add(&x->nfailed, 1);
         if (rc != 0)
             x->res.failed++;
         else if (t->kind == TASK_CREATE)
@@ -920,6 +947,8 @@ struct exec *exec_new(const struct exec_input *in, const struct exec_options *o)
     pthread_cond_init(&x->group_cv, NULL);
     atomic_init(&x->stop, 0);
     atomic_init(&x->next, 0);
+    atomic_init(&x->nfinished, 0);
+    atomic_init(&x->nfailed, 0);
     return x;
 }
 
@@ -1089,6 +1118,7 @@ int exec_run(struct exec *x, const struct diff *d, struct exec_result *res)
 {
     memset(&x->res, 0, sizeof x->res);
     x->serial0 = x->in.state->serial;
+    x->started = now_s();
     int rc = -1;
     if (build_tasks(x, d) != 0 || group_tasks(x) != 0) {
         snprintf(x->res.error, sizeof x->res.error, "out of memory");
@@ -1112,6 +1142,8 @@ int exec_run(struct exec *x, const struct diff *d, struct exec_result *res)
         pthread_join(th[i], NULL);
     pthread_mutex_lock(&x->log_mu);
     x->done = true;
+    if (x->o.live) /* the summary follows the events, not the status line */
+        fputs("\r\033[K", x->log);
     pthread_cond_signal(&x->tick_cv);
     pthread_mutex_unlock(&x->log_mu);
     if (ticking)
