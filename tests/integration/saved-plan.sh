@@ -13,19 +13,8 @@
 set -u
 gpuform="$1"
 src="$2"
-command -v jq >/dev/null || { echo "skip - jq is not installed"; exit 77; }
-command -v curl >/dev/null || { echo "skip - curl is not installed"; exit 77; }
-tmp="$(mktemp -d)"
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-    echo "not ok - $*"
-    exit 1
-}
+. "$src/tests/integration/lib.sh"
+integration_setup
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_EC2
 export AWS_ACCESS_KEY_ID=AKIDSAVEDPLAN AWS_SECRET_ACCESS_KEY='saved/plan+secret' NO_COLOR=1
 cat >"$tmp/world.yaml" <<'YAML'
@@ -40,16 +29,7 @@ clouds:
   aws:
     regions: [us-east-1]
 YAML
-"$gpuform" cloudsim --listen 127.0.0.1:0 --config "$tmp/world.yaml" >"$tmp/sim.out" 2>"$tmp/sim.err" &
-pid=$!
-url=""
-for _ in $(seq 1 200); do
-    url="$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$tmp/sim.out")"
-    [ -n "$url" ] && break
-    sleep 0.05
-done
-[ -n "$url" ] || fail "cloudsim did not start: $(cat "$tmp/sim.err")"
-export GPUFORM_AWS_ENDPOINT="$url"
+start_cloudsim "$gpuform" "$tmp/world.yaml" "$tmp" || fail "cloudsim did not start: $(cat "$tmp/sim.err")"
 live() { # the stack's live instance ids in cloudsim
     curl -sf "$url/_cloudsim/instances" |
         jq -r --arg s "$1" '.. | objects | select(has("instance_id")) | select(.tags["gpuform:stack"] == $s) |
@@ -203,16 +183,7 @@ echo "ok - labels are instance tags: a change is an update in place (~), applied
 # a slow cloud: every call 300-400 ms, so the first apply holds the lock a while
 kill "$pid" && wait "$pid" 2>/dev/null
 sed -i 's/latency_ms: .*/latency_ms: { min: 300, max: 400 }/' "$tmp/world.yaml"
-"$gpuform" cloudsim --listen 127.0.0.1:0 --config "$tmp/world.yaml" >"$tmp/sim.out" 2>"$tmp/sim.err" &
-pid=$!
-url=""
-for _ in $(seq 1 200); do
-    url="$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$tmp/sim.out")"
-    [ -n "$url" ] && break
-    sleep 0.05
-done
-[ -n "$url" ] || fail "cloudsim did not restart"
-export GPUFORM_AWS_ENDPOINT="$url"
+start_cloudsim "$gpuform" "$tmp/world.yaml" "$tmp" || fail "cloudsim did not restart"
 mkdir two
 sed 's/stack: saved/stack: two/' stack/stack.yaml >two/stack.yaml
 "$gpuform" apply --auto-approve two </dev/null >1.out 2>1.err &
