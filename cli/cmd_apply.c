@@ -39,6 +39,14 @@
  * opens only the simulated cloud on loopback. */
 #define SIM_AKID   "AKIDGPUFORMSIMULATED"
 #define SIM_SECRET "gpuform-simulated-secret-not-for-aws"
+/* The same for Azure: a service principal, a subscription, a resource group and an SSH key
+ * that only the simulated cloud accepts. */
+#define SIM_AZURE_TENANT "gpuform-sim-tenant"
+#define SIM_AZURE_CLIENT "00000000-0000-4000-8000-00000000c11e"
+#define SIM_AZURE_SECRET "gpuform-simulated-azure-secret-not-for-azure"
+#define SIM_AZURE_SUB    "00000000-0000-4000-8000-00000000005b"
+#define SIM_AZURE_GROUP  "gpuform-sim"
+#define SIM_AZURE_KEY    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdwdWZvcm0tY2xvdWRzaW0 gpuform-sim"
 
 struct aopts {
     bool destroy, auto_approve, sim;
@@ -147,6 +155,32 @@ struct sim_run {
     char path[4096]; /* the world, kept beside the state: cloudsim.json */
 };
 
+static void setenv_unset(const char *name, const char *value)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        setenv(name, value, 1);
+}
+
+/*
+ * The Azure side of --sim: the service principal of the environment, or (when it names
+ * none) the simulated one, and the subscription, resource group and SSH key the provider
+ * needs when they are unset. Tokens come from cloudsim too (sim_azure_authority).
+ */
+static void sim_azure_env(void)
+{
+    const char *t = getenv("AZURE_TENANT_ID"), *c = getenv("AZURE_CLIENT_ID"),
+               *s = getenv("AZURE_CLIENT_SECRET");
+    if (!t || !*t || !c || !*c || !s || !*s) {
+        setenv("AZURE_TENANT_ID", SIM_AZURE_TENANT, 1);
+        setenv("AZURE_CLIENT_ID", SIM_AZURE_CLIENT, 1);
+        setenv("AZURE_CLIENT_SECRET", SIM_AZURE_SECRET, 1);
+    }
+    setenv_unset("AZURE_SUBSCRIPTION_ID", SIM_AZURE_SUB);
+    setenv_unset("AZURE_RESOURCE_GROUP", SIM_AZURE_GROUP);
+    setenv_unset("GPUFORM_AZURE_SSH_PUBLIC_KEY", SIM_AZURE_KEY);
+}
+
 /*
  * Starts cloudsim on a free loopback port. Its world is kept in cloudsim.json beside the
  * state (loaded at start, saved before each RunInstances or TerminateInstances reply), so
@@ -162,6 +196,7 @@ static int sim_start(const char *config, const char *state_file, struct sim_run 
         akid = SIM_AKID;
         secret = SIM_SECRET;
     }
+    sim_azure_env();
     struct core_diags d;
     core_diags_init(&d, 0);
     struct sim_config c;
@@ -205,6 +240,8 @@ static int sim_start(const char *config, const char *state_file, struct sim_run 
         return -1;
     }
     snprintf(s->endpoint, sizeof s->endpoint, "http://127.0.0.1:%u", sim_server_port(s->server));
+    /* Entra ID is simulated on the same port: the secret never leaves for the real one */
+    setenv("AZURE_AUTHORITY_HOST", s->endpoint, 1);
     fprintf(stderr, "gpuform: cloudsim (simulated aws) on %s, its world in '%s'\n", s->endpoint,
             s->path);
     return 0;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct prov_ops *const registry[] = {&prov_aws};
+static const struct prov_ops *const registry[] = {&prov_aws, &prov_azure};
 
 const struct prov_ops *prov_find(const char *cloud)
 {

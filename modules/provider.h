@@ -154,5 +154,6 @@ struct prov_ops {
 const struct prov_ops *prov_find(const char *cloud);
 
 extern const struct prov_ops prov_aws;
+extern const struct prov_ops prov_azure;
 
 #endif
