@@ -384,6 +384,7 @@ struct run {
     struct sim_run sim;
     struct exec_cloud clouds[CORE_CLOUD_COUNT];
     size_t nclouds;
+    bool clouds_open; /* open_clouds ran (it opens each cloud once) */
     struct sigctl sc;
     struct policy_set *ps; /* the stack's hook files, loaded once */
 };
@@ -422,16 +423,29 @@ static int open_state(struct run *r)
     return 0;
 }
 
-/* Opens a provider for each cloud that has one (aws), once; the credentials are needed
- * only when there is something to do. */
+/* Whether the stack declares `cloud` or the state has a node on it. */
+static bool cloud_used(const struct run *r, const char *cloud)
+{
+    for (size_t i = 0; i < r->spec->nclouds; i++)
+        if (!strcmp(r->spec->clouds[i].name, cloud))
+            return true;
+    for (size_t i = 0; r->st && i < r->st->nnodes; i++)
+        if (!strcmp(r->st->nodes[i].placement.cloud, cloud))
+            return true;
+    return false;
+}
+
+/* Opens a provider for each cloud the stack or its state uses that has one, once; the
+ * credentials are needed only when there is something to do, and only for those clouds. */
 static int open_clouds(struct run *r)
 {
-    if (r->nclouds > 0)
+    if (r->clouds_open)
         return 0;
+    r->clouds_open = true;
     for (int c = 0; c < CORE_CLOUD_COUNT; c++) {
         const char *name = core_cloud_name((enum core_cloud)c);
         const struct prov_ops *ops = prov_find(name);
-        if (!ops)
+        if (!ops || !cloud_used(r, name))
             continue;
         struct prov_config cfg = {.endpoint = r->o.sim ? r->sim.endpoint : NULL};
         struct prov_error pe;
