@@ -5,6 +5,7 @@
  * escaped. Errors use EC2's <Response><Errors> envelope and its codes and HTTP statuses.
  */
 #include "modules/cloudsim/sim.h"
+#include "modules/cloudsim/sim_int.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -346,7 +347,7 @@ static const struct sim_instance *instance_or_error(struct sim_world *w, struct 
         return NULL;
     }
     const struct sim_instance *inst = sim_world_find(w, id);
-    if (!inst || strcmp(inst->region, region)) {
+    if (!inst || inst->cloud != CORE_CLOUD_AWS || strcmp(inst->region, region)) {
         sim_ec2_error(w, r, 400, "InvalidInstanceID.NotFound",
                       "The instance ID '%s' does not exist", id);
         return NULL;
@@ -386,6 +387,7 @@ static void run_instances(struct sim_world *w, const char *region, const struct 
 {
     bool bad = false;
     struct sim_run_request req = {
+        .cloud = CORE_CLOUD_AWS,
         .region = region,
         .zone = sim_param_get(p, n, "Placement.AvailabilityZone"),
         .type = sim_param_get(p, n, "InstanceType"),
@@ -553,7 +555,7 @@ static void describe_filtered(struct sim_world *w, const char *region, const str
     size_t next = 0;
     for (size_t i = 0; i < w->ninstances; i++) {
         const struct sim_instance *inst = w->instances[i];
-        if (strcmp(inst->region, region))
+        if (inst->cloud != CORE_CLOUD_AWS || strcmp(inst->region, region))
             continue;
         if (nids) {
             bool want = false;
@@ -698,7 +700,8 @@ static void describe_spot_prices(struct sim_world *w, const char *region, const 
     start(&x, "spotPriceHistorySet");
     for (size_t i = 0; i < w->conf.noffers; i++) {
         const struct sim_offer *o = &w->conf.offers[i];
-        if (strcmp(o->region, region) || o->spot_price < 0 || (zone && strcmp(zone, o->zone)))
+        if (o->cloud != CORE_CLOUD_AWS || strcmp(o->region, region) || o->spot_price < 0 ||
+            (zone && strcmp(zone, o->zone)))
             continue;
         bool want = !ntypes;
         for (size_t k = 0; k < ntypes && !want; k++)
@@ -720,7 +723,7 @@ static void describe_spot_prices(struct sim_world *w, const char *region, const 
 
 static void describe_zones(struct sim_world *w, const char *region, struct sim_reply *r)
 {
-    const struct sim_region *reg = sim_world_region(w, region);
+    const struct sim_region *reg = sim_world_region(w, CORE_CLOUD_AWS, region);
     struct xw x;
     char rid[37];
     request_id(w, rid);
@@ -758,6 +761,8 @@ static void describe_regions(struct sim_world *w, struct sim_reply *r)
     el(&x, "requestId", rid);
     start(&x, "regionInfo");
     for (size_t i = 0; i < w->conf.nregions; i++) {
+        if (w->conf.regions[i].cloud != CORE_CLOUD_AWS)
+            continue;
         start(&x, "item");
         el(&x, "regionName", w->conf.regions[i].name);
         elf(&x, "regionEndpoint", "ec2.%s.amazonaws.com", w->conf.regions[i].name);
@@ -831,7 +836,7 @@ void sim_ec2_handle(struct sim_world *w, const char *region, const struct sim_pa
                              "An invalid or out-of-range value was supplied for the Version "
                              "parameter: %s",
                              version);
-    if (!sim_world_region(w, region))
+    if (!sim_world_region(w, CORE_CLOUD_AWS, region))
         return sim_ec2_error(w, r, 401, "AuthFailure",
                              "AWS was not able to validate the provided access credentials "
                              "(region '%s' is not in this world)",
@@ -860,12 +865,14 @@ void sim_ec2_handle(struct sim_world *w, const char *region, const struct sim_pa
     switch (a) {
     case 0:
         run_instances(w, region, p, n, now, r);
+        r->changed = r->status == 200;
         break;
     case 1:
         describe_instances(w, region, p, n, r);
         break;
     case 2:
         terminate_instances(w, region, p, n, now, r);
+        r->changed = r->status == 200;
         break;
     case 3:
         get_console_output(w, region, p, n, now, r);
@@ -882,4 +889,25 @@ void sim_ec2_handle(struct sim_world *w, const char *region, const struct sim_pa
     }
     if (r->status == 200 && sim_world_fault(w, SIM_FAULT_MALFORMED))
         malform(w, r);
+}
+
+void sim_ec2_serve(struct sim_world *w, struct sim_query *q, double now, struct sim_reply *r)
+{
+    char region[64] = "";
+    struct sim_error e = {0};
+    memset(r, 0, sizeof *r);
+    bool post = !strcmp(q->method, "POST");
+    if (q->too_big)
+        return sim_ec2_error(w, r, 413, "RequestEntityTooLarge",
+                             "The request body is larger than cloudsim accepts (%zu bytes)",
+                             q->max_body);
+    if (!post && strcmp(q->method, "GET"))
+        return sim_ec2_error(w, r, 405, "UnsupportedHttpVerb", "The HTTP verb %s is not supported",
+                             q->method);
+    if (post && sim_params_parse(q->body, q->body_len, &q->p, &q->n, SIM_MAX_PARAMS) < 0)
+        return sim_ec2_error(w, r, 400, "MalformedQueryString",
+                             "The request body is not application/x-www-form-urlencoded");
+    if (sim_auth_check(&w->conf, q, now, region, &e) < 0)
+        return sim_ec2_error(w, r, e.http_status, e.code, "%s", e.message);
+    sim_ec2_handle(w, region, q->p, q->n, now, r);
 }
