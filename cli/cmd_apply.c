@@ -164,14 +164,16 @@ static void setenv_unset(const char *name, const char *value)
 
 /*
  * The Azure side of --sim: the service principal of the environment, or (when it names
- * none) the simulated one, and the subscription, resource group and SSH key the provider
- * needs when they are unset. Tokens come from cloudsim too (sim_azure_authority).
+ * none) the simulated one, registered with the world; and the subscription, resource group
+ * and SSH key the provider needs, when they are unset. Tokens come from cloudsim too:
+ * sim_start points AZURE_AUTHORITY_HOST at it once its port is known. 0, or -1 when out of
+ * memory.
  */
-static void sim_azure_env(void)
+static int sim_azure_identity(struct sim_config *c)
 {
-    const char *t = getenv("AZURE_TENANT_ID"), *c = getenv("AZURE_CLIENT_ID"),
+    const char *t = getenv("AZURE_TENANT_ID"), *id = getenv("AZURE_CLIENT_ID"),
                *s = getenv("AZURE_CLIENT_SECRET");
-    if (!t || !*t || !c || !*c || !s || !*s) {
+    if (!t || !*t || !id || !*id || !s || !*s) {
         setenv("AZURE_TENANT_ID", SIM_AZURE_TENANT, 1);
         setenv("AZURE_CLIENT_ID", SIM_AZURE_CLIENT, 1);
         setenv("AZURE_CLIENT_SECRET", SIM_AZURE_SECRET, 1);
@@ -179,6 +181,8 @@ static void sim_azure_env(void)
     setenv_unset("AZURE_SUBSCRIPTION_ID", SIM_AZURE_SUB);
     setenv_unset("AZURE_RESOURCE_GROUP", SIM_AZURE_GROUP);
     setenv_unset("GPUFORM_AZURE_SSH_PUBLIC_KEY", SIM_AZURE_KEY);
+    return sim_config_add_azure_principal(c, getenv("AZURE_TENANT_ID"), getenv("AZURE_CLIENT_ID"),
+                                          getenv("AZURE_CLIENT_SECRET"));
 }
 
 /*
@@ -196,7 +200,6 @@ static int sim_start(const char *config, const char *state_file, struct sim_run 
         akid = SIM_AKID;
         secret = SIM_SECRET;
     }
-    sim_azure_env();
     struct core_diags d;
     core_diags_init(&d, 0);
     struct sim_config c;
@@ -209,7 +212,8 @@ static int sim_start(const char *config, const char *state_file, struct sim_run 
         c.terminated_visible = 60000;
         c.buckets[SIM_FAM_RUN].burst = 50;
     }
-    if (rc == 0 && sim_config_add_credential(&c, akid, secret) != 0) {
+    if (rc == 0 &&
+        (sim_config_add_credential(&c, akid, secret) != 0 || sim_azure_identity(&c) != 0)) {
         sim_config_release(&c);
         rc = -1;
     }

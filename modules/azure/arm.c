@@ -30,7 +30,7 @@
 #define MAX_PAGES        10000
 #define LRO_TIMEOUT_MS   (60ull * 60 * 1000) /* Azure VMs take 1-16 minutes; give up at 60 */
 #define LRO_POLL_MS      5000ull             /* when the reply names no Retry-After */
-#define LRO_POLL_MIN_MS  100ull
+#define LRO_POLL_MIN_MS  20ull
 #define LRO_POLL_MAX_MS  60000ull
 #define MAX_CUSTOM_DATA  87380 /* base64 of Azure's 65,535-byte customData limit */
 #define BLOB_MAX_BYTES   ((size_t)8 << 20)
@@ -867,17 +867,18 @@ static int create_checks(struct azure *a, const struct prov_create *c, struct cr
     return 0;
 }
 
-/* PUTs the NIC and then the VM, each followed to its end. *vm_sent says whether the VM PUT
- * was accepted (so a failure may have left a VM behind). */
+/* PUTs the NIC and then the VM, each followed to its end. *sent says how far it got: 1 the
+ * NIC was PUT, 2 the VM PUT was accepted too (so a failure may have left them behind). */
 static int put_both(struct azure *a, const struct prov_create *c, const struct create_ctx *x,
-                    bool *vm_sent, struct prov_error *err)
+                    int *sent, struct prov_error *err)
 {
     char url[1200], what[120];
-    *vm_sent = false;
+    *sent = 0;
     char *nic = arm_nic_body(c->region, x->subnet, c->stack, c->address, c->token);
     snprintf(url, sizeof url, "%s%s?api-version=%s", a->endpoint, x->nic, AZURE_NETWORK_API);
     snprintf(what, sizeof what, "PUT networkInterfaces/%s-nic", x->name);
     struct arm_req rn = {"PUT", url, nic, c->region, what};
+    *sent = nic ? 1 : 0;
     int rc = nic ? arm_change(a, &rn, err) : -1;
     free(nic);
     if (!nic)
@@ -911,7 +912,7 @@ static int put_both(struct azure *a, const struct prov_create *c, const struct c
     struct arm_req rv = {"PUT", url, body, c->region, what};
     struct core_http_response resp;
     rc = arm_do(a, &rv, &resp, err);
-    *vm_sent = rc == 0;
+    *sent = rc == 0 ? 2 : 1;
     if (rc == 0)
         rc = lro_wait(a, &rv, &resp, err);
     core_http_response_release(&resp);
@@ -928,15 +929,16 @@ static int azure_create(struct prov *p, const struct prov_create *c, struct prov
         fail(err, PROV_TRANSIENT, "azure: out of memory");
         return -1;
     }
-    bool vm_sent = false;
+    int sent = 0;
     int rc = create_checks(a, c, x, err);
     if (rc == 0)
-        rc = put_both(a, c, x, &vm_sent, err);
-    if (rc != 0 && (err->cls == PROV_CAPACITY || err->cls == PROV_QUOTA ||
-                    (err->cls == PROV_INVALID && vm_sent))) {
-        /* the executor places the node elsewhere under another name: leave nothing here */
+        rc = put_both(a, c, x, &sent, err);
+    if (rc != 0 && sent &&
+        (err->cls == PROV_CAPACITY || err->cls == PROV_QUOTA || err->cls == PROV_INVALID)) {
+        /* the executor places the node elsewhere under another name, or stops: leave
+         * nothing here */
         struct prov_error keep = *err;
-        clean_up(a, c->region, x->name, vm_sent, &keep);
+        clean_up(a, c->region, x->name, sent == 2, &keep);
         *err = keep;
     }
     if (rc == 0)
