@@ -395,6 +395,10 @@ int sim_world_run(struct sim_world *w, const struct sim_run_request *req, double
  * Starts terminating `inst` (no-op when already shutting down or terminated); the previous
  * state is stored in *prev. `spot_reclaim` gives it the spot interruption reason.
  */
+/* Sets the tag `key` to `value` (added, or its value replaced), or removes it when `value` is
+ * NULL (a tag that isn't there is no error). 0, or -1 when out of memory. */
+int sim_instance_tag(struct sim_instance *inst, const char *key, const char *value);
+
 void sim_world_terminate(struct sim_world *w, struct sim_instance *inst, double now,
                          bool spot_reclaim, enum sim_state *prev);
 

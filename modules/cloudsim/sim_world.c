@@ -488,6 +488,40 @@ static const char *pick_zone(const struct sim_world *w, const struct sim_region 
     return first;
 }
 
+int sim_instance_tag(struct sim_instance *inst, const char *key, const char *value)
+{
+    size_t i = 0;
+    while (i < inst->ntags && strcmp(inst->tags[i].key, key) != 0)
+        i++;
+    if (!value) { /* remove, keeping the order of the others */
+        if (i == inst->ntags)
+            return 0;
+        free(inst->tags[i].key);
+        free(inst->tags[i].value);
+        memmove(&inst->tags[i], &inst->tags[i + 1], (inst->ntags - i - 1) * sizeof *inst->tags);
+        inst->ntags--;
+        return 0;
+    }
+    char *v = strdup(value);
+    if (!v)
+        return -1;
+    if (i < inst->ntags) {
+        free(inst->tags[i].value);
+        inst->tags[i].value = v;
+        return 0;
+    }
+    char *k = strdup(key);
+    struct sim_tag *t = k ? realloc(inst->tags, (inst->ntags + 1) * sizeof *t) : NULL;
+    if (!t) {
+        free(k);
+        free(v);
+        return -1;
+    }
+    inst->tags = t;
+    inst->tags[inst->ntags++] = (struct sim_tag){k, v};
+    return 0;
+}
+
 static bool copy_tags(struct sim_tag **dst, size_t *ndst, const struct sim_tag *src, size_t n)
 {
     if (!n)
