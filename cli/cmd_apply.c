@@ -191,12 +191,13 @@ static void setenv_unset(const char *name, const char *value)
 
 /*
  * The Azure side of --sim: the service principal of the environment, or (when it names
- * none) the simulated one, registered with the world; and the subscription, resource group
- * and SSH key the provider needs, when they are unset. Tokens come from cloudsim too:
- * sim_start points AZURE_AUTHORITY_HOST at it once its port is known. 0, or -1 when out of
- * memory.
+ * none) the simulated one, registered with the world, and the one the stack names (`az`,
+ * may be NULL) when it names all of tenant, client_id and client_secret; the subscription,
+ * resource group and SSH key the provider needs, when they are unset. Tokens come from
+ * cloudsim too: sim_start points AZURE_AUTHORITY_HOST at it once its port is known. 0, or
+ * -1 when out of memory.
  */
-static int sim_azure_identity(struct sim_config *c)
+static int sim_azure_identity(struct sim_config *c, const struct spec_cloud *az)
 {
     const char *t = getenv("AZURE_TENANT_ID"), *id = getenv("AZURE_CLIENT_ID"),
                *s = getenv("AZURE_CLIENT_SECRET");
@@ -208,6 +209,9 @@ static int sim_azure_identity(struct sim_config *c)
     setenv_unset("AZURE_SUBSCRIPTION_ID", SIM_AZURE_SUB);
     setenv_unset("AZURE_RESOURCE_GROUP", SIM_AZURE_GROUP);
     setenv_unset("GPUFORM_AZURE_SSH_PUBLIC_KEY", SIM_AZURE_KEY);
+    if (az && az->tenant && az->client_id && az->client_secret &&
+        sim_config_add_azure_principal(c, az->tenant, az->client_id, az->client_secret) != 0)
+        return -1;
     return sim_config_add_azure_principal(c, getenv("AZURE_TENANT_ID"), getenv("AZURE_CLIENT_ID"),
                                           getenv("AZURE_CLIENT_SECRET"));
 }
@@ -217,7 +221,8 @@ static int sim_azure_identity(struct sim_config *c)
  * state (loaded at start, saved before each RunInstances or TerminateInstances reply), so
  * successive --sim runs of a stack see the instances the earlier ones made.
  */
-static int sim_start(const char *config, const char *state_file, struct sim_run *s)
+static int sim_start(const char *config, const char *state_file, const struct spec_cloud *az,
+                     struct sim_run *s)
 {
     const char *akid = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
     if (!akid || !*akid || !secret || !*secret) {
@@ -240,7 +245,7 @@ static int sim_start(const char *config, const char *state_file, struct sim_run 
         c.buckets[SIM_FAM_RUN].burst = 50;
     }
     if (rc == 0 &&
-        (sim_config_add_credential(&c, akid, secret) != 0 || sim_azure_identity(&c) != 0)) {
+        (sim_config_add_credential(&c, akid, secret) != 0 || sim_azure_identity(&c, az) != 0)) {
         sim_config_release(&c);
         rc = -1;
     }
@@ -459,7 +464,8 @@ static int open_clouds(struct run *r)
         const struct prov_ops *ops = prov_find(name);
         if (!ops || !cloud_used(r, name))
             continue;
-        struct prov_config cfg = {.endpoint = r->o.sim ? r->sim.endpoint : NULL};
+        struct prov_config cfg = {.endpoint = r->o.sim ? r->sim.endpoint : NULL,
+                                  .stack = spec_cloud_find(r->spec, (enum core_cloud)c)};
         struct prov_error pe;
         struct prov *p = ops->open(&cfg, &pe);
         if (!p) {
@@ -940,7 +946,8 @@ static int run_apply(struct run *r)
     }
     if (open_state(r) != 0 || (r->o.plan_file && saved_plan_check_state(r) != 0))
         return -1;
-    if (r->o.sim && sim_start(r->o.sim_config, r->spec->state_file, &r->sim) != 0)
+    if (r->o.sim && sim_start(r->o.sim_config, r->spec->state_file,
+                              spec_cloud_find(r->spec, CORE_CLOUD_AZURE), &r->sim) != 0)
         return -1;
     /* a journal left by a killed run is settled before anything is planned */
     char *jtext = NULL;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 struct core_http_client;
+struct spec_cloud;
 
 enum prov_error_class {
     PROV_OK = 0,
@@ -108,6 +109,10 @@ struct prov_config {
     const char *endpoint;
     const char *profile;           /* credentials profile; NULL: the default */
     struct core_http_client *http; /* borrowed; NULL: the provider makes its own */
+    /* The stack's settings for this cloud (parser/spec.h: subscription, resource group,
+     * a service principal, ...), borrowed; NULL, or a field unset: the provider's
+     * environment (docs/providers.md). `endpoint` above wins over the stack's. */
+    const struct spec_cloud *stack;
 };
 
 /* A provider's client; each provider's own struct starts with this. */

@@ -23,6 +23,7 @@
 #include "core/http.h"
 #include "modules/azure/arm_json.h"
 #include "modules/azure/credentials.h"
+#include "parser/spec.h"
 
 #define DEFAULT_ENDPOINT "https://management.azure.com"
 #define DEFAULT_IMAGE    "microsoft-dsvm:ubuntu-hpc:2204:latest"
@@ -479,10 +480,30 @@ static bool loopback_or_https(const char *url)
            !strncmp(url, "http://localhost", 16) || !strncmp(url, "http://[::1]", 12);
 }
 
-/* Reads the settings of docs/providers.md into a; 0, or -1 with err (class auth/invalid). */
+/* The environment as the stack overrides it: its tenant, client_id and client_secret
+ * (`ctx`, a struct spec_cloud, may be NULL) stand for AZURE_TENANT_ID, AZURE_CLIENT_ID and
+ * AZURE_CLIENT_SECRET. */
+static const char *stack_env(const char *name, void *ctx)
+{
+    const struct spec_cloud *sc = ctx;
+    const char *v = !sc                                    ? NULL
+                    : !strcmp(name, "AZURE_TENANT_ID")     ? sc->tenant
+                    : !strcmp(name, "AZURE_CLIENT_ID")     ? sc->client_id
+                    : !strcmp(name, "AZURE_CLIENT_SECRET") ? sc->client_secret
+                                                           : NULL;
+    return v && *v ? v : getenv(name);
+}
+
+/* Reads the settings of docs/providers.md into a (the stack's first, then the
+ * environment); 0, or -1 with err (class auth/invalid). */
 static int configure(struct azure *a, const struct prov_config *cfg, struct prov_error *err)
 {
-    const char *sub = env("AZURE_SUBSCRIPTION_ID"), *group = env("AZURE_RESOURCE_GROUP");
+    const struct spec_cloud *sc = cfg ? cfg->stack : NULL;
+    const char *sub = sc && sc->subscription && *sc->subscription ? sc->subscription
+                                                                  : env("AZURE_SUBSCRIPTION_ID");
+    const char *group = sc && sc->resource_group && *sc->resource_group
+                            ? sc->resource_group
+                            : env("AZURE_RESOURCE_GROUP");
     if (!sub || !group) {
         fail(err, PROV_AUTH,
              "azure: %s%s%s %s not set; gpuform makes its VMs in one subscription and resource "
@@ -500,7 +521,9 @@ static int configure(struct azure *a, const struct prov_config *cfg, struct prov
     }
     snprintf(a->subscription, sizeof a->subscription, "%s", sub);
     snprintf(a->group, sizeof a->group, "%s", group);
-    const char *ep = cfg && cfg->endpoint ? cfg->endpoint : env("GPUFORM_AZURE_ENDPOINT");
+    const char *ep = cfg && cfg->endpoint                  ? cfg->endpoint
+                     : sc && sc->endpoint && *sc->endpoint ? sc->endpoint
+                                                           : env("GPUFORM_AZURE_ENDPOINT");
     snprintf(a->endpoint, sizeof a->endpoint, "%s", ep ? ep : DEFAULT_ENDPOINT);
     size_t n = strlen(a->endpoint);
     while (n > 0 && a->endpoint[n - 1] == '/')
@@ -558,7 +581,8 @@ static struct prov *azure_open(const struct prov_config *cfg, struct prov_error 
     snprintf(scope, sizeof scope, "%s", s ? s : "");
     if (!s)
         snprintf(scope, sizeof scope, "%s/.default", a->endpoint);
-    a->cred = azure_credential_new(a->http, scope, NULL, NULL, why, sizeof why);
+    a->cred = azure_credential_new(a->http, scope, stack_env,
+                                   (void *)(uintptr_t)(cfg ? cfg->stack : NULL), why, sizeof why);
     if (!a->cred) {
         fail(err, PROV_AUTH, "azure: %s", why);
         prov_azure.close(&a->base);
@@ -578,9 +602,10 @@ static void azure_close(struct prov *p)
     free(a);
 }
 
-/* GET one VM with its instance view. */
+/* GET one VM with its instance view into *out; with `raw`, the reply's document too (the
+ * caller json_decrefs it). */
 static int get_vm(struct azure *a, const char *region, const char *name, struct prov_instance *out,
-                  struct prov_error *err)
+                  json_t **raw, struct prov_error *err)
 {
     if (!valid_name(name)) {
         fail(err, PROV_INVALID, "azure %s: '%s' is not a VM name", region, name);
@@ -603,6 +628,8 @@ static int get_vm(struct azure *a, const char *region, const char *name, struct 
             fail(err, PROV_NOT_FOUND, "azure %s: no VM '%s' here (it is in %s)", region, name,
                  out->region);
             rc = -1;
+        } else if (raw) {
+            *raw = json_loadb(resp.body.data, resp.body.len, 0, NULL);
         }
     }
     core_http_response_release(&resp);
@@ -612,7 +639,7 @@ static int get_vm(struct azure *a, const char *region, const char *name, struct 
 static int azure_describe(struct prov *p, const char *region, const char *id,
                           struct prov_instance *out, struct prov_error *err)
 {
-    return get_vm((struct azure *)p, region, id, out, err);
+    return get_vm((struct azure *)p, region, id, out, NULL, err);
 }
 
 /* Pages through a list from `url`, handing each page to `page`; a nextLink is followed only
@@ -738,7 +765,7 @@ static int azure_find_by_token(struct prov *p, const char *region, const char *t
         return -1;
     if (!t.name[0])
         return 0;
-    if (get_vm(a, region, t.name, out, err) != 0)
+    if (get_vm(a, region, t.name, out, NULL, err) != 0)
         return err->cls == PROV_NOT_FOUND ? 0 : -1; /* deleted since it was listed */
     *found = out->state != PROV_TERMINATED;
     return 0;
@@ -823,6 +850,26 @@ static void clean_up(struct azure *a, const char *region, const char *name, bool
         fail_more(err, "; its network interface '%s-nic' is left (%s)", name, e2.message);
 }
 
+/* Azure's limits on tags: 50 on a resource (three are gpuform's), values of 256 characters. */
+static int check_labels(const char *region, const struct prov_tag *t, size_t n,
+                        struct prov_error *err)
+{
+    if (n > 47) {
+        fail(err, PROV_INVALID, "azure %s: a VM holds at most 47 labels besides gpuform's tags",
+             region);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strlen(t[i].value) > 256 || strlen(t[i].key) > 512) {
+            fail(err, PROV_INVALID,
+                 "azure %s: label '%.64s' is longer than Azure allows in a tag (name 512, value "
+                 "256 characters)",
+                 region, t[i].key);
+            return -1;
+        }
+    return 0;
+}
+
 struct create_ctx {
     char name[AZURE_VM_NAME_MAX + 1];
     char zone[8];
@@ -859,7 +906,8 @@ static int create_checks(struct azure *a, const struct prov_create *c, struct cr
              c->region, strlen(c->user_data));
         return -1;
     }
-    if (ssh_key(x->key, sizeof x->key, err) != 0)
+    if (check_labels(c->region, c->tags, c->ntags, err) != 0 ||
+        ssh_key(x->key, sizeof x->key, err) != 0)
         return -1;
     azure_vm_name(c->address, c->token, x->name);
     nic_id(a, x->name, x->nic, sizeof x->nic);
@@ -899,7 +947,9 @@ static int put_both(struct azure *a, const struct prov_create *c, const struct c
                             .nic_id = x->nic,
                             .stack = c->stack,
                             .address = c->address,
-                            .token = c->token};
+                            .token = c->token,
+                            .labels = c->tags,
+                            .nlabels = c->ntags};
     rc = custom || !c->user_data || !*c->user_data ? arm_vm_body(&s, &body, why, sizeof why) : -2;
     free(custom);
     if (rc != 0) {
@@ -942,7 +992,7 @@ static int azure_create(struct prov *p, const struct prov_create *c, struct prov
         *err = keep;
     }
     if (rc == 0)
-        rc = get_vm(a, c->region, x->name, out, err);
+        rc = get_vm(a, c->region, x->name, out, NULL, err);
     free(x);
     return rc;
 }
@@ -959,6 +1009,59 @@ static int azure_destroy(struct prov *p, const char *region, const char *id, str
     if (delete_vm(a, region, id, err) != 0 || delete_nic(a, region, id, err) != 0)
         return -1;
     return 0;
+}
+
+static bool gpuform_tag(const char *name)
+{
+    return !strcmp(name, ARM_TAG_STACK) || !strcmp(name, ARM_TAG_ADDRESS) ||
+           !strcmp(name, ARM_TAG_TOKEN);
+}
+
+/* The VM's tags as they are, `set` and `remove` applied (never gpuform's own), written back
+ * with a PATCH of the VM (ARM replaces the whole set) followed to its end. */
+static int azure_set_tags(struct prov *p, const char *region, const char *id,
+                          const struct prov_tag *set, size_t nset, const char *const *remove,
+                          size_t nremove, struct prov_error *err)
+{
+    struct azure *a = (struct azure *)p;
+    struct prov_instance in;
+    json_t *doc = NULL;
+    if (check_labels(region, set, nset, err) != 0 || get_vm(a, region, id, &in, &doc, err) != 0)
+        return -1;
+    json_t *tags = json_object_get(doc, "tags");
+    tags = json_is_object(tags) ? json_deep_copy(tags) : json_object();
+    char name[520];
+    for (size_t i = 0; tags && i < nset; i++) {
+        arm_tag_name(set[i].key, name, sizeof name);
+        if (!gpuform_tag(name))
+            json_object_set_new(tags, name, json_string(set[i].value));
+    }
+    for (size_t i = 0; tags && i < nremove; i++) {
+        arm_tag_name(remove[i], name, sizeof name);
+        if (!gpuform_tag(name))
+            json_object_del(tags, name);
+    }
+    json_decref(doc);
+    char *body = NULL;
+    if (tags && json_object_size(tags) > 50) {
+        fail(err, PROV_INVALID, "azure %s: '%s' would hold more than Azure's 50 tags", region, id);
+    } else {
+        json_t *patch = tags ? json_pack("{s:O}", "tags", tags) : NULL;
+        body = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
+        json_decref(patch);
+        if (!body)
+            fail(err, PROV_TRANSIENT, "azure: out of memory");
+    }
+    json_decref(tags);
+    if (!body)
+        return -1;
+    char url[1200], what[120];
+    vm_url(a, id, NULL, url, sizeof url);
+    snprintf(what, sizeof what, "PATCH virtualMachines/%s (tags)", id);
+    struct arm_req r = {"PATCH", url, body, region, what};
+    int rc = arm_change(a, &r, err);
+    free(body);
+    return rc;
 }
 
 /* Fetches the serial console log blob (a SAS link: no token is sent). */
@@ -1049,4 +1152,5 @@ const struct prov_ops prov_azure = {
     .find_by_token = azure_find_by_token,
     .console_output = azure_console_output,
     .classify = azure_classify,
+    .set_tags = azure_set_tags,
 };

@@ -352,6 +352,14 @@ static char *dump(json_t *j)
     return s;
 }
 
+void arm_tag_name(const char *label, char *out, size_t len)
+{
+    snprintf(out, len, "%s", label);
+    for (char *p = out; *p; p++)
+        if (*p == '/')
+            *p = ':';
+}
+
 static json_t *tags_of(const char *stack, const char *address, const char *token)
 {
     return json_pack("{s:s, s:s, s:s}", ARM_TAG_STACK, stack, ARM_TAG_ADDRESS, address,
@@ -408,9 +416,16 @@ int arm_vm_body(const struct arm_vm_spec *s, char **out, char *why, size_t whyle
         json_object_set_new(props, "evictionPolicy", json_string("Delete"));
         json_object_set_new(props, "billingProfile", json_pack("{s:i}", "maxPrice", -1));
     }
-    json_t *vm = props ? json_pack("{s:s, s:o, s:o}", "location", s->location, "tags",
-                                   tags_of(s->stack, s->address, s->token), "properties", props)
-                       : NULL;
+    json_t *tags = tags_of(s->stack, s->address, s->token);
+    for (size_t i = 0; tags && i < s->nlabels; i++) {
+        char name[520];
+        arm_tag_name(s->labels[i].key, name, sizeof name);
+        if (!json_object_get(tags, name)) /* gpuform's own tags stay */
+            json_object_set_new(tags, name, json_string(s->labels[i].value));
+    }
+    json_t *vm = props ? json_pack("{s:s, s:o, s:o}", "location", s->location, "tags", tags,
+                                   "properties", props)
+                       : (json_decref(tags), NULL);
     if (vm && s->zone && *s->zone)
         json_object_set_new(vm, "zones", json_pack("[s]", s->zone));
     *out = dump(vm);

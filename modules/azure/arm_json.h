@@ -104,7 +104,13 @@ struct arm_vm_spec {
     const char *ssh_public_key;          /* "ssh-ed25519 AAAA..." */
     const char *nic_id;                  /* the network interface's resource id */
     const char *stack, *address, *token; /* the tags */
+    const struct prov_tag *labels;       /* the workload's labels, as more tags */
+    size_t nlabels;
 };
+
+/* A label key as an Azure tag name: '/' (which tag names may not hold, and label keys may)
+ * becomes ':' (which label keys never hold), so the mapping is one to one. out[len]. */
+void arm_tag_name(const char *label, char *out, size_t len);
 
 /*
  * The JSON body of a VM PUT (Microsoft.Compute virtualMachines): the tags, zones,

@@ -429,6 +429,39 @@ static void get_op(struct arm *a)
 
 /* ---- VM PUT: checks ---- */
 
+/* Tags as ARM takes them: at most 50, string values of at most 256 characters, names of at
+ * most 512 without < > % & \ ? /. 0, or -1 after replying. */
+static int check_tags(struct arm *a, const json_t *tags)
+{
+    if (tags && !json_is_object(tags)) {
+        sim_arm_error(a->w, a->r, 400, "InvalidRequestContent", "'tags' must be an object.");
+        return -1;
+    }
+    if (json_object_size(tags) > MAX_TAGS) {
+        sim_arm_error(a->w, a->r, 400, "InvalidTagCount", "At most %d tags may be set.", MAX_TAGS);
+        return -1;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)(uintptr_t)tags, k, v)
+    {
+        if (strpbrk(k, "<>%&\\?/") || strlen(k) > 512 || !*k) {
+            sim_arm_error(a->w, a->r, 400, "InvalidTagNameCharacters",
+                          "The tag names '%.80s' have reserved characters '<,>,%%,&,\\,?,/' or "
+                          "control characters.",
+                          k);
+            return -1;
+        }
+        if (!json_is_string(v) || strlen(json_string_value(v)) > 256) {
+            sim_arm_error(a->w, a->r, 400, "InvalidTagValueLength",
+                          "The tag value of '%.80s' must be a string of at most 256 characters.",
+                          k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Checks a VM body as ARM does; 0, or -1 after replying. */
 static int check_vm_body(struct arm *a, const json_t *body, const char *name)
 {
@@ -513,11 +546,7 @@ static int check_vm_body(struct arm *a, const json_t *body, const char *name)
                       "The value of parameter zones is invalid: one of \"1\", \"2\", \"3\".");
         return -1;
     }
-    if (json_object_size(json_object_get(body, "tags")) > MAX_TAGS) {
-        sim_arm_error(a->w, a->r, 400, "InvalidTag", "At most %d tags may be set.", MAX_TAGS);
-        return -1;
-    }
-    return 0;
+    return check_tags(a, json_object_get(body, "tags"));
 }
 
 /* The NIC a VM body names must exist in the VM's location and be free; 0, or -1 after
@@ -835,6 +864,36 @@ static void vm_get(struct arm *a, const char *name, bool view_only)
         return sim_arm_json(a->w, a->r, 200, instance_view(i, a->now));
     sim_arm_json(a->w, a->r, 200,
                  vm_json(i, expand && !strcasecmp(expand, "instanceView"), a->now));
+}
+
+/* PATCH of a VM: cloudsim changes its tags (the whole set, as ARM does), nothing else. */
+static void vm_patch(struct arm *a, const char *name)
+{
+    struct sim_instance *i = vm_or_404(a, name);
+    if (!i)
+        return;
+    json_t *body = json_loadb(a->q->body, a->q->body_len, 0, NULL);
+    const char *k;
+    json_t *v;
+    bool only_tags = json_is_object(body);
+    json_object_foreach(body, k, v) only_tags = only_tags && !strcmp(k, "tags");
+    if (!only_tags) {
+        json_decref(body);
+        return sim_arm_error(a->w, a->r, 400, "InvalidRequestContent",
+                             "cloudsim's PATCH of a virtual machine changes its tags only "
+                             "(docs/cloudsim.md).");
+    }
+    if (check_tags(a, json_object_get(body, "tags")) == 0) {
+        json_t *tags = json_object_get(body, "tags");
+        if (tags)
+            set_tags(i, tags);
+        a->r->changed = true;
+        sim_arm_json(a->w, a->r, 200, vm_json(i, false, a->now));
+        struct sim_operation *o = start_op(a, "update", i->region, i->id, name, a->now, NULL);
+        if (o)
+            point_at(a, "Microsoft.Compute", o);
+    }
+    json_decref(body);
 }
 
 static void vm_delete(struct arm *a, const char *name)
@@ -1291,7 +1350,8 @@ static void not_served(struct arm *a)
 {
     sim_arm_error(a->w, a->r, 404, "InvalidResourceType",
                   "cloudsim does not serve '%s %s'. It serves Microsoft.Compute/virtualMachines "
-                  "(PUT, GET, DELETE, list, instanceView, retrieveBootDiagnosticsData), "
+                  "(PUT, GET, PATCH of tags, DELETE, list, instanceView, "
+                  "retrieveBootDiagnosticsData), "
                   "Microsoft.Network/networkInterfaces (PUT, GET, DELETE), the resource group's "
                   "resources list and the operations (docs/cloudsim.md).",
                   a->q->method, a->q->path);
@@ -1334,6 +1394,8 @@ static void route(struct arm *a)
         return vm_get(a, s[7], false);
     if (!strcmp(m, "DELETE"))
         return vm_delete(a, s[7]);
+    if (!strcmp(m, "PATCH"))
+        return vm_patch(a, s[7]);
     not_served(a);
 }
 

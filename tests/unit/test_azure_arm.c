@@ -547,6 +547,38 @@ static void test_azure_gives_up_on_an_operation_after_an_hour(void **state)
     assert_int_equal(fx->fake.calls, 3 + 60); /* two tokens, DELETE, a poll a minute */
 }
 
+static void test_azure_set_tags_patches_the_whole_set_and_spares_gpuforms(void **state)
+{
+    struct fixture *fx = *state;
+    char *vm = NULL;
+    assert_true(asprintf(&vm,
+                         "{\"name\":\"%s\",\"location\":\"eastus\",\"tags\":{\"gpuform-stack\":"
+                         "\"prod\",\"gpuform-address\":\"train[0]\",\"gpuform-token\":\"" TOKEN
+                         "\",\"team\":\"a\",\"acme.io:cost\":\"1\"},\"properties\":{"
+                         "\"hardwareProfile\":{\"vmSize\":\"x\"},\"provisioningState\":"
+                         "\"Succeeded\"}}",
+                         fx->name) > 0);
+    az_reply(&fx->fake, 200, vm, NULL, NULL);
+    az_reply(&fx->fake, 200, "{}", NULL, NULL); /* the PATCH, synchronous */
+    const struct prov_tag set[] = {{"team", "b"}, {"gpuform-stack", "evil"}, {"tier/x", "gold"}};
+    const char *const remove[] = {"acme.io/cost", "gpuform-token"};
+    struct prov_error err;
+    if (prov_azure.set_tags(fx->p, "eastus", fx->name, set, 3, remove, 2, &err) != 0)
+        fail_msg("set_tags: %s", err.message);
+    const struct az_seen *s = &fx->fake.seen[2];
+    assert_string_equal(s->method, "PATCH");
+    json_t *body = json_loads(s->body, 0, NULL);
+    json_t *tags = json_object_get(body, "tags");
+    assert_int_equal(json_object_size(tags), 5);
+    assert_string_equal(json_string_value(json_object_get(tags, "team")), "b");
+    assert_string_equal(json_string_value(json_object_get(tags, "tier:x")), "gold");
+    assert_string_equal(json_string_value(json_object_get(tags, "gpuform-stack")), "prod");
+    assert_string_equal(json_string_value(json_object_get(tags, "gpuform-token")), TOKEN);
+    assert_null(json_object_get(tags, "acme.io:cost"));
+    json_decref(body);
+    free(vm);
+}
+
 static void test_azure_open_says_what_is_missing(void **state)
 {
     (void)state;
@@ -592,6 +624,7 @@ int main(void)
         T(test_azure_fetches_a_new_token_when_arm_calls_it_expired),
         T(test_azure_never_follows_an_operation_off_the_endpoint),
         T(test_azure_gives_up_on_an_operation_after_an_hour),
+        T(test_azure_set_tags_patches_the_whole_set_and_spares_gpuforms),
         cmocka_unit_test(test_azure_open_says_what_is_missing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

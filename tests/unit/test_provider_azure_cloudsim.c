@@ -354,6 +354,48 @@ static void test_provider_azure_sees_a_spot_eviction_as_deletion(void **state)
     assert_int_equal(live_vms(f), 1);
 }
 
+static size_t vm_tags(struct fixture *f, const char *key, char *value, size_t n)
+{
+    size_t found = 0;
+    pthread_mutex_lock(&f->world->lock);
+    for (size_t i = 0; i < f->world->ninstances; i++) {
+        const struct sim_instance *in = f->world->instances[i];
+        for (size_t t = 0; in->cloud == CORE_CLOUD_AZURE && t < in->ntags; t++)
+            if (!strcmp(in->tags[t].key, key)) {
+                snprintf(value, n, "%s", in->tags[t].value);
+                found++;
+            }
+    }
+    pthread_mutex_unlock(&f->world->lock);
+    return found;
+}
+
+static void test_provider_azure_sets_labels_as_tags(void **state)
+{
+    struct fixture *f = *state;
+    struct prov_error err;
+    struct prov_instance in;
+    const struct prov_tag labels[] = {{"team", "research"}, {"acme.io/cost-center", "4410"}};
+    struct prov_create c = node("gf-label-0", "label[0]");
+    c.tags = labels;
+    c.ntags = 2;
+    if (f->prov->ops->create(f->prov, &c, &in, &err) != 0)
+        fail_msg("create: %s", err.message);
+    char v[64];
+    assert_int_equal(vm_tags(f, "team", v, sizeof v), 1);
+    assert_string_equal(v, "research");
+    assert_int_equal(vm_tags(f, "acme.io:cost-center", v, sizeof v), 1);
+    const struct prov_tag set[] = {{"team", "infra"}};
+    const char *const remove[] = {"acme.io/cost-center"};
+    if (f->prov->ops->set_tags(f->prov, REGION, in.id, set, 1, remove, 1, &err) != 0)
+        fail_msg("set_tags: %s", err.message);
+    assert_int_equal(vm_tags(f, "team", v, sizeof v), 1);
+    assert_string_equal(v, "infra");
+    assert_int_equal(vm_tags(f, "acme.io:cost-center", v, sizeof v), 0);
+    assert_int_equal(vm_tags(f, "gpuform-stack", v, sizeof v), 1);
+    assert_string_equal(v, "demo");
+}
+
 static void test_provider_azure_refuses_a_wrong_secret(void **state)
 {
     struct fixture *f = *state;
@@ -386,6 +428,7 @@ int main(void)
         T(test_provider_azure_rides_out_faults_without_duplicates),
         T(test_provider_azure_reports_capacity_quota_and_sizes),
         T(test_provider_azure_sees_a_spot_eviction_as_deletion),
+        T(test_provider_azure_sets_labels_as_tags),
         T(test_provider_azure_refuses_a_wrong_secret),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
