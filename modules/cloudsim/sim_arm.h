@@ -31,7 +31,7 @@ void sim_arm_header(struct sim_reply *r, const char *name, const char *fmt, ...)
 void sim_arm_time(double t, char out[64]);
 
 /* The request's scheme and host as the client reached cloudsim ("http://127.0.0.1:41234"),
- * from its Host header. */
+ * from its Host header; https when a proxy in front says so (X-Forwarded-Proto: https). */
 void sim_arm_base(const struct sim_query *q, char out[300]);
 
 /*

@@ -78,10 +78,13 @@ void sim_arm_time(double t, char out[64])
 void sim_arm_base(const struct sim_query *q, char out[300])
 {
     const char *host = sim_query_header(q, "Host");
+    const char *proto = sim_query_header(q, "X-Forwarded-Proto");
     bool plain = host && *host &&
                  strspn(host, "abcdefghijklmnopqrstuvwxyz"
                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == strlen(host);
-    snprintf(out, 300, "http://%.250s", plain ? host : "127.0.0.1");
+    /* behind a TLS-terminating proxy (the SDKs insist on https), links name the proxy's scheme */
+    snprintf(out, 300, "%s://%.250s", proto && !strcasecmp(proto, "https") ? "https" : "http",
+             plain ? host : "127.0.0.1");
 }
 
 /* Entra ID's error shape: {"error", "error_description": "AADSTSn: ...\r\nTrace ID: ...",
