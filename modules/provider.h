@@ -34,6 +34,11 @@ struct prov_error {
     long http_status;     /* 0 when no reply arrived */
 };
 
+/* Clears *err and sets its class and message, printf-style (cut where it is full): how a
+ * provider reports a failure. */
+void prov_error_set(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* "capacity", "quota", "throttled", "auth", "invalid", "transient", "not-found" ("ok"). */
 const char *prov_error_class_name(enum prov_error_class cls);
 

@@ -181,19 +181,6 @@ static bool valid_name(const char *s)
 
 /* ---- requests ---- */
 
-static void fail(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
-{
-    va_list ap;
-    memset(err, 0, sizeof *err);
-    err->cls = cls;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-}
-
 /* Appends to err->message (cut where it is full). */
 static void fail_more(struct prov_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -230,7 +217,7 @@ static void call_failed(struct azure *a, const struct arm_req *r,
     if (he->cls == CORE_HTTP_ERR_STATUS &&
         arm_parse_error(resp->body.data, resp->body.len, code, sizeof code, msg, sizeof msg) == 0) {
         enum prov_error_class cls = azure_classify_message(code, msg, he->status);
-        fail(err, cls, "azure %s %s: %s: %s", r->region, r->what, code, msg);
+        prov_error_set(err, cls, "azure %s %s: %s: %s", r->region, r->what, code, msg);
         if (cls == PROV_AUTH)
             fail_more(err, " (credentials from %s)", azure_credential_source(a->cred));
         if (!strcmp(code, "ResourceGroupNotFound"))
@@ -241,7 +228,7 @@ static void call_failed(struct azure *a, const struct arm_req *r,
                                         ? azure_classify(NULL, he->status)
                                     : he->cls == CORE_HTTP_ERR_TLS ? PROV_INVALID
                                                                    : PROV_TRANSIENT;
-        fail(err, cls, "azure %s %s: %s", r->region, r->what, he->message);
+        prov_error_set(err, cls, "azure %s %s: %s", r->region, r->what, he->message);
     }
     err->http_status = he->status;
     snprintf(err->request_id, sizeof err->request_id, "%s", resp->request_id);
@@ -261,7 +248,7 @@ static int send_once(struct azure *a, const struct arm_req *r, struct core_http_
     char *auth = malloc(alen);
     if (!auth) {
         azure_token_free(token);
-        fail(err, PROV_TRANSIENT, "azure: out of memory");
+        prov_error_set(err, PROV_TRANSIENT, "azure: out of memory");
         return -2;
     }
     snprintf(auth, alen, "Authorization: Bearer %s", token);
@@ -376,10 +363,11 @@ static int lro_wait(struct azure *a, const struct arm_req *r,
     char url[2048], what[200];
     snprintf(url, sizeof url, "%s", async ? async : loc);
     if (!on_endpoint(a, url)) {
-        fail(err, PROV_INVALID,
-             "azure %s %s: the operation to follow is at '%.300s', not on the ARM endpoint '%s'; "
-             "not sending the token there",
-             r->region, r->what, url, a->endpoint);
+        prov_error_set(
+            err, PROV_INVALID,
+            "azure %s %s: the operation to follow is at '%.300s', not on the ARM endpoint '%s'; "
+            "not sending the token there",
+            r->region, r->what, url, a->endpoint);
         return -1;
     }
     snprintf(what, sizeof what, "%s (polling its operation)", r->what);
@@ -388,10 +376,11 @@ static int lro_wait(struct azure *a, const struct arm_req *r,
     uint64_t deadline = core_http_now_ms(a->http) + LRO_TIMEOUT_MS;
     for (;;) {
         if (core_http_now_ms(a->http) + delay > deadline) {
-            fail(err, PROV_TRANSIENT,
-                 "azure %s %s: still running after %llu minutes; it may yet finish (gpuform "
-                 "settles it by the VM's token)",
-                 r->region, r->what, LRO_TIMEOUT_MS / 60000);
+            prov_error_set(
+                err, PROV_TRANSIENT,
+                "azure %s %s: still running after %llu minutes; it may yet finish (gpuform "
+                "settles it by the VM's token)",
+                r->region, r->what, LRO_TIMEOUT_MS / 60000);
             return -1;
         }
         core_http_sleep_ms(a->http, delay);
@@ -416,8 +405,9 @@ static int lro_wait(struct azure *a, const struct arm_req *r,
         snprintf(rid, sizeof rid, "%s", resp.request_id);
         core_http_response_release(&resp);
         if (prc != 0) {
-            fail(err, PROV_TRANSIENT, "azure %s %s: Azure sent a reply gpuform can't read: %s",
-                 r->region, what, why);
+            prov_error_set(err, PROV_TRANSIENT,
+                           "azure %s %s: Azure sent a reply gpuform can't read: %s", r->region,
+                           what, why);
             snprintf(err->request_id, sizeof err->request_id, "%s", rid);
             return -1;
         }
@@ -431,8 +421,8 @@ static int lro_wait(struct azure *a, const struct arm_req *r,
         /* a failed operation with no known code is Azure's failure, not ours */
         if (cls == PROV_INVALID && !strcmp(code, st == ARM_OP_CANCELED ? "Canceled" : "Failed"))
             cls = PROV_TRANSIENT;
-        fail(err, cls, "azure %s %s: %s: %s", r->region, r->what, code,
-             *msg ? msg : "the operation ended without a message");
+        prov_error_set(err, cls, "azure %s %s: %s: %s", r->region, r->what, code,
+                       *msg ? msg : "the operation ended without a message");
         snprintf(err->code, sizeof err->code, "%s", code);
         snprintf(err->request_id, sizeof err->request_id, "%s", rid);
         azure_redact(a->http, err);
@@ -505,18 +495,20 @@ static int configure(struct azure *a, const struct prov_config *cfg, struct prov
                             ? sc->resource_group
                             : env("AZURE_RESOURCE_GROUP");
     if (!sub || !group) {
-        fail(err, PROV_AUTH,
-             "azure: %s%s%s %s not set; gpuform makes its VMs in one subscription and resource "
-             "group (docs/providers.md)",
-             !sub ? "AZURE_SUBSCRIPTION_ID" : "", !sub && !group ? " and " : "",
-             !group ? "AZURE_RESOURCE_GROUP" : "", !sub && !group ? "are" : "is");
+        prov_error_set(
+            err, PROV_AUTH,
+            "azure: %s%s%s %s not set; gpuform makes its VMs in one subscription and resource "
+            "group (docs/providers.md)",
+            !sub ? "AZURE_SUBSCRIPTION_ID" : "", !sub && !group ? " and " : "",
+            !group ? "AZURE_RESOURCE_GROUP" : "", !sub && !group ? "are" : "is");
         return -1;
     }
     if (!is_guid_like(sub) || !valid_group(group)) {
-        fail(err, PROV_INVALID, "azure: %s",
-             !is_guid_like(sub) ? "AZURE_SUBSCRIPTION_ID is not a subscription id (a GUID)"
-                                : "AZURE_RESOURCE_GROUP is not a resource group name (1-90 "
-                                  "letters, digits, '.', '_', '-', '(', ')', not ending in '.')");
+        prov_error_set(err, PROV_INVALID, "azure: %s",
+                       !is_guid_like(sub)
+                           ? "AZURE_SUBSCRIPTION_ID is not a subscription id (a GUID)"
+                           : "AZURE_RESOURCE_GROUP is not a resource group name (1-90 "
+                             "letters, digits, '.', '_', '-', '(', ')', not ending in '.')");
         return -1;
     }
     snprintf(a->subscription, sizeof a->subscription, "%s", sub);
@@ -529,10 +521,11 @@ static int configure(struct azure *a, const struct prov_config *cfg, struct prov
     while (n > 0 && a->endpoint[n - 1] == '/')
         a->endpoint[--n] = '\0';
     if (!loopback_or_https(a->endpoint)) {
-        fail(err, PROV_INVALID,
-             "azure: the ARM endpoint '%s' is not https:// (plain http is allowed only to "
-             "loopback, for cloudsim)",
-             a->endpoint);
+        prov_error_set(
+            err, PROV_INVALID,
+            "azure: the ARM endpoint '%s' is not https:// (plain http is allowed only to "
+            "loopback, for cloudsim)",
+            a->endpoint);
         return -1;
     }
     const char *subnet = env("GPUFORM_AZURE_SUBNET_ID");
@@ -553,7 +546,7 @@ static struct prov *azure_open(const struct prov_config *cfg, struct prov_error 
 {
     struct azure *a = calloc(1, sizeof *a);
     if (!a) {
-        fail(err, PROV_TRANSIENT, "azure: out of memory");
+        prov_error_set(err, PROV_TRANSIENT, "azure: out of memory");
         return NULL;
     }
     a->base.ops = &prov_azure;
@@ -567,7 +560,7 @@ static struct prov *azure_open(const struct prov_config *cfg, struct prov_error 
         a->own_http = true;
     }
     if (!a->http) {
-        fail(err, PROV_TRANSIENT, "azure: out of memory");
+        prov_error_set(err, PROV_TRANSIENT, "azure: out of memory");
         free(a);
         return NULL;
     }
@@ -584,7 +577,7 @@ static struct prov *azure_open(const struct prov_config *cfg, struct prov_error 
     a->cred = azure_credential_new(a->http, scope, stack_env,
                                    (void *)(uintptr_t)(cfg ? cfg->stack : NULL), why, sizeof why);
     if (!a->cred) {
-        fail(err, PROV_AUTH, "azure: %s", why);
+        prov_error_set(err, PROV_AUTH, "azure: %s", why);
         prov_azure.close(&a->base);
         return NULL;
     }
@@ -608,7 +601,7 @@ static int get_vm(struct azure *a, const char *region, const char *name, struct 
                   json_t **raw, struct prov_error *err)
 {
     if (!valid_name(name)) {
-        fail(err, PROV_INVALID, "azure %s: '%s' is not a VM name", region, name);
+        prov_error_set(err, PROV_INVALID, "azure %s: '%s' is not a VM name", region, name);
         return -1;
     }
     char url[1200], what[120];
@@ -620,13 +613,14 @@ static int get_vm(struct azure *a, const char *region, const char *name, struct 
     if (rc == 0) {
         char why[200];
         if (arm_parse_vm(resp.body.data, resp.body.len, out, why, sizeof why) != 0) {
-            fail(err, PROV_TRANSIENT, "azure %s %s: Azure sent a reply gpuform can't read: %s",
-                 region, what, why);
+            prov_error_set(err, PROV_TRANSIENT,
+                           "azure %s %s: Azure sent a reply gpuform can't read: %s", region, what,
+                           why);
             snprintf(err->request_id, sizeof err->request_id, "%s", resp.request_id);
             rc = -1;
         } else if (!arm_same_location(out->region, region)) {
-            fail(err, PROV_NOT_FOUND, "azure %s: no VM '%s' here (it is in %s)", region, name,
-                 out->region);
+            prov_error_set(err, PROV_NOT_FOUND, "azure %s: no VM '%s' here (it is in %s)", region,
+                           name, out->region);
             rc = -1;
         } else if (raw) {
             *raw = json_loadb(resp.body.data, resp.body.len, 0, NULL);
@@ -660,8 +654,9 @@ static int list_pages(struct azure *a, const char *region, char *url, size_t url
         char why[200];
         int rc = page(ctx, resp.body.data, resp.body.len, url, urlcap, why, sizeof why);
         if (rc != 0) {
-            fail(err, PROV_TRANSIENT, "azure %s %s: Azure sent a reply gpuform can't read: %s",
-                 region, what, why);
+            prov_error_set(err, PROV_TRANSIENT,
+                           "azure %s %s: Azure sent a reply gpuform can't read: %s", region, what,
+                           why);
             snprintf(err->request_id, sizeof err->request_id, "%s", resp.request_id);
         }
         core_http_response_release(&resp);
@@ -670,17 +665,18 @@ static int list_pages(struct azure *a, const char *region, char *url, size_t url
         if (!*url)
             return 0;
         if (!on_endpoint(a, url)) {
-            fail(err, PROV_INVALID,
-                 "azure %s %s: the next page is at '%.300s', not on the ARM endpoint; not "
-                 "sending the token there",
-                 region, what, url);
+            prov_error_set(
+                err, PROV_INVALID,
+                "azure %s %s: the next page is at '%.300s', not on the ARM endpoint; not "
+                "sending the token there",
+                region, what, url);
             return -1;
         }
     }
     if (*stop)
         return 0;
-    fail(err, PROV_TRANSIENT, "azure %s %s: more than %d pages; giving up", region, what,
-         MAX_PAGES);
+    prov_error_set(err, PROV_TRANSIENT, "azure %s %s: more than %d pages; giving up", region, what,
+                   MAX_PAGES);
     return -1;
 }
 
@@ -744,14 +740,15 @@ static int azure_find_by_token(struct prov *p, const char *region, const char *t
     struct azure *a = (struct azure *)p;
     *found = false;
     if (!valid_token(token)) {
-        fail(err, PROV_INVALID, "azure: a token is 1 to 64 letters, digits, '-', '_' or '.'");
+        prov_error_set(err, PROV_INVALID,
+                       "azure: a token is 1 to 64 letters, digits, '-', '_' or '.'");
         return -1;
     }
     char filter[200], url[4096], g[400];
     snprintf(filter, sizeof filter, "tagName eq '%s' and tagValue eq '%s'", ARM_TAG_TOKEN, token);
     char *enc = curl_easy_escape(NULL, filter, 0);
     if (!enc) {
-        fail(err, PROV_TRANSIENT, "azure: out of memory");
+        prov_error_set(err, PROV_TRANSIENT, "azure: out of memory");
         return -1;
     }
     group_url(a, g, sizeof g);
@@ -795,9 +792,10 @@ static int ssh_key(char *out, size_t n, struct prov_error *err)
         if (ok && !strncmp(out, "ssh-", 4))
             return 0;
     }
-    fail(err, PROV_INVALID,
-         "azure: a Linux VM needs an SSH public key: set GPUFORM_AZURE_SSH_PUBLIC_KEY to one "
-         "('ssh-ed25519 AAAA...'), or make ~/.ssh/id_ed25519.pub");
+    prov_error_set(
+        err, PROV_INVALID,
+        "azure: a Linux VM needs an SSH public key: set GPUFORM_AZURE_SSH_PUBLIC_KEY to one "
+        "('ssh-ed25519 AAAA...'), or make ~/.ssh/id_ed25519.pub");
     return -1;
 }
 
@@ -855,16 +853,17 @@ static int check_labels(const char *region, const struct prov_tag *t, size_t n,
                         struct prov_error *err)
 {
     if (n > 47) {
-        fail(err, PROV_INVALID, "azure %s: a VM holds at most 47 labels besides gpuform's tags",
-             region);
+        prov_error_set(err, PROV_INVALID,
+                       "azure %s: a VM holds at most 47 labels besides gpuform's tags", region);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
         if (strlen(t[i].value) > 256 || strlen(t[i].key) > 512) {
-            fail(err, PROV_INVALID,
-                 "azure %s: label '%.64s' is longer than Azure allows in a tag (name 512, value "
-                 "256 characters)",
-                 region, t[i].key);
+            prov_error_set(
+                err, PROV_INVALID,
+                "azure %s: label '%.64s' is longer than Azure allows in a tag (name 512, value "
+                "256 characters)",
+                region, t[i].key);
             return -1;
         }
     return 0;
@@ -892,18 +891,19 @@ static int create_checks(struct azure *a, const struct prov_create *c, struct cr
                          struct prov_error *err)
 {
     if (!valid_token(c->token)) {
-        fail(err, PROV_INVALID,
-             "azure: a create needs a token of 1 to 64 letters, digits, '-', '_' or '.'");
+        prov_error_set(err, PROV_INVALID,
+                       "azure: a create needs a token of 1 to 64 letters, digits, '-', '_' or '.'");
         return -1;
     }
     if (azure_zone(c->region, c->zone, x->zone) != 0) {
-        fail(err, PROV_INVALID, "azure %s: zone '%s' is not a zone number or %s-N", c->region,
-             c->zone, c->region);
+        prov_error_set(err, PROV_INVALID, "azure %s: zone '%s' is not a zone number or %s-N",
+                       c->region, c->zone, c->region);
         return -1;
     }
     if (c->user_data && strlen(c->user_data) > MAX_CUSTOM_DATA / 4 * 3) {
-        fail(err, PROV_INVALID, "azure %s: the boot script is %zu bytes; Azure takes 65,535",
-             c->region, strlen(c->user_data));
+        prov_error_set(err, PROV_INVALID,
+                       "azure %s: the boot script is %zu bytes; Azure takes 65,535", c->region,
+                       strlen(c->user_data));
         return -1;
     }
     if (check_labels(c->region, c->tags, c->ntags, err) != 0 ||
@@ -930,7 +930,7 @@ static int put_both(struct azure *a, const struct prov_create *c, const struct c
     int rc = nic ? arm_change(a, &rn, err) : -1;
     free(nic);
     if (!nic)
-        fail(err, PROV_TRANSIENT, "azure: out of memory");
+        prov_error_set(err, PROV_TRANSIENT, "azure: out of memory");
     if (rc != 0)
         return -1;
     char *custom = c->user_data && *c->user_data ? base64(c->user_data) : NULL;
@@ -953,8 +953,8 @@ static int put_both(struct azure *a, const struct prov_create *c, const struct c
     rc = custom || !c->user_data || !*c->user_data ? arm_vm_body(&s, &body, why, sizeof why) : -2;
     free(custom);
     if (rc != 0) {
-        fail(err, rc == -1 ? PROV_INVALID : PROV_TRANSIENT, "azure %s: %s", c->region,
-             rc == -1 ? why : "out of memory");
+        prov_error_set(err, rc == -1 ? PROV_INVALID : PROV_TRANSIENT, "azure %s: %s", c->region,
+                       rc == -1 ? why : "out of memory");
         return -1;
     }
     vm_url(a, x->name, NULL, url, sizeof url);
@@ -976,7 +976,7 @@ static int azure_create(struct prov *p, const struct prov_create *c, struct prov
     struct azure *a = (struct azure *)p;
     struct create_ctx *x = calloc(1, sizeof *x);
     if (!x) {
-        fail(err, PROV_TRANSIENT, "azure: out of memory");
+        prov_error_set(err, PROV_TRANSIENT, "azure: out of memory");
         return -1;
     }
     int sent = 0;
@@ -1001,7 +1001,7 @@ static int azure_destroy(struct prov *p, const char *region, const char *id, str
 {
     struct azure *a = (struct azure *)p;
     if (!valid_name(id)) {
-        fail(err, PROV_INVALID, "azure %s: '%s' is not a VM name", region, id);
+        prov_error_set(err, PROV_INVALID, "azure %s: '%s' is not a VM name", region, id);
         return -1;
     }
     /* the NIC goes with the VM (deleteOption Delete); deleting it too catches one left by a
@@ -1044,13 +1044,14 @@ static int azure_set_tags(struct prov *p, const char *region, const char *id,
     json_decref(doc);
     char *body = NULL;
     if (tags && json_object_size(tags) > 50) {
-        fail(err, PROV_INVALID, "azure %s: '%s' would hold more than Azure's 50 tags", region, id);
+        prov_error_set(err, PROV_INVALID, "azure %s: '%s' would hold more than Azure's 50 tags",
+                       region, id);
     } else {
         json_t *patch = tags ? json_pack("{s:O}", "tags", tags) : NULL;
         body = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
         json_decref(patch);
         if (!body)
-            fail(err, PROV_TRANSIENT, "azure: out of memory");
+            prov_error_set(err, PROV_TRANSIENT, "azure: out of memory");
     }
     json_decref(tags);
     if (!body)
@@ -1069,7 +1070,8 @@ static int fetch_blob(struct azure *a, const char *region, const char *uri, char
                       struct prov_error *err)
 {
     if (!loopback_or_https(uri)) {
-        fail(err, PROV_INVALID, "azure %s: the boot diagnostics link is not https://", region);
+        prov_error_set(err, PROV_INVALID, "azure %s: the boot diagnostics link is not https://",
+                       region);
         return -1;
     }
     struct core_http_request req = {
@@ -1085,13 +1087,14 @@ static int fetch_blob(struct azure *a, const char *region, const char *uri, char
         *text = strdup(""); /* nothing written yet */
         rc = 0;
     } else {
-        fail(err, he.cls == CORE_HTTP_ERR_STATUS ? azure_classify(NULL, he.status) : PROV_TRANSIENT,
-             "azure %s: reading the serial console log: %s", region, he.message);
+        prov_error_set(
+            err, he.cls == CORE_HTTP_ERR_STATUS ? azure_classify(NULL, he.status) : PROV_TRANSIENT,
+            "azure %s: reading the serial console log: %s", region, he.message);
         err->http_status = he.status;
     }
     core_http_response_release(&resp);
     if (rc == 0 && !*text) {
-        fail(err, PROV_TRANSIENT, "azure: out of memory");
+        prov_error_set(err, PROV_TRANSIENT, "azure: out of memory");
         return -1;
     }
     return rc;
@@ -1103,7 +1106,7 @@ static int azure_console_output(struct prov *p, const char *region, const char *
     struct azure *a = (struct azure *)p;
     *text = NULL;
     if (!valid_name(id)) {
-        fail(err, PROV_INVALID, "azure %s: '%s' is not a VM name", region, id);
+        prov_error_set(err, PROV_INVALID, "azure %s: '%s' is not a VM name", region, id);
         return -1;
     }
     char url[1200], what[120];
@@ -1118,10 +1121,10 @@ static int azure_console_output(struct prov *p, const char *region, const char *
         json_t *j = json_loadb(resp.body.data, resp.body.len, 0, NULL);
         const char *u = json_string_value(json_object_get(j, "serialConsoleLogBlobUri"));
         if (!json_is_object(j)) {
-            fail(err, PROV_TRANSIENT,
-                 "azure %s %s: Azure sent a reply gpuform can't read: not "
-                 "JSON",
-                 region, what);
+            prov_error_set(err, PROV_TRANSIENT,
+                           "azure %s %s: Azure sent a reply gpuform can't read: not "
+                           "JSON",
+                           region, what);
             rc = -1;
         }
         snprintf(uri, sizeof uri, "%s", u ? u : "");
@@ -1133,7 +1136,7 @@ static int azure_console_output(struct prov *p, const char *region, const char *
     if (!*uri) {
         *text = strdup("");
         if (!*text)
-            fail(err, PROV_TRANSIENT, "azure: out of memory");
+            prov_error_set(err, PROV_TRANSIENT, "azure: out of memory");
         return *text ? 0 : -1;
     }
     rc = fetch_blob(a, region, uri, text, err);

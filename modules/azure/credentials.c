@@ -60,19 +60,6 @@ void azure_token_free(char *token)
     wipe_free(token);
 }
 
-static void fail(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
-{
-    va_list ap;
-    memset(err, 0, sizeof *err);
-    err->cls = cls;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-}
-
 /* An http:// URL is allowed only to loopback: a secret or a token never crosses a network
  * in clear. */
 static bool url_allowed(const char *url)
@@ -276,16 +263,17 @@ static void token_refused(struct azure_credential *c, const struct core_http_res
     else
         cls = PROV_AUTH;
     if (c->managed && he->cls != CORE_HTTP_ERR_STATUS)
-        fail(err, PROV_AUTH,
-             "azure: no credentials: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET "
-             "are not set and no managed identity answered at %s (%s); set the three variables "
-             "(docs/providers.md)",
-             c->imds, he->message);
+        prov_error_set(
+            err, PROV_AUTH,
+            "azure: no credentials: AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET "
+            "are not set and no managed identity answered at %s (%s); set the three variables "
+            "(docs/providers.md)",
+            c->imds, he->message);
     else if (error)
-        fail(err, cls, "azure: token from %s refused for %s: %s%s%s", where, c->source, error,
-             *desc ? ": " : "", desc);
+        prov_error_set(err, cls, "azure: token from %s refused for %s: %s%s%s", where, c->source,
+                       error, *desc ? ": " : "", desc);
     else
-        fail(err, cls, "azure: token from %s for %s: %s", where, c->source, he->message);
+        prov_error_set(err, cls, "azure: token from %s for %s: %s", where, c->source, he->message);
     if (error) {
         /* the AADSTS code when the description starts with one, else the OAuth error */
         size_t n = strncmp(desc, "AADSTS", 6) == 0 ? strcspn(desc, ": ") : 0;
@@ -342,7 +330,7 @@ static int fetch(struct azure_credential *c, struct prov_error *err)
     if (brc != 0) {
         OPENSSL_cleanse(body.data, body.len);
         core_buf_release(&body);
-        fail(err, PROV_TRANSIENT, "azure: out of memory");
+        prov_error_set(err, PROV_TRANSIENT, "azure: out of memory");
         return -1;
     }
     struct core_http_response resp;
@@ -356,10 +344,11 @@ static int fetch(struct azure_credential *c, struct prov_error *err)
     if (rc != 0) {
         token_refused(c, &resp, &he, where, err);
     } else if (read_token(resp.body.data, resp.body.len, &token, &expires_in) != 0) {
-        fail(err, PROV_TRANSIENT,
-             "azure: the token service at %s sent a reply gpuform can't read (no access_token "
-             "and expires_in)",
-             where);
+        prov_error_set(
+            err, PROV_TRANSIENT,
+            "azure: the token service at %s sent a reply gpuform can't read (no access_token "
+            "and expires_in)",
+            where);
         snprintf(err->request_id, sizeof err->request_id, "%s", resp.request_id);
         rc = -1;
     }
@@ -386,7 +375,7 @@ int azure_credential_token(struct azure_credential *c, char **token, struct prov
     if (!c->token || core_http_now_ms(c->http) >= c->refresh_at_ms)
         rc = fetch(c, err);
     if (rc == 0 && !(*token = strdup(c->token))) {
-        fail(err, PROV_TRANSIENT, "azure: out of memory");
+        prov_error_set(err, PROV_TRANSIENT, "azure: out of memory");
         rc = -1;
     }
     pthread_mutex_unlock(&c->mu);
