@@ -41,6 +41,14 @@
  * opens only the simulated cloud on loopback. */
 #define SIM_AKID   "AKIDGPUFORMSIMULATED"
 #define SIM_SECRET "gpuform-simulated-secret-not-for-aws"
+/* The same for Azure: a service principal, a subscription, a resource group and an SSH key
+ * that only the simulated cloud accepts. */
+#define SIM_AZURE_TENANT "gpuform-sim-tenant"
+#define SIM_AZURE_CLIENT "00000000-0000-4000-8000-00000000c11e"
+#define SIM_AZURE_SECRET "gpuform-simulated-azure-secret-not-for-azure"
+#define SIM_AZURE_SUB    "00000000-0000-4000-8000-00000000005b"
+#define SIM_AZURE_GROUP  "gpuform-sim"
+#define SIM_AZURE_KEY    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdwdWZvcm0tY2xvdWRzaW0 gpuform-sim"
 
 struct aopts {
     bool destroy, auto_approve, sim;
@@ -174,20 +182,56 @@ struct sim_run {
     char path[4096]; /* the world, kept beside the state: cloudsim.json */
 };
 
+static void setenv_unset(const char *name, const char *value)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        setenv(name, value, 1);
+}
+
 /*
- * The GCP credentials of a --sim run, on both sides: the key file GOOGLE_APPLICATION_CREDENTIALS
- * names when it names a service account's, else cloudsim-gcp-key.json beside the state (made
- * on the first --sim run: a fresh RSA key, mode 0600, only good for cloudsim), registered
- * with the world for the stack's project (`project`; NULL: the key's), and pointed at by the
- * environment the provider reads. Its tokens come from cloudsim: GPUFORM_GCP_TOKEN_URI is set
- * once the port is known (sim_start). GOOGLE_CLOUD_PROJECT and CLOUDSDK_CORE_PROJECT are
- * unset for the run, so the stack's project or the key's is used.
+ * The Azure side of --sim: the service principal of the environment, or (when it names
+ * none) the simulated one, registered with the world, and the one the stack names (`az`,
+ * may be NULL) when it names all of tenant, client_id and client_secret; the subscription,
+ * resource group and SSH key the provider needs, when they are unset. Tokens come from
+ * cloudsim too: sim_start points AZURE_AUTHORITY_HOST at it once its port is known. 0, or
+ * -1 when out of memory.
+ */
+static int sim_azure_identity(struct sim_config *c, const struct spec_cloud *az)
+{
+    const char *t = getenv("AZURE_TENANT_ID"), *id = getenv("AZURE_CLIENT_ID"),
+               *s = getenv("AZURE_CLIENT_SECRET");
+    if (!t || !*t || !id || !*id || !s || !*s) {
+        setenv("AZURE_TENANT_ID", SIM_AZURE_TENANT, 1);
+        setenv("AZURE_CLIENT_ID", SIM_AZURE_CLIENT, 1);
+        setenv("AZURE_CLIENT_SECRET", SIM_AZURE_SECRET, 1);
+    }
+    setenv_unset("AZURE_SUBSCRIPTION_ID", SIM_AZURE_SUB);
+    setenv_unset("AZURE_RESOURCE_GROUP", SIM_AZURE_GROUP);
+    setenv_unset("GPUFORM_AZURE_SSH_PUBLIC_KEY", SIM_AZURE_KEY);
+    if (az && az->tenant && az->client_id && az->client_secret &&
+        sim_config_add_azure_principal(c, az->tenant, az->client_id, az->client_secret) != 0)
+        return -1;
+    return sim_config_add_azure_principal(c, getenv("AZURE_TENANT_ID"), getenv("AZURE_CLIENT_ID"),
+                                          getenv("AZURE_CLIENT_SECRET"));
+}
+
+/*
+ * The GCP side of --sim: the key file the stack's clouds.gcp.credentials_file (`gcp`, may be
+ * NULL) or GOOGLE_APPLICATION_CREDENTIALS names when it is a service account's, else
+ * cloudsim-gcp-key.json beside the state (made on the first --sim run: a fresh RSA key, mode
+ * 0600, only good for cloudsim), registered with the world for the stack's project (the
+ * key's when the stack names none) and pointed at by the environment the provider reads. Its
+ * tokens come from cloudsim: sim_start sets GPUFORM_GCP_TOKEN_URI once the port is known.
+ * GOOGLE_CLOUD_PROJECT and CLOUDSDK_CORE_PROJECT are unset for the run. 0, or -1.
  */
 static int sim_gcp_credentials(struct sim_config *c, const char *dir, int dirlen,
-                               const char *project)
+                               const struct spec_cloud *gcp)
 {
     char path[4200], why[320];
-    const char *gac = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+    const char *project = gcp ? gcp->project : NULL;
+    const char *gac = gcp && gcp->credentials_file ? gcp->credentials_file
+                                                   : getenv("GOOGLE_APPLICATION_CREDENTIALS");
     if (gac && *gac)
         snprintf(path, sizeof path, "%s", gac);
     else
@@ -207,9 +251,7 @@ static int sim_gcp_credentials(struct sim_config *c, const char *dir, int dirlen
         if (rc == 0)
             return setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
         if (gac && *gac) /* not a service account's: the simulated GCP can't take it */
-            fprintf(stderr,
-                    "gpuform: --sim: GOOGLE_APPLICATION_CREDENTIALS '%s': %s; using a "
-                    "key made for cloudsim instead\n",
+            fprintf(stderr, "gpuform: --sim: '%s': %s; using a key made for cloudsim instead\n",
                     path, buf ? why : "out of memory");
         snprintf(path, sizeof path, "%.*scloudsim-gcp-key.json", dirlen, dir);
     }
@@ -227,11 +269,12 @@ static int sim_gcp_credentials(struct sim_config *c, const char *dir, int dirlen
 /*
  * Starts cloudsim on a free loopback port. Its world is kept in cloudsim.json beside the
  * state (loaded at start, saved after each reply that changed it), so successive --sim runs
- * of a stack see the instances the earlier ones made. When the stack uses gcp (`gcp`), its
- * GCP credentials are set up on both sides (sim_gcp_credentials) for `gcp_project`.
+ * of a stack see the instances the earlier ones made. The Azure identity (the stack's `az`)
+ * and, when the stack or its state uses gcp (`gcp_used`), the GCP credentials (the stack's
+ * `gcp`) are set up on both sides.
  */
-static int sim_start(const char *config, const char *state_file, bool gcp, const char *gcp_project,
-                     struct sim_run *s)
+static int sim_start(const char *config, const char *state_file, const struct spec_cloud *az,
+                     bool gcp_used, const struct spec_cloud *gcp, struct sim_run *s)
 {
     const char *akid = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
     if (!akid || !*akid || !secret || !*secret) {
@@ -255,8 +298,9 @@ static int sim_start(const char *config, const char *state_file, bool gcp, const
     }
     const char *slash = strrchr(state_file, '/');
     int dirlen = slash ? (int)(slash - state_file + 1) : 0;
-    if (rc == 0 && (sim_config_add_credential(&c, akid, secret) != 0 ||
-                    (gcp && sim_gcp_credentials(&c, state_file, dirlen, gcp_project) != 0))) {
+    if (rc == 0 &&
+        (sim_config_add_credential(&c, akid, secret) != 0 || sim_azure_identity(&c, az) != 0 ||
+         (gcp_used && sim_gcp_credentials(&c, state_file, dirlen, gcp) != 0))) {
         sim_config_release(&c);
         rc = -1;
     }
@@ -288,6 +332,8 @@ static int sim_start(const char *config, const char *state_file, bool gcp, const
     char token_uri[96];
     snprintf(token_uri, sizeof token_uri, "%s/token", s->endpoint);
     setenv("GPUFORM_GCP_TOKEN_URI", token_uri, 1); /* the provider honours it with --sim only */
+    /* Entra ID is simulated on the same port: the secret never leaves for the real one */
+    setenv("AZURE_AUTHORITY_HOST", s->endpoint, 1);
     fprintf(stderr, "gpuform: cloudsim (simulated aws, gcp, azure) on %s, its world in '%s'\n",
             s->endpoint, s->path);
     return 0;
@@ -380,32 +426,6 @@ static void sig_stop(struct sigctl *c)
 }
 
 /* ---- the command ---- */
-
-static void print_changes(const struct diff *df)
-{
-    for (size_t i = 0; i < df->nchanges; i++) {
-        const struct diff_change *c = &df->changes[i];
-        if (c->action == DIFF_NOOP)
-            continue;
-        const char *mark = c->action == DIFF_CREATE ? "+" : c->action == DIFF_DELETE ? "-" : "-/+";
-        if (c->want) {
-            const struct plan_offer *o = c->want->offer;
-            printf("  %-3s %s  %s %s %s%s  $%.2f/h%s%s\n", mark, c->address,
-                   core_cloud_name(o->cloud), *o->zone ? o->zone : o->region, o->instance_type,
-                   c->want->spot ? " spot" : "", c->want->hourly,
-                   c->action == DIFF_REPLACE ? "  # " : "",
-                   c->action == DIFF_REPLACE ? c->reason : "");
-        } else {
-            const struct state_node *h = c->have;
-            printf("  %-3s %s  %s %s %s (%s)\n", mark, c->address, h->placement.cloud,
-                   *h->placement.zone ? h->placement.zone : h->placement.region,
-                   h->placement.instance_type, *h->cloud_id ? h->cloud_id : "id unknown");
-        }
-    }
-    printf("\n%zu to create, %zu to replace, %zu to destroy; $%.2f/h -> $%.2f/h\n", df->ncreate,
-           df->nreplace, df->ndelete, df->hourly_before, df->hourly_after);
-    fflush(stdout);
-}
 
 static bool confirm(const char *what)
 {
@@ -500,11 +520,8 @@ static int open_clouds(struct run *r)
         const struct prov_ops *ops = prov_find(name);
         if (!ops || !cloud_used(r, name))
             continue;
-        struct prov_config cfg = {.endpoint = r->o.sim ? r->sim.endpoint : NULL};
-        const struct spec_cloud *sc = spec_cloud_find(r->spec, (enum core_cloud)c);
-        cfg.project = sc ? sc->project : NULL;
-        /* with --sim the key is the one cloudsim accepts (sim_gcp_credentials) */
-        cfg.credentials_file = sc && !r->o.sim ? sc->credentials_file : NULL;
+        struct prov_config cfg = {.endpoint = r->o.sim ? r->sim.endpoint : NULL,
+                                  .stack = spec_cloud_find(r->spec, (enum core_cloud)c)};
         struct prov_error pe;
         struct prov *p = ops->open(&cfg, &pe);
         if (!p) {
@@ -647,7 +664,10 @@ static int execute(struct run *r, const struct plan_result *plan)
                             .state = r->st,
                             .clouds = r->clouds,
                             .nclouds = r->nclouds};
-    struct exec_options eo = {.parallelism = r->o.parallelism};
+    const char *term = getenv("TERM");
+    struct exec_options eo = {.parallelism = r->o.parallelism,
+                              /* a terminal gets a live status line; CI, one line per event */
+                              .live = isatty(STDERR_FILENO) && !(term && !strcmp(term, "dumb"))};
     struct exec *x = exec_new(&in, &eo);
     if (!x) {
         fprintf(stderr, "gpuform: out of memory\n");
@@ -660,12 +680,12 @@ static int execute(struct run *r, const struct plan_result *plan)
     exec_free(x);
     if (res.error[0])
         fprintf(stderr, "gpuform: error: %s\n", res.error);
-    printf("%s %s: %zu created, %zu replaced, %zu destroyed, %zu failed",
+    printf("%s %s: %zu created, %zu replaced, %zu updated, %zu destroyed, %zu failed",
            r->o.destroy ? "Destroy" : "Apply",
            rc == 0           ? "complete"
            : res.interrupted ? "interrupted"
                              : "incomplete",
-           res.created, res.replaced, res.deleted, res.failed);
+           res.created, res.replaced, res.updated, res.deleted, res.failed);
     if (res.failovers)
         printf("; %zu placement%s given up for capacity or quota (blocked for an hour)",
                res.failovers, res.failovers == 1 ? "" : "s");
@@ -743,9 +763,10 @@ static void after_apply(struct run *r)
     core_diags_init(&d, 50);
     for (size_t k = 0; k < r->df.nchanges; k++) {
         const struct diff_change *c = &r->df.changes[k];
-        const struct state_node *n = c->action == DIFF_CREATE || c->action == DIFF_REPLACE
-                                         ? state_find(r->st, c->address)
-                                         : NULL;
+        const struct state_node *n =
+            c->action == DIFF_CREATE || c->action == DIFF_REPLACE || c->action == DIFF_UPDATE
+                ? state_find(r->st, c->address)
+                : NULL;
         if (n)
             policy_after_apply(r->ps, json_array_get(nodes, (size_t)(n - r->st->nodes)), &d);
     }
@@ -982,9 +1003,9 @@ static int run_apply(struct run *r)
     }
     if (open_state(r) != 0 || (r->o.plan_file && saved_plan_check_state(r) != 0))
         return -1;
-    const struct spec_cloud *gcp = spec_cloud_find(r->spec, CORE_CLOUD_GCP);
-    if (r->o.sim && sim_start(r->o.sim_config, r->spec->state_file, cloud_used(r, "gcp"),
-                              gcp ? gcp->project : NULL, &r->sim) != 0)
+    if (r->o.sim &&
+        sim_start(r->o.sim_config, r->spec->state_file, spec_cloud_find(r->spec, CORE_CLOUD_AZURE),
+                  cloud_used(r, "gcp"), spec_cloud_find(r->spec, CORE_CLOUD_GCP), &r->sim) != 0)
         return -1;
     /* a journal left by a killed run is settled before anything is planned */
     char *jtext = NULL;
@@ -1066,12 +1087,13 @@ static int run_apply(struct run *r)
                 r->df.nskipped, r->df.nskipped == 1 ? "" : "s");
     if (r->o.plan_file && saved_plan_check_changes(r) != 0)
         return -1;
-    if (r->df.ncreate + r->df.nreplace + r->df.ndelete == 0) {
+    if (diff_nchanges(&r->df) == 0) {
         printf("No changes: the clouds match the stack (%zu node%s).\n", r->df.nnoop,
                r->df.nnoop == 1 ? "" : "s");
         return 0;
     }
-    print_changes(&r->df);
+    diff_render_text(&r->df, r->st, cli_use_color(stdout), stdout);
+    fflush(stdout);
     if (missing_provider(&r->df) || before_apply(r) != 0)
         return -1;
     if (!r->o.auto_approve && !r->o.plan_file) { /* a saved plan was reviewed already */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct prov_ops *const registry[] = {&prov_aws, &prov_gcp};
+static const struct prov_ops *const registry[] = {&prov_aws, &prov_gcp, &prov_azure};
 
 const struct prov_ops *prov_find(const char *cloud)
 {
@@ -19,14 +19,7 @@ const struct prov_ops *prov_find(const char *cloud)
     return NULL;
 }
 
-const char *prov_error_class_name(enum prov_error_class cls)
-{
-    static const char *const names[] = {"ok",   "capacity", "quota",     "throttled",
-                                        "auth", "invalid",  "transient", "not-found"};
-    return (unsigned)cls < sizeof names / sizeof *names ? names[cls] : "?";
-}
-
-void prov_fail(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
+void prov_error_set(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
 {
     va_list ap;
     memset(err, 0, sizeof *err);
@@ -34,6 +27,13 @@ void prov_fail(struct prov_error *err, enum prov_error_class cls, const char *fm
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
+}
+
+const char *prov_error_class_name(enum prov_error_class cls)
+{
+    static const char *const names[] = {"ok",   "capacity", "quota",     "throttled",
+                                        "auth", "invalid",  "transient", "not-found"};
+    return (unsigned)cls < sizeof names / sizeof *names ? names[cls] : "?";
 }
 
 void prov_instance_list_release(struct prov_instance_list *l)

@@ -131,6 +131,19 @@ static void form_add(struct form *f, const char *name, const char *value)
     }
 }
 
+static void fail(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
+{
+    va_list ap;
+    memset(err, 0, sizeof *err);
+    err->cls = cls;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+}
+
 static void url_of(const struct aws *a, const char *region, char *url, size_t n, char *host,
                    size_t hn)
 {
@@ -168,8 +181,8 @@ static int call(struct aws *a, const char *region, struct form *f, struct core_h
     struct sigv4_result sr;
     core_http_response_init(resp);
     if (f->body.len == 0 || sigv4_sign_headers(&rq, &sp, &sr) != 0) {
-        prov_fail(err, PROV_INVALID, "aws %s %s: could not build the request (out of memory?)",
-                  region, f->action);
+        fail(err, PROV_INVALID, "aws %s %s: could not build the request (out of memory?)", region,
+             f->action);
         return -1;
     }
     char h_host[320], h_ctype[96], h_date[40], *h_auth = NULL, *h_token = NULL;
@@ -215,7 +228,7 @@ static int call(struct aws *a, const char *region, struct form *f, struct core_h
     if (rc == 0)
         return 0;
     if (!h_auth) {
-        prov_fail(err, PROV_INVALID, "aws %s %s: out of memory", region, f->action);
+        fail(err, PROV_INVALID, "aws %s %s: out of memory", region, f->action);
         return -1;
     }
     char code[96], msg[512], rid[128];
@@ -223,9 +236,9 @@ static int call(struct aws *a, const char *region, struct form *f, struct core_h
         ec2_parse_error(resp->body.data, resp->body.len, code, sizeof code, msg, sizeof msg, rid,
                         sizeof rid) == 0) {
         enum prov_error_class cls = aws_classify(code, he.status);
-        prov_fail(err, cls, "aws %s %s: %s: %s%s%s%s", region, f->action, code, msg,
-                  cls == PROV_AUTH ? " (credentials from " : "",
-                  cls == PROV_AUTH ? a->cred.source : "", cls == PROV_AUTH ? ")" : "");
+        fail(err, cls, "aws %s %s: %s: %s%s%s%s", region, f->action, code, msg,
+             cls == PROV_AUTH ? " (credentials from " : "", cls == PROV_AUTH ? a->cred.source : "",
+             cls == PROV_AUTH ? ")" : "");
         snprintf(err->code, sizeof err->code, "%s", code);
         snprintf(err->request_id, sizeof err->request_id, "%s", rid[0] ? rid : resp->request_id);
         err->http_status = he.status;
@@ -234,7 +247,7 @@ static int call(struct aws *a, const char *region, struct form *f, struct core_h
     enum prov_error_class cls = he.cls == CORE_HTTP_ERR_STATUS ? aws_classify(NULL, he.status)
                                 : he.cls == CORE_HTTP_ERR_TLS  ? PROV_INVALID
                                                                : PROV_TRANSIENT;
-    prov_fail(err, cls, "aws %s %s: %s", region, f->action, he.message);
+    fail(err, cls, "aws %s %s: %s", region, f->action, he.message);
     err->http_status = he.status;
     snprintf(err->request_id, sizeof err->request_id, "%s", resp->request_id);
     return -1;
@@ -250,8 +263,8 @@ static int call_instances(struct aws *a, const char *region, struct form *f,
         char why[256];
         if (ec2_parse_instances(resp.body.data, resp.body.len, region, out, next, nextlen, why,
                                 sizeof why) != 0) {
-            prov_fail(err, PROV_TRANSIENT, "aws %s %s: EC2 sent a reply gpuform can't read: %s",
-                      region, f->action, why);
+            fail(err, PROV_TRANSIENT, "aws %s %s: EC2 sent a reply gpuform can't read: %s", region,
+                 f->action, why);
             snprintf(err->request_id, sizeof err->request_id, "%s", resp.request_id);
             rc = -1;
         }
@@ -267,14 +280,14 @@ static struct prov *aws_open(const struct prov_config *cfg, struct prov_error *e
 {
     struct aws *a = calloc(1, sizeof *a);
     if (!a) {
-        prov_fail(err, PROV_TRANSIENT, "out of memory");
+        fail(err, PROV_TRANSIENT, "out of memory");
         return NULL;
     }
     a->base.ops = &prov_aws;
     char why[640];
     if (aws_credentials_load(cfg ? cfg->profile : NULL, NULL, NULL, &a->cred, why, sizeof why) !=
         0) {
-        prov_fail(err, PROV_AUTH, "aws: %s", why);
+        fail(err, PROV_AUTH, "aws: %s", why);
         free(a);
         return NULL;
     }
@@ -295,7 +308,7 @@ static struct prov *aws_open(const struct prov_config *cfg, struct prov_error *e
         a->own_http = true;
     }
     if (!a->http || (ep && *ep && !a->endpoint)) {
-        prov_fail(err, PROV_TRANSIENT, "out of memory");
+        fail(err, PROV_TRANSIENT, "out of memory");
         prov_aws.close(&a->base);
         return NULL;
     }
@@ -344,8 +357,8 @@ static int aws_list(struct prov *p, const char *region, const char *stack,
         if (!next[0])
             return 0;
     }
-    prov_fail(err, PROV_TRANSIENT, "aws %s DescribeInstances: more than %d pages; giving up",
-              region, MAX_PAGES);
+    fail(err, PROV_TRANSIENT, "aws %s DescribeInstances: more than %d pages; giving up", region,
+         MAX_PAGES);
     return -1;
 }
 
@@ -354,8 +367,7 @@ static int aws_create(struct prov *p, const struct prov_create *c, struct prov_i
 {
     struct aws *a = (struct aws *)p;
     if (!c->token || !*c->token || strlen(c->token) > 64) {
-        prov_fail(err, PROV_INVALID,
-                  "aws: a create needs an idempotency token of 1 to 64 characters");
+        fail(err, PROV_INVALID, "aws: a create needs an idempotency token of 1 to 64 characters");
         return -1;
     }
     struct form f;
@@ -377,12 +389,19 @@ static int aws_create(struct prov *p, const struct prov_create *c, struct prov_i
     form_add(&f, "TagSpecification.1.Tag.1.Value", c->stack);
     form_add(&f, "TagSpecification.1.Tag.2.Key", "gpuform:address");
     form_add(&f, "TagSpecification.1.Tag.2.Value", c->address);
+    for (size_t i = 0; i < c->ntags; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "TagSpecification.1.Tag.%zu.Key", i + 3);
+        form_add(&f, name, c->tags[i].key);
+        snprintf(name, sizeof name, "TagSpecification.1.Tag.%zu.Value", i + 3);
+        form_add(&f, name, c->tags[i].value);
+    }
     if (c->user_data && *c->user_data) {
         size_t n = strlen(c->user_data);
         unsigned char *b64 = malloc(4 * ((n + 2) / 3) + 1);
         if (!b64) {
             core_buf_release(&f.body);
-            prov_fail(err, PROV_TRANSIENT, "out of memory");
+            fail(err, PROV_TRANSIENT, "out of memory");
             return -1;
         }
         EVP_EncodeBlock(b64, (const unsigned char *)c->user_data, (int)n);
@@ -392,8 +411,7 @@ static int aws_create(struct prov *p, const struct prov_create *c, struct prov_i
     struct prov_instance_list l = {0};
     int rc = call_instances(a, c->region, &f, &l, NULL, 0, err);
     if (rc == 0 && l.n == 0) {
-        prov_fail(err, PROV_TRANSIENT, "aws %s RunInstances: the reply names no instance",
-                  c->region);
+        fail(err, PROV_TRANSIENT, "aws %s RunInstances: the reply names no instance", c->region);
         rc = -1;
     }
     if (rc == 0)
@@ -414,6 +432,48 @@ static int aws_destroy(struct prov *p, const char *region, const char *id, struc
     if (rc != 0 && err->cls == PROV_NOT_FOUND)
         return 0; /* already gone */
     return rc;
+}
+
+/* CreateTags for `set`, then DeleteTags for `remove`, on one instance. */
+static int aws_set_tags(struct prov *p, const char *region, const char *id,
+                        const struct prov_tag *set, size_t nset, const char *const *remove,
+                        size_t nremove, struct prov_error *err)
+{
+    struct aws *a = (struct aws *)p;
+    if (nset > 48 || nremove > 48) { /* EC2: 50 tags per instance, two of them gpuform's */
+        fail(err, PROV_INVALID, "aws: an instance holds at most 48 labels besides gpuform's tags");
+        return -1;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        size_t n = pass ? nremove : nset;
+        if (n == 0)
+            continue;
+        struct form f;
+        form_init(&f, pass ? "DeleteTags" : "CreateTags");
+        form_add(&f, "ResourceId.1", id);
+        for (size_t i = 0; i < n; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "Tag.%zu.Key", i + 1);
+            form_add(&f, name, pass ? remove[i] : set[i].key);
+            if (!pass) {
+                snprintf(name, sizeof name, "Tag.%zu.Value", i + 1);
+                form_add(&f, name, set[i].value);
+            }
+        }
+        struct core_http_response resp;
+        int rc = call(a, region, &f, &resp, err);
+        if (rc == 0 && (!resp.body.data || !strstr(resp.body.data, "<return>true</return>"))) {
+            fail(err, PROV_TRANSIENT, "aws %s %s: EC2 sent a reply gpuform can't read", region,
+                 f.action);
+            snprintf(err->request_id, sizeof err->request_id, "%s", resp.request_id);
+            rc = -1;
+        }
+        core_buf_release(&f.body);
+        core_http_response_release(&resp);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
 }
 
 static int describe_with(struct aws *a, const char *region, struct form *f,
@@ -438,7 +498,7 @@ static int aws_describe(struct prov *p, const char *region, const char *id,
     if (describe_with((struct aws *)p, region, &f, out, &found, err) != 0)
         return -1;
     if (!found) {
-        prov_fail(err, PROV_NOT_FOUND, "aws %s: no instance '%s'", region, id);
+        fail(err, PROV_NOT_FOUND, "aws %s: no instance '%s'", region, id);
         return -1;
     }
     return 0;
@@ -467,10 +527,10 @@ static int aws_console_output(struct prov *p, const char *region, const char *id
     if (rc == 0) {
         char why[256];
         if (ec2_parse_console_output(resp.body.data, resp.body.len, text, why, sizeof why) != 0) {
-            prov_fail(err, PROV_TRANSIENT,
-                      "aws %s GetConsoleOutput: EC2 sent a reply gpuform can't "
-                      "read: %s",
-                      region, why);
+            fail(err, PROV_TRANSIENT,
+                 "aws %s GetConsoleOutput: EC2 sent a reply gpuform can't "
+                 "read: %s",
+                 region, why);
             rc = -1;
         }
     }
@@ -486,7 +546,7 @@ int aws_spot_price_history(struct prov *p, const char *region, const char *insta
     struct aws *a = (struct aws *)p;
     *n = 0;
     if (!p || p->ops != &prov_aws) {
-        prov_fail(err, PROV_INVALID, "aws_spot_price_history needs the AWS provider");
+        fail(err, PROV_INVALID, "aws_spot_price_history needs the AWS provider");
         return -1;
     }
     struct form f;
@@ -507,9 +567,9 @@ int aws_spot_price_history(struct prov *p, const char *region, const char *insta
         char why[256];
         if (ec2_parse_spot_prices(resp.body.data, resp.body.len, out, max, n, why, sizeof why) !=
             0) {
-            prov_fail(err, PROV_TRANSIENT,
-                      "aws %s DescribeSpotPriceHistory: EC2 sent a reply gpuform can't read: %s",
-                      region, why);
+            fail(err, PROV_TRANSIENT,
+                 "aws %s DescribeSpotPriceHistory: EC2 sent a reply gpuform can't read: %s", region,
+                 why);
             rc = -1;
         }
     }
@@ -529,4 +589,5 @@ const struct prov_ops prov_aws = {
     .find_by_token = aws_find_by_token,
     .console_output = aws_console_output,
     .classify = aws_classify,
+    .set_tags = aws_set_tags,
 };

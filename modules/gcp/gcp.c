@@ -114,6 +114,14 @@ void gcp_label_value(const char *in, char out[64])
     out[n] = 0;
 }
 
+void gcp_label_key(const char *in, char out[64])
+{
+    char v[64];
+    gcp_label_value(in, v);
+    bool letter = v[0] >= 'a' && v[0] <= 'z';
+    snprintf(out, 64, "%s%.*s", letter ? "" : "l", letter ? 63 : 62, v);
+}
+
 static void sha256(const char *s, unsigned char md[32])
 {
     unsigned int n = 32;

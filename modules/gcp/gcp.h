@@ -31,6 +31,10 @@ enum prov_error_class gcp_classify(const char *code, long http_status);
  */
 void gcp_label_value(const char *in, char out[64]);
 
+/* A label key from any string: gcp_label_value's rules, and a first character that is a
+ * lowercase letter ("l" is put before one that is not). out must hold 64 bytes. */
+void gcp_label_key(const char *in, char out[64]);
+
 /*
  * The instance name of a create: "gf-", the address made name-safe ([a-z0-9-], runs of
  * anything else one '-', at most 22 characters), '-', and 10 hex digits of SHA-256 of the

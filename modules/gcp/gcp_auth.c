@@ -383,9 +383,9 @@ void gcp_token_invalidate(struct gcp_token_source *ts)
     pthread_mutex_unlock(&ts->mu);
 }
 
-/* prov_fail with the HTTP status of the reply that failed. */
+/* prov_error_set with the HTTP status of the reply that failed. */
 #define auth_fail(err, cls, status, ...)                                                           \
-    (prov_fail((err), (cls), __VA_ARGS__), (void)((err)->http_status = (status)))
+    (prov_error_set((err), (cls), __VA_ARGS__), (void)((err)->http_status = (status)))
 
 /* The request body for the credentials' grant (wiped by the caller), or -1. */
 static int grant_body(struct gcp_token_source *ts, struct core_buf *b, struct prov_error *err)

@@ -15,6 +15,7 @@
 
 #include "core/buf.h"
 #include "core/http.h"
+#include "parser/spec.h"
 #include "modules/gcp/gcp_auth.h"
 #include "modules/gcp/gcp_int.h"
 #include "modules/gcp/gcp_json.h"
@@ -75,15 +76,15 @@ static void refused(struct gcp *g, struct call *c, const struct core_http_respon
     if (he->cls == CORE_HTTP_ERR_STATUS &&
         gcp_parse_error(rs->body.data, rs->body.len, code, sizeof code, msg, sizeof msg) == 0) {
         enum prov_error_class cls = gcp_classify(code, he->status);
-        prov_fail(err, cls, "gcp %s %s: %ld %s: %s%s%s%s", c->where, c->what, he->status,
-                  *code ? code : "error", msg, cls == PROV_AUTH ? " (credentials from " : "",
-                  cls == PROV_AUTH ? g->source : "", cls == PROV_AUTH ? ")" : "");
+        prov_error_set(err, cls, "gcp %s %s: %ld %s: %s%s%s%s", c->where, c->what, he->status,
+                       *code ? code : "error", msg, cls == PROV_AUTH ? " (credentials from " : "",
+                       cls == PROV_AUTH ? g->source : "", cls == PROV_AUTH ? ")" : "");
         snprintf(err->code, sizeof err->code, "%s", code);
     } else {
         enum prov_error_class cls = he->cls == CORE_HTTP_ERR_STATUS ? gcp_classify(NULL, he->status)
                                     : he->cls == CORE_HTTP_ERR_TLS  ? PROV_INVALID
                                                                     : PROV_TRANSIENT;
-        prov_fail(err, cls, "gcp %s %s: %s", c->where, c->what, he->message);
+        prov_error_set(err, cls, "gcp %s %s: %s", c->where, c->what, he->message);
     }
     err->http_status = he->status;
     snprintf(err->request_id, sizeof err->request_id, "%s", rs->request_id);
@@ -144,8 +145,8 @@ static int call_do(struct gcp *g, struct call *c, struct core_http_response *rs,
 static int unreadable(struct call *c, const struct core_http_response *rs, const char *why,
                       struct prov_error *err)
 {
-    prov_fail(err, PROV_TRANSIENT, "gcp %s %s: GCE sent a reply gpuform can't read: %s", c->where,
-              c->what, why);
+    prov_error_set(err, PROV_TRANSIENT, "gcp %s %s: GCE sent a reply gpuform can't read: %s",
+                   c->where, c->what, why);
     snprintf(err->request_id, sizeof err->request_id, "%s", rs->request_id);
     return -1;
 }
@@ -158,16 +159,16 @@ static int split_id(const char *region, const char *id, char zone[64], char name
     char zr[64];
     if (!slash || slash == id || (size_t)(slash - id) >= 64 || strlen(slash + 1) >= 64 ||
         !slash[1] || strchr(slash + 1, '/')) {
-        prov_fail(err, PROV_NOT_FOUND, "gcp: '%s' is not a GCE instance id (ZONE/NAME)",
-                  id ? id : "");
+        prov_error_set(err, PROV_NOT_FOUND, "gcp: '%s' is not a GCE instance id (ZONE/NAME)",
+                       id ? id : "");
         return -1;
     }
     snprintf(zone, 64, "%.*s", (int)(slash - id), id);
     snprintf(name, 64, "%s", slash + 1);
     gcp_zone_region(zone, zr);
     if (region && *region && strcmp(zr, region)) {
-        prov_fail(err, PROV_NOT_FOUND, "gcp %s: no instance '%s' (its zone is in %s)", region, id,
-                  zr);
+        prov_error_set(err, PROV_NOT_FOUND, "gcp %s: no instance '%s' (its zone is in %s)", region,
+                       id, zr);
         return -1;
     }
     return 0;
@@ -222,8 +223,9 @@ static int list_filtered(struct gcp *g, const char *region, const char *filter,
         if (!next[0])
             return 0;
     }
-    prov_fail(err, PROV_TRANSIENT, "gcp %s instances.aggregatedList: more than %d pages; giving up",
-              region, MAX_PAGES);
+    prov_error_set(err, PROV_TRANSIENT,
+                   "gcp %s instances.aggregatedList: more than %d pages; giving up", region,
+                   MAX_PAGES);
     return -1;
 }
 
@@ -255,8 +257,8 @@ static int wait_done(struct gcp *g, const char *zone, struct gcp_operation *op,
     long pause = 100;
     while (strcmp(op->status, "DONE")) {
         if (time(NULL) >= deadline) {
-            prov_fail(err, PROV_TRANSIENT, "gcp %s: operation %s is still %s after %d minutes",
-                      zone, op->name, op->status, WAIT_TIMEOUT_S / 60);
+            prov_error_set(err, PROV_TRANSIENT, "gcp %s: operation %s is still %s after %d minutes",
+                           zone, op->name, op->status, WAIT_TIMEOUT_S / 60);
             return -1;
         }
         time_t t0 = time(NULL);
@@ -280,8 +282,8 @@ static int op_failed(const char *where, const char *what, const struct gcp_opera
                      struct prov_error *err)
 {
     enum prov_error_class cls = gcp_classify(op->error_code, op->http_error);
-    prov_fail(err, cls, "gcp %s %s: operation %s failed: %s: %s", where, what, op->name,
-              op->error_code, op->error_msg);
+    prov_error_set(err, cls, "gcp %s %s: operation %s failed: %s: %s", where, what, op->name,
+                   op->error_code, op->error_msg);
     snprintf(err->code, sizeof err->code, "%s", op->error_code);
     err->http_status = op->http_error;
     return -1;
@@ -330,20 +332,23 @@ static struct prov *gcp_open(const struct prov_config *cfg, struct prov_error *e
 {
     struct gcp *g = calloc(1, sizeof *g);
     if (!g) {
-        prov_fail(err, PROV_TRANSIENT, "out of memory");
+        prov_error_set(err, PROV_TRANSIENT, "out of memory");
         return NULL;
     }
     g->base.ops = &prov_gcp;
     struct gcp_credentials cred;
     char why[640];
-    if (gcp_credentials_find(NULL, NULL, NULL, cfg ? cfg->credentials_file : NULL, &cred, why,
+    const struct spec_cloud *st = cfg ? cfg->stack : NULL;
+    if (gcp_credentials_find(NULL, NULL, NULL, st ? st->credentials_file : NULL, &cred, why,
                              sizeof why) != 0) {
-        prov_fail(err, PROV_AUTH, "gcp: %s", why);
+        prov_error_set(err, PROV_AUTH, "gcp: %s", why);
         free(g);
         return NULL;
     }
     snprintf(g->source, sizeof g->source, "%s", cred.source);
-    const char *ep = cfg && cfg->endpoint ? cfg->endpoint : env("GPUFORM_GCP_ENDPOINT");
+    const char *ep = cfg && cfg->endpoint ? cfg->endpoint
+                     : st && st->endpoint ? st->endpoint
+                                          : env("GPUFORM_GCP_ENDPOINT");
     g->endpoint = strdup(ep && *ep ? ep : GCE_ENDPOINT);
     size_t n = g->endpoint ? strlen(g->endpoint) : 0;
     while (n > 0 && g->endpoint[n - 1] == '/')
@@ -353,9 +358,9 @@ static struct prov *gcp_open(const struct prov_config *cfg, struct prov_error *e
         g->http = core_http_client_new(NULL);
         g->own_http = true;
     }
-    const char *project = cfg && cfg->project && *cfg->project ? cfg->project
-                          : env("GOOGLE_CLOUD_PROJECT")        ? env("GOOGLE_CLOUD_PROJECT")
-                                                               : env("CLOUDSDK_CORE_PROJECT");
+    const char *project = st && st->project && *st->project ? st->project
+                          : env("GOOGLE_CLOUD_PROJECT")     ? env("GOOGLE_CLOUD_PROJECT")
+                                                            : env("CLOUDSDK_CORE_PROJECT");
     snprintf(g->project, sizeof g->project, "%s", project ? project : cred.project_id);
     bool metadata = cred.kind == GCP_CRED_METADATA;
     char token_uri[512];
@@ -365,7 +370,7 @@ static struct prov *gcp_open(const struct prov_config *cfg, struct prov_error *e
     g->ts = g->http && g->endpoint ? gcp_token_source_new(&cred, g->http, &to) : NULL;
     if (!g->ts) {
         gcp_credentials_release(&cred);
-        prov_fail(err, PROV_TRANSIENT, "out of memory");
+        prov_error_set(err, PROV_TRANSIENT, "out of memory");
         gcp_close(&g->base);
         return NULL;
     }
@@ -373,10 +378,10 @@ static struct prov *gcp_open(const struct prov_config *cfg, struct prov_error *e
         metadata_project(g, token_uri);
     if (!g->project[0] ||
         strspn(g->project, "abcdefghijklmnopqrstuvwxyz0123456789-:.") != strlen(g->project)) {
-        prov_fail(err, PROV_AUTH,
-                  "gcp: no usable project: the stack, the environment and %s name none; set "
-                  "clouds.gcp.project or GOOGLE_CLOUD_PROJECT to the project's id",
-                  g->source);
+        prov_error_set(err, PROV_AUTH,
+                       "gcp: no usable project: the stack, the environment and %s name none; set "
+                       "clouds.gcp.project or GOOGLE_CLOUD_PROJECT to the project's id",
+                       g->source);
         gcp_close(&g->base);
         return NULL;
     }
@@ -397,7 +402,7 @@ static int gcp_list(struct prov *p, const char *region, const char *stack,
         if (strcmp(all.items[i].stack, stack) || all.items[i].state == PROV_TERMINATED)
             continue;
         if (prov_instance_list_add(out, &all.items[i]) != 0) {
-            prov_fail(err, PROV_TRANSIENT, "out of memory");
+            prov_error_set(err, PROV_TRANSIENT, "out of memory");
             rc = -1;
         }
     }
@@ -438,8 +443,9 @@ static void explain_invalid(struct gcp *g, const char *zone, const struct prov_c
     char why[256];
     if (call_do(g, &c, &rs, &e2) != 0) {
         if (e2.cls == PROV_NOT_FOUND)
-            prov_fail(err, PROV_CAPACITY, "gcp %s: machine type %s is not offered in this zone",
-                      zone, req->instance_type);
+            prov_error_set(err, PROV_CAPACITY,
+                           "gcp %s: machine type %s is not offered in this zone", zone,
+                           req->instance_type);
         return;
     }
     struct gcp_machine_type mt;
@@ -451,15 +457,15 @@ static void explain_invalid(struct gcp *g, const char *zone, const struct prov_c
     core_buf_addf(&c.path, "/zones/%s/acceleratorTypes/%s", zone, accelerator);
     if (call_do(g, &c, &rs, &e2) != 0) {
         if (e2.cls == PROV_NOT_FOUND)
-            prov_fail(err, PROV_CAPACITY, "gcp %s: accelerator %s is not offered in this zone",
-                      zone, accelerator);
+            prov_error_set(err, PROV_CAPACITY, "gcp %s: accelerator %s is not offered in this zone",
+                           zone, accelerator);
         return;
     }
     struct gcp_accelerator_type at;
     if (gcp_parse_accelerator_type(rs.body.data, rs.body.len, &at, why, sizeof why) == 0 &&
         req->gpus > at.max_per_instance)
-        prov_fail(err, PROV_INVALID, "gcp %s: %s takes at most %d per instance, not %d", zone,
-                  at.name, at.max_per_instance, req->gpus);
+        prov_error_set(err, PROV_INVALID, "gcp %s: %s takes at most %d per instance, not %d", zone,
+                       at.name, at.max_per_instance, req->gpus);
     core_http_response_release(&rs);
 }
 
@@ -471,7 +477,7 @@ static int adopt_existing(struct gcp *g, const char *zone, const char *name,
     struct prov_error e2;
     if (get_instance(g, zone, name, out, &e2) == 0 && !strcmp(out->token, req->token))
         return 0;
-    prov_fail(
+    prov_error_set(
         err, PROV_INVALID,
         "gcp %s instances.insert: the name %s is taken by an instance gpuform did not make with "
         "this token",
@@ -492,14 +498,15 @@ static int gcp_create(struct prov *p, const struct prov_create *req, struct prov
 {
     struct gcp *g = (struct gcp *)p;
     if (!req->token || !*req->token || strlen(req->token) > 64) {
-        prov_fail(err, PROV_INVALID,
-                  "gcp: a create needs an idempotency token of 1 to 64 characters");
+        prov_error_set(err, PROV_INVALID,
+                       "gcp: a create needs an idempotency token of 1 to 64 characters");
         return -1;
     }
     const char *accelerator = NULL;
     if (gcp_type_takes_accelerators(req->instance_type) && req->gpu && req->gpus > 0 &&
         !(accelerator = gcp_accelerator_name(req->gpu))) {
-        prov_fail(err, PROV_INVALID, "gcp: GCE has no accelerator type for GPU '%s'", req->gpu);
+        prov_error_set(err, PROV_INVALID, "gcp: GCE has no accelerator type for GPU '%s'",
+                       req->gpu);
         return -1;
     }
     char zone[64], name[64], rid[37];
@@ -511,7 +518,7 @@ static int gcp_create(struct prov *p, const struct prov_create *req, struct prov
     gcp_request_id("insert", req->token, rid);
     char *body = gcp_insert_body(req, zone, name, image_for(req), accelerator);
     if (!body) {
-        prov_fail(err, PROV_TRANSIENT, "out of memory");
+        prov_error_set(err, PROV_TRANSIENT, "out of memory");
         return -1;
     }
     struct call c;

@@ -374,6 +374,14 @@ char *gcp_insert_body(const struct prov_create *c, const char *zone, const char 
                              !c->spot, "provisioningModel", c->spot ? "SPOT" : "STANDARD");
     if (!root)
         return NULL;
+    json_t *labels = json_object_get(root, "labels");
+    for (size_t i = 0; i < c->ntags; i++) { /* the workload's labels, made label-safe */
+        char k[64], v[64];
+        gcp_label_key(c->tags[i].key, k);
+        gcp_label_value(c->tags[i].value, v);
+        if (!json_object_get(labels, k)) /* gpuform's own win */
+            json_object_set_new(labels, k, json_string(v));
+    }
     if (c->spot)
         json_object_set_new(json_object_get(root, "scheduling"), "instanceTerminationAction",
                             json_string("DELETE"));

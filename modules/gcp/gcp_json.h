@@ -84,7 +84,8 @@ int gcp_parse_serial_output(const char *body, size_t len, char **text, char *why
 
 /*
  * The instances.insert body for `c` as NAME in ZONE: machineType, labels (stack, address,
- * token, sanitised), metadata items (the exact stack, address and token, and user_data as
+ * token, and the workload's labels c->tags, made label-safe; gpuform's own win a clash),
+ * metadata items (the exact stack, address and token, and user_data as
  * startup-script), a boot disk from `image`, the default network with an external address,
  * scheduling (onHostMaintenance TERMINATE, as GPUs require; SPOT with
  * instanceTerminationAction DELETE, or STANDARD), and guestAccelerators for types that take

@@ -54,6 +54,7 @@ static const char spec_text[] = "version: 1\n"
 struct fixture {
     char dir[64];
     FILE *log; /* the engine's progress lines; NULL: stderr */
+    bool live; /* as on a terminal: a status line under the events */
     struct sim_world *world;
     struct sim_server *server;
     char endpoint[64];
@@ -241,7 +242,7 @@ static size_t apply(struct fixture *f, bool destroy, int *rc, struct exec_result
                             .state = f->st,
                             .clouds = &f->cloud,
                             .nclouds = 1};
-    struct exec_options o = {.parallelism = 4, .backoff_ms = 1, .log = f->log};
+    struct exec_options o = {.parallelism = 4, .backoff_ms = 1, .log = f->log, .live = f->live};
     struct exec *x = exec_new(&in, &o);
     assert_non_null(x);
     *rc = exec_run(x, &df, res);
@@ -567,6 +568,25 @@ static void test_a_workloads_deletes_wait_for_its_creates(void **state)
     assert_int_equal(live(f, ""), 3);
 }
 
+static void test_a_terminal_gets_a_status_line_that_the_summary_replaces(void **state)
+{
+    struct fixture *f = *state;
+    f->live = true;
+    struct exec_result res;
+    int rc;
+    size_t changes;
+    char *log = apply_logged(f, &rc, &res, &changes);
+    assert_int_equal(rc, 0);
+    assert_int_equal(res.created, 3);
+    /* each event line clears the status line first, and the status line follows it */
+    assert_non_null(strstr(log, "\r\033[Ktrain[0]: creating"));
+    assert_non_null(strstr(log, " of 3 done, "));
+    /* the run ends on a cleared line, so the summary stands alone */
+    size_t n = strlen(log);
+    assert_true(n > 4 && strcmp(log + n - 4, "\r\033[K") == 0);
+    free(log);
+}
+
 static void test_a_service_keeps_an_old_replica_when_its_new_one_fails(void **state)
 {
     struct fixture *f = *state;
@@ -710,6 +730,8 @@ int main(void)
             setup_no_room_anywhere, teardown),
         cmocka_unit_test_setup_teardown(test_a_workloads_deletes_wait_for_its_creates, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_terminal_gets_a_status_line_that_the_summary_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_service_keeps_an_old_replica_when_its_new_one_fails,
                                         setup_service, teardown),
         cmocka_unit_test_setup_teardown(test_an_auth_error_stops_the_run_and_saves_the_state, setup,

@@ -291,6 +291,9 @@ static void test_gcp_insert_body_says_what_gce_needs(void **state)
                             .user_data = "#!/bin/sh\necho hi\n",
                             .gpu = "V100",
                             .gpus = 1};
+    struct prov_tag tags[] = {{"Team", "ML Research"}, {"9lives", "x"}, {"gpuform-stack", "no"}};
+    c.tags = tags;
+    c.ntags = 3;
     char *body = gcp_insert_body(&c, "us-central1-a", "gf-train-0-0011223344",
                                  "projects/p/global/images/family/f", "nvidia-tesla-v100");
     assert_non_null(body);
@@ -306,6 +309,10 @@ static void test_gcp_insert_body_says_what_gce_needs(void **state)
     json_t *labels = json_object_get(j, "labels");
     assert_string_equal(json_string_value(json_object_get(labels, "gpuform-stack")), "prod_eu");
     assert_string_equal(json_string_value(json_object_get(labels, "gpuform-token")), "gf-abc");
+    /* the workload's labels, label-safe; gpuform's own keep their values */
+    assert_string_equal(json_string_value(json_object_get(labels, "team")), "ml_research");
+    assert_string_equal(json_string_value(json_object_get(labels, "l9lives")), "x");
+    assert_int_equal(json_object_size(labels), 5);
     json_t *ga = json_array_get(json_object_get(j, "guestAccelerators"), 0);
     assert_string_equal(json_string_value(json_object_get(ga, "acceleratorType")),
                         "zones/us-central1-a/acceleratorTypes/nvidia-tesla-v100");
