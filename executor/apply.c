@@ -268,6 +268,22 @@ static const char *api_zone(const struct plan_offer *o)
 
 /* ---- the filtered catalog ---- */
 
+/* Whether a healthy node of the state runs on this offer's market (a zone-less offer covers
+ * its region's zones): a block stops new placements there, never moves a node that runs. */
+static bool occupied(const struct state *st, const char *cloud, const struct plan_offer *o,
+                     bool spot)
+{
+    for (size_t i = 0; i < st->nnodes; i++) {
+        const struct state_node *n = &st->nodes[i];
+        const struct state_placement *p = &n->placement;
+        if (n->status == STATE_RUNNING && !n->tainted && n->verify != STATE_VERIFY_FAILED &&
+            p->spot == spot && !strcmp(p->cloud, cloud) && !strcmp(p->region, o->region) &&
+            (!*o->zone || !strcmp(p->zone, o->zone)) && !strcmp(p->instance_type, o->instance_type))
+            return true;
+    }
+    return false;
+}
+
 struct plan_catalog *exec_catalog_unblocked(const struct plan_catalog *cat, const struct state *st,
                                             int64_t now)
 {
@@ -286,12 +302,21 @@ struct plan_catalog *exec_catalog_unblocked(const struct plan_catalog *cat, cons
     for (size_t i = 0; i < cat->noffers; i++) {
         struct plan_offer o = cat->offers[i];
         const char *cloud = core_cloud_name(o.cloud);
+        /* blocked: closed to new nodes; a market where nodes run stays for them alone */
         if (st && o.ondemand >= 0 &&
-            state_blocked(st, cloud, o.region, o.zone, o.instance_type, false, now))
-            o.ondemand = -1;
+            state_blocked(st, cloud, o.region, o.zone, o.instance_type, false, now)) {
+            if (occupied(st, cloud, &o, false))
+                o.blocked_ondemand = true;
+            else
+                o.ondemand = -1;
+        }
         if (st && o.spot >= 0 &&
-            state_blocked(st, cloud, o.region, o.zone, o.instance_type, true, now))
-            o.spot = -1;
+            state_blocked(st, cloud, o.region, o.zone, o.instance_type, true, now)) {
+            if (occupied(st, cloud, &o, true))
+                o.blocked_spot = true;
+            else
+                o.spot = -1;
+        }
         if (o.ondemand >= 0 || o.spot >= 0)
             c->offers[c->noffers++] = o;
     }

@@ -103,8 +103,10 @@ int exec_replay(struct state_backend *b, struct state *st, const struct exec_clo
 /*
  * A copy of `cat` without the offers the state's blocklist covers at `now` (a blocked
  * spot market removes only the spot price, a blocked on-demand one only the on-demand
- * price). Strings are borrowed from `cat`, which must outlive the copy; free it with
- * plan_catalog_free. NULL when out of memory.
+ * price), except where a healthy node of the state runs: that market stays, marked blocked
+ * (plan_offer.blocked_*), so the planner keeps the nodes there and places no new one: a
+ * block keeps new nodes away, it never moves one that runs. Strings are borrowed from `cat`, which
+ * must outlive the copy; free it with plan_catalog_free. NULL when out of memory.
  */
 struct plan_catalog *exec_catalog_unblocked(const struct plan_catalog *cat, const struct state *st,
                                             int64_t now);

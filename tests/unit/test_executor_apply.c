@@ -538,6 +538,30 @@ static void readdress(struct fixture *f, const char *from, const char *to)
     state_remove(f->st, from);
 }
 
+static void test_a_block_moves_no_node_that_runs_there(void **state)
+{
+    struct fixture *f = *state;
+    struct exec_result res;
+    int rc;
+    assert_int_equal(apply(f, false, &rc, &res), 3); /* all in us-east-1a, the cheaper */
+    struct state_block b = {"aws",
+                            "us-east-1",
+                            "us-east-1a",
+                            "g5.xlarge",
+                            false,
+                            "capacity",
+                            "InsufficientInstanceCapacity",
+                            time(NULL),
+                            time(NULL) + 3600};
+    assert_int_equal(state_block_put(f->st, &b), 0);
+    assert_int_equal(apply(f, false, &rc, &res), 0); /* the three stay */
+    assert_int_equal(live(f, "us-east-1a"), 3);
+    state_remove(f->st, "train[2]"); /* a node to make anew: not in the blocked zone */
+    assert_int_equal(apply(f, false, &rc, &res), 1);
+    assert_int_equal(rc, 0);
+    assert_string_equal(state_find(f->st, "train[2]")->placement.zone, "us-east-1b");
+}
+
 static void test_a_workloads_deletes_wait_for_its_creates(void **state)
 {
     struct fixture *f = *state;
@@ -728,6 +752,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_no_capacity_anywhere_fails_each_node_after_blocking_every_offer,
             setup_no_room_anywhere, teardown),
+        cmocka_unit_test_setup_teardown(test_a_block_moves_no_node_that_runs_there, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_a_workloads_deletes_wait_for_its_creates, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
