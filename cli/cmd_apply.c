@@ -31,6 +31,7 @@
 #include "executor/state.h"
 #include "modules/cloudsim/sim.h"
 #include "modules/provider.h"
+#include "modules/state/state_backends.h"
 #include "parser/spec.h"
 #include "planner/catalog.h"
 #include "planner/plan.h"
@@ -148,11 +149,12 @@ struct sim_run {
 };
 
 /*
- * Starts cloudsim on a free loopback port. Its world is kept in cloudsim.json beside the
- * state (loaded at start, saved before each RunInstances or TerminateInstances reply), so
- * successive --sim runs of a stack see the instances the earlier ones made.
+ * Starts cloudsim on a free loopback port. Its world is kept in cloudsim.json in the
+ * stack's local state directory, beside a local state file (loaded at start, saved before
+ * each RunInstances or TerminateInstances reply), so successive --sim runs of a stack see
+ * the instances the earlier ones made.
  */
-static int sim_start(const char *config, const char *state_file, struct sim_run *s)
+static int sim_start(const char *config, const char *state_dir, struct sim_run *s)
 {
     const char *akid = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
     if (!akid || !*akid || !secret || !*secret) {
@@ -185,9 +187,12 @@ static int sim_start(const char *config, const char *state_file, struct sim_run 
         fprintf(stderr, "gpuform: cloudsim did not start\n");
         return -1;
     }
-    const char *slash = strrchr(state_file, '/');
-    snprintf(s->path, sizeof s->path, "%.*scloudsim.json",
-             slash ? (int)(slash - state_file + 1) : 0, state_file);
+    if (mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "gpuform: cannot make '%s' for cloudsim's world: %s\n", state_dir,
+                strerror(errno));
+        return -1;
+    }
+    snprintf(s->path, sizeof s->path, "%s/cloudsim.json", state_dir);
     s->world = sim_world_new(&c);
     char err[256] = "";
     if (s->world && sim_world_load(s->world, s->path, err) != 0) {
@@ -354,7 +359,7 @@ struct run {
 static int open_state(struct run *r)
 {
     struct state_err err;
-    r->b = state_local_open(r->spec->state_file, &err);
+    r->b = state_backend_open(r->spec, NULL, NULL, &err);
     if (!r->b) {
         fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
@@ -374,7 +379,7 @@ static int open_state(struct run *r)
         state_lock_info_describe(&stale, who, sizeof who);
         fprintf(stderr, "gpuform: took over the lock left by %s, a run that is gone\n", who);
     }
-    if (state_load(r->b, r->spec->state_file, &r->st, &err) != 0) {
+    if (state_load(r->b, r->b->ops->where(r->b), &r->st, &err) != 0) {
         fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
     }
@@ -728,13 +733,9 @@ static int run_apply(struct run *r)
         fprintf(stderr, "%s: can't plan without a catalog\n", r->o.path);
         return -1;
     }
-    if (!r->spec->state_file) {
-        fprintf(stderr, "gpuform: the stack has no state file to record what it creates\n");
-        return -1;
-    }
     if (open_state(r) != 0)
         return -1;
-    if (r->o.sim && sim_start(r->o.sim_config, r->spec->state_file, &r->sim) != 0)
+    if (r->o.sim && sim_start(r->o.sim_config, r->spec->state_dir, &r->sim) != 0)
         return -1;
     /* a journal left by a killed run is settled before anything is planned */
     char *jtext = NULL;
