@@ -233,9 +233,10 @@ static int call(struct etcd *e, const char *path, json_t *body, json_t **reply,
             *reply = j;
             j = NULL;
             rc = 0;
-        } else if (hrc == 0) {
-            snprintf(last, sizeof last, "etcd at %s answered %s with something that is not JSON",
-                     ep, path);
+        } else if (hrc == 0 || (he.cls == CORE_HTTP_ERR_STATUS && rs.body.len)) {
+            snprintf(last, sizeof last, "etcd at %s answered %s with %s: %.200s", ep, path,
+                     hrc == 0 ? "something that is not JSON" : "an error",
+                     rs.body.data ? rs.body.data : "");
         } else if (he.cls == CORE_HTTP_ERR_STATUS && json_is_object(j)) {
             const char *msg = json_string_value(json_object_get(j, "error"));
             snprintf(last, sizeof last, "etcd at %s: %s (%s)", ep, msg ? msg : "an error", path);
@@ -294,10 +295,17 @@ static int authenticate(struct etcd *e, const char *endpoint, struct state_err *
         rc = e->token ? 0 : state_fail(err, "out of memory");
     } else {
         const char *msg = json_string_value(json_object_get(j, "error"));
+        char plain[240] = "";
+        if (!msg && rs.body.len) /* the gateway answers some refusals in plain text */
+            snprintf(plain, sizeof plain, "%.*s", (int)strcspn(rs.body.data, "\r\n"), rs.body.data);
         rc = state_fail(err,
                         "etcd at %s refused user '%s': %s; check ETCDCTL_USER and "
-                        "ETCDCTL_PASSWORD",
-                        endpoint, e->user, msg ? msg : he.message);
+                        "ETCDCTL_PASSWORD (and that a client certificate, if any, has no Common "
+                        "Name: etcd's JSON gateway refuses those when auth is on)",
+                        endpoint, e->user,
+                        msg      ? msg
+                        : *plain ? plain
+                                 : he.message);
     }
     json_decref(j);
     core_http_response_release(&rs);
