@@ -465,11 +465,13 @@ static int try_lock(struct s3 *s, struct state_lock_info *holder, int64_t *expir
         size_t len = 0;
         rc = get_object(s, s->k_lock, &text, &len, cur, sizeof cur, err);
         bool parsed = rc == 0 && text && state_lock_info_parse(text, len, holder, expires);
-        if (rc == 0 && text && (!parsed || *expires <= (int64_t)time(NULL))) {
-            /* expired (or unreadable garbage, which nobody can renew): take it over */
+        if (rc == 0 && text && !parsed)
+            snprintf(holder->id, sizeof holder->id, "?"); /* held; never taken unread */
+        if (rc == 0 && parsed && *expires > 0 && *expires <= (int64_t)time(NULL)) {
+            /* expired: take it over, on the condition that it is still that record */
             rc = put_object(s, s->k_lock, rec, strlen(rec), cur, false, &won, etag, sizeof etag,
                             err);
-            *took_over = won && parsed;
+            *took_over = won;
         }
         free(text);
     }
@@ -495,6 +497,7 @@ static int s3_lock(struct state_backend *b, const struct state_lock_info *me, do
         return 0;
     s->me = *me;
     double deadline = mono_now() + (timeout_s > 0 ? timeout_s : 0);
+    int vanished = 0;
     for (;;) {
         int64_t expires = 0;
         bool took_over;
@@ -509,6 +512,13 @@ static int s3_lock(struct state_backend *b, const struct state_lock_info *me, do
             break;
         }
         *holder = seen;
+        if (!seen.id[0] && ++vanished < 50)
+            continue; /* released between our create and our look: try again */
+        if (mono_now() >= deadline && !strcmp(holder->id, "?"))
+            return state_fail(err,
+                              "the lock s3://%s/%s holds a record gpuform can't read; if no run "
+                              "holds it, delete that object",
+                              s->bucket, s->k_lock);
         if (mono_now() >= deadline) {
             char who[512] = "another gpuform run";
             if (holder->id[0])
