@@ -240,15 +240,25 @@ static int get_object(struct s3 *s, const char *object, char **text, size_t *len
     return rc;
 }
 
+/* What a failed conditional PUT found in place (text NULL: nothing). */
+struct found {
+    char *text;
+    size_t len;
+    char etag[160];
+};
+
 /*
  * PUTs an object under a condition. 0 with *won true and the new ETag, or *won false when
  * the condition failed (checked again by content: a retried request whose first attempt
- * landed is a success); -1 on an error.
+ * landed is a success), with what is there now in *found when it is not NULL (free
+ * found->text); -1 on an error.
  */
 static int put_object(struct s3 *s, const char *object, const char *text, size_t len,
                       const char *if_match, bool if_none_match, bool *won, char *etag,
-                      size_t etaglen, struct state_err *err)
+                      size_t etaglen, struct found *found, struct state_err *err)
 {
+    if (found)
+        memset(found, 0, sizeof *found);
     *won = false;
     struct core_http_response rs;
     struct s3_call c = {.method = "PUT",
@@ -262,14 +272,17 @@ static int put_object(struct s3 *s, const char *object, const char *text, size_t
         *won = true;
         copy_etag(&rs, etag, etaglen);
     } else if (rc == 0 && (if_match || if_none_match) && precondition_failed(rs.status)) {
-        char *have = NULL, have_etag[160];
-        size_t have_len = 0;
-        rc = get_object(s, object, &have, &have_len, have_etag, sizeof have_etag, err);
-        if (rc == 0 && have && have_len == len && memcmp(have, text, len) == 0) {
+        struct found f;
+        memset(&f, 0, sizeof f);
+        rc = get_object(s, object, &f.text, &f.len, f.etag, sizeof f.etag, err);
+        if (rc == 0 && f.text && f.len == len && memcmp(f.text, text, len) == 0) {
             *won = true;
-            snprintf(etag, etaglen, "%s", have_etag);
+            snprintf(etag, etaglen, "%s", f.etag);
         }
-        free(have);
+        if (found && rc == 0 && !*won)
+            *found = f;
+        else
+            free(f.text);
     } else if (rc == 0) {
         rc = s3_failed(s, "cannot write", object, &rs, err);
     }
@@ -332,34 +345,29 @@ static int s3_write(struct state_backend *b, const char *text, size_t len, struc
         int rc = get_object(s, s->key, &old, &old_len, old_etag, sizeof old_etag, err);
         if (rc == 0 && old && strcmp(old_etag, s->etag) == 0)
             rc = put_object(s, s->k_backup, old, old_len, NULL, false, &won, ignored,
-                            sizeof ignored, err);
+                            sizeof ignored, NULL, err);
         free(old);
         if (rc != 0)
             return -1;
     }
     bool won = false;
-    char etag[160];
+    char etag[160], now[160];
+    struct found f;
     if (put_object(s, s->key, text, len, s->read_done ? s->etag : NULL,
-                   !s->read_done || !s->etag[0], &won, etag, sizeof etag, err) != 0)
+                   !s->read_done || !s->etag[0], &won, etag, sizeof etag, &f, err) != 0)
         return -1;
     if (won) {
         snprintf(s->etag, sizeof s->etag, "%s", etag);
         s->read_done = true;
         return 0;
     }
+    state_describe_text(f.text, f.len, now, sizeof now);
+    free(f.text);
     if (!s->read_done)
         return state_fail(err,
                           "refusing to write s3://%s/%s: the state there was not read first "
                           "(gpuform never writes over a state it could not read)",
                           s->bucket, s->key);
-    char *have = NULL, have_etag[160], now[160];
-    size_t have_len = 0;
-    struct state_err gerr;
-    if (get_object(s, s->key, &have, &have_len, have_etag, sizeof have_etag, &gerr) == 0)
-        state_describe_text(have, have_len, now, sizeof now);
-    else
-        snprintf(now, sizeof now, "something this run can't read");
-    free(have);
     return state_fail(err,
                       "the state at s3://%s/%s changed since this run read it (it now holds %s): "
                       "another writer, or a run whose lock expired, wrote it; nothing was "
@@ -419,7 +427,7 @@ static void *keeper_main(void *arg)
         char next[160];
         struct state_err err;
         int rc = rec ? put_object(s, s->k_lock, rec, strlen(rec), etag, false, &won, next,
-                                  sizeof next, &err)
+                                  sizeof next, NULL, &err)
                      : -1;
         free(rec);
         pthread_mutex_lock(&s->mu);
@@ -459,21 +467,20 @@ static int try_lock(struct s3 *s, struct state_lock_info *holder, int64_t *expir
         return state_fail(err, "out of memory");
     bool won = false;
     char etag[160];
-    int rc = put_object(s, s->k_lock, rec, strlen(rec), NULL, true, &won, etag, sizeof etag, err);
+    struct found f;
+    int rc =
+        put_object(s, s->k_lock, rec, strlen(rec), NULL, true, &won, etag, sizeof etag, &f, err);
     if (rc == 0 && !won) {
-        char *text = NULL, cur[160];
-        size_t len = 0;
-        rc = get_object(s, s->k_lock, &text, &len, cur, sizeof cur, err);
-        bool parsed = rc == 0 && text && state_lock_info_parse(text, len, holder, expires);
-        if (rc == 0 && text && !parsed)
+        bool parsed = f.text && state_lock_info_parse(f.text, f.len, holder, expires);
+        if (f.text && !parsed)
             snprintf(holder->id, sizeof holder->id, "?"); /* held; never taken unread */
-        if (rc == 0 && parsed && *expires > 0 && *expires <= (int64_t)time(NULL)) {
+        if (parsed && *expires > 0 && *expires <= (int64_t)time(NULL)) {
             /* expired: take it over, on the condition that it is still that record */
-            rc = put_object(s, s->k_lock, rec, strlen(rec), cur, false, &won, etag, sizeof etag,
-                            err);
+            rc = put_object(s, s->k_lock, rec, strlen(rec), f.etag, false, &won, etag, sizeof etag,
+                            NULL, err);
             *took_over = won;
         }
-        free(text);
+        free(f.text);
     }
     free(rec);
     if (rc != 0)
@@ -603,7 +610,7 @@ static int s3_journal_append(struct state_backend *b, const char *line, size_t l
     snprintf(object, sizeof object, "%s%015lld-%08u", s->k_journal, s->lock_started_ms,
              s->journal_seq++);
     bool won = false;
-    if (put_object(s, object, line, len, NULL, true, &won, etag, sizeof etag, err) != 0)
+    if (put_object(s, object, line, len, NULL, true, &won, etag, sizeof etag, NULL, err) != 0)
         return -1;
     return won ? 0
                : state_fail(err,
