@@ -48,6 +48,15 @@ struct spec_options;
 int cli_load_stack(const char *path, const struct spec_options *opts, struct core_diags *d,
                    struct spec **out);
 
+struct state;
+
+/*
+ * Reads the stack's state, if it has one, without locking (for commands that write
+ * nothing). Returns 0 with *out (NULL when there is no state yet; the caller frees it), or
+ * -1 after printing why: a state that can't be read is an error, never silently "no state".
+ */
+int cli_read_state(const struct spec *spec, struct state **out);
+
 struct plan_result;
 
 /*
@@ -62,6 +71,21 @@ int cli_plan_policies(const struct spec *spec, const struct plan_result *res,
 /* "PATH: N errors, M warnings" on stderr, after a stack's diagnostics. */
 void cli_report_counts(const char *path, size_t errors, size_t warnings, bool strict_failed);
 
+/* `gpuform plan --refresh-only`: what the plan command passes on (cmd_apply.c runs it). */
+struct cli_plan_refresh {
+    const char *path;
+    bool sim;
+    const char *sim_config;
+    bool json, detailed_exitcode;
+    const char *const *vars;
+    size_t nvars;
+};
+
+/* Refreshes the stack's state in memory (no lock, nothing written) and reports the drift:
+ * text, or JSON with `json`. Returns CLI_OK, CLI_CHANGES (drift that would change the state,
+ * with detailed_exitcode) or CLI_ERROR. */
+int cli_plan_refresh_only(const struct cli_plan_refresh *pr);
+
 int cmd_validate(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
@@ -74,6 +98,7 @@ int cmd_version(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_state(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 int cmd_force_unlock(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_cloudsim(int argc, char **argv);

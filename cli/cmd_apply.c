@@ -11,6 +11,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "cli/build_info.h"
+#include "cli/saved_plan.h"
 #include "core/cloud.h"
 #include "core/diag.h"
 #include "executor/apply.h"
@@ -44,13 +46,22 @@
 struct aopts {
     bool destroy, auto_approve, sim;
     bool refresh_only; /* `gpuform refresh`: settle, refresh, write; no plan */
-    bool import;       /* `gpuform import ADDRESS ID`: adopt an instance */
+    bool plan_refresh; /* `gpuform plan --refresh-only`: refresh in memory, report, write nothing */
+    bool json, detailed_exitcode;
+    bool import; /* `gpuform import ADDRESS ID`: adopt an instance */
     const char *import_address, *import_id;
     int parallelism;
     double lock_timeout;
     const char *catalog, *sim_config, *path;
     const char *overrides[64]; /* --override-policy NAME */
     size_t noverrides;
+    const char *vars[256]; /* --var NAME=VALUE */
+    size_t nvars;
+    const char *targets[256]; /* --target ADDR */
+    size_t ntargets;
+    const char *plan_file; /* `apply FILE`: a saved plan */
+    enum plan_solver solver;
+    double time_limit;
 };
 
 /* "30", "30s", "5m", "1h": seconds; -1 when not a duration. */
@@ -109,6 +120,14 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv, stru
             if (o->noverrides == sizeof o->overrides / sizeof *o->overrides)
                 return cli_usage_error(cmd, "too many --override-policy options");
             o->overrides[o->noverrides++] = argv[++i];
+        } else if (!strcmp(a, "--var") || !strcmp(a, "--target")) {
+            if (!val)
+                return cli_usage_error(cmd, "option '%s' needs a value", a);
+            bool var = !strcmp(a, "--var");
+            size_t *n = var ? &o->nvars : &o->ntargets;
+            if (*n == 256)
+                return cli_usage_error(cmd, "more than 256 %s options", a);
+            (var ? o->vars : o->targets)[(*n)++] = argv[++i];
         } else if (!strcmp(a, "--sim")) {
             o->sim = true;
             /* `--sim CONFIG PATH`: a YAML file followed by the stack */
@@ -134,6 +153,14 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv, stru
     }
     if (!o->path)
         o->path = ".";
+    if (!o->import && !o->refresh_only && saved_plan_sniff(o->path)) {
+        if (o->destroy)
+            return cli_usage_error(cmd, "destroy takes a stack, not a saved plan");
+        if (o->nvars || o->ntargets || o->catalog || o->noverrides)
+            return cli_usage_error(cmd, "a saved plan carries its own variables, targets, "
+                                        "catalog and policy overrides: pass none of them");
+        o->plan_file = o->path;
+    }
     if (o->import && !o->import_id)
         return cli_usage_error(cmd, "import takes the node's ADDRESS and the instance ID");
     return CLI_OK;
@@ -303,32 +330,6 @@ static void sig_stop(struct sigctl *c)
 
 /* ---- the command ---- */
 
-static void print_changes(const struct diff *df)
-{
-    for (size_t i = 0; i < df->nchanges; i++) {
-        const struct diff_change *c = &df->changes[i];
-        if (c->action == DIFF_NOOP)
-            continue;
-        const char *mark = c->action == DIFF_CREATE ? "+" : c->action == DIFF_DELETE ? "-" : "-/+";
-        if (c->want) {
-            const struct plan_offer *o = c->want->offer;
-            printf("  %-3s %s  %s %s %s%s  $%.2f/h%s%s\n", mark, c->address,
-                   core_cloud_name(o->cloud), *o->zone ? o->zone : o->region, o->instance_type,
-                   c->want->spot ? " spot" : "", c->want->hourly,
-                   c->action == DIFF_REPLACE ? "  # " : "",
-                   c->action == DIFF_REPLACE ? c->reason : "");
-        } else {
-            const struct state_node *h = c->have;
-            printf("  %-3s %s  %s %s %s (%s)\n", mark, c->address, h->placement.cloud,
-                   *h->placement.zone ? h->placement.zone : h->placement.region,
-                   h->placement.instance_type, *h->cloud_id ? h->cloud_id : "id unknown");
-        }
-    }
-    printf("\n%zu to create, %zu to replace, %zu to destroy; $%.2f/h -> $%.2f/h\n", df->ncreate,
-           df->nreplace, df->ndelete, df->hourly_before, df->hourly_after);
-    fflush(stdout);
-}
-
 static bool confirm(const char *what)
 {
     fprintf(stderr, "\nDo you want to %s? Only 'yes' is accepted: ", what);
@@ -352,8 +353,13 @@ struct run {
     struct sim_run sim;
     struct exec_cloud clouds[CORE_CLOUD_COUNT];
     size_t nclouds;
+    bool clouds_open; /* open_clouds ran (it opens each cloud once) */
     struct sigctl sc;
     struct policy_set *ps; /* the stack's hook files, loaded once */
+    struct saved_plan sp;  /* `apply FILE` */
+    struct cli_envlog env; /* the stack's environment lookups, for the saved plan's digest */
+    bool st_existed;       /* the state existed before this run */
+    bool exit_changes;     /* plan --refresh-only --detailed-exitcode found drift: exit 2 */
 };
 
 static int open_state(struct run *r)
@@ -369,8 +375,10 @@ static int open_state(struct run *r)
                      : r->o.refresh_only ? "refresh"
                      : r->o.destroy      ? "destroy"
                                          : "apply";
-    if (state_lock_info_self(&me, op, GPUFORM_VERSION) != 0 ||
-        r->b->ops->lock(r->b, &me, r->o.lock_timeout, &holder, &stale, &err) != 0) {
+    stale.id[0] = '\0';
+    if (!r->o.plan_refresh && /* a plan reads without the lock, as `gpuform plan` does */
+        (state_lock_info_self(&me, op, GPUFORM_VERSION) != 0 ||
+         r->b->ops->lock(r->b, &me, r->o.lock_timeout, &holder, &stale, &err) != 0)) {
         fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
     }
@@ -383,6 +391,7 @@ static int open_state(struct run *r)
         fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
     }
+    r->st_existed = r->st != NULL;
     if (!r->st && !(r->st = state_new(r->spec->stack))) {
         fprintf(stderr, "gpuform: out of memory\n");
         return -1;
@@ -390,16 +399,29 @@ static int open_state(struct run *r)
     return 0;
 }
 
-/* Opens a provider for each cloud that has one (aws), once; the credentials are needed
- * only when there is something to do. */
+/* Whether the stack declares `cloud` or the state has a node on it. */
+static bool cloud_used(const struct run *r, const char *cloud)
+{
+    for (size_t i = 0; i < r->spec->nclouds; i++)
+        if (!strcmp(r->spec->clouds[i].name, cloud))
+            return true;
+    for (size_t i = 0; r->st && i < r->st->nnodes; i++)
+        if (!strcmp(r->st->nodes[i].placement.cloud, cloud))
+            return true;
+    return false;
+}
+
+/* Opens a provider for each cloud the stack or its state uses that has one, once; the
+ * credentials are needed only when there is something to do, and only for those clouds. */
 static int open_clouds(struct run *r)
 {
-    if (r->nclouds > 0)
+    if (r->clouds_open)
         return 0;
+    r->clouds_open = true;
     for (int c = 0; c < CORE_CLOUD_COUNT; c++) {
         const char *name = core_cloud_name((enum core_cloud)c);
         const struct prov_ops *ops = prov_find(name);
-        if (!ops)
+        if (!ops || !cloud_used(r, name))
             continue;
         struct prov_config cfg = {.endpoint = r->o.sim ? r->sim.endpoint : NULL};
         struct prov_error pe;
@@ -439,14 +461,35 @@ static struct prov *cloud_prov(void *ctx, const char *cloud)
     return NULL;
 }
 
+/* `plan --refresh-only --json`: the drift as a document (docs/plan-json.md). */
+static void print_drift_json(const struct run *r, const struct refresh_result *rr)
+{
+    static const char *const kinds[] = {"gone", "changed", "unknown"};
+    json_t *items = json_array();
+    for (size_t i = 0; items && i < rr->n; i++)
+        json_array_append_new(items,
+                              json_pack("{s:s, s:s, s:s, s:s}", "address", rr->items[i].address,
+                                        "id", rr->items[i].id, "kind", kinds[rr->items[i].kind],
+                                        "detail", rr->items[i].detail));
+    json_t *doc = json_pack("{s:s, s:s, s:I, s:I, s:o}", "stack", r->spec->stack, "lineage",
+                            r->st->lineage, "serial", (json_int_t)r->st->serial, "list_calls",
+                            (json_int_t)rr->calls, "drift", items);
+    if (doc) {
+        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+    }
+    json_decref(doc);
+}
+
 /*
  * Refresh before planning: one list call per cloud and region of the state and of the
  * spec's regions (for clouds with a provider). Instances gone out of band (terminated,
  * reclaimed as spot) leave the state, which is written at once; drift is reported.
  */
-static int refresh(struct run *r, size_t *ndrift)
+static int refresh(struct run *r, size_t *ndrift, size_t *ngone)
 {
     *ndrift = 0;
+    *ngone = 0;
     if (open_clouds(r) != 0)
         return -1;
     struct refresh_place extra[256];
@@ -465,13 +508,18 @@ static int refresh(struct run *r, size_t *ndrift)
     size_t gone = 0;
     for (size_t i = 0; i < rr.n; i++) {
         static const char *const what[] = {"gone", "changed", "not in the state"};
-        fprintf(stderr, "%s: %s: %s\n", rr.items[i].address[0] ? rr.items[i].address : "?",
-                what[rr.items[i].kind], rr.items[i].detail);
+        if (!r->o.json)
+            fprintf(r->o.plan_refresh ? stdout : stderr, "%s: %s: %s\n",
+                    rr.items[i].address[0] ? rr.items[i].address : "?", what[rr.items[i].kind],
+                    rr.items[i].detail);
         gone += rr.items[i].kind == REFRESH_GONE;
     }
     *ndrift = rr.n;
+    *ngone = gone;
+    if (r->o.plan_refresh && r->o.json)
+        print_drift_json(r, &rr);
     refresh_result_release(&rr);
-    if (gone == 0)
+    if (gone == 0 || r->o.plan_refresh) /* a plan writes nothing */
         return 0;
     struct state_err err;
     if (state_save(r->b, r->st, &err) != 0) {
@@ -496,7 +544,8 @@ static int make_plan(struct run *r)
         fprintf(stderr, "gpuform: out of memory\n");
         return -1;
     }
-    struct plan_options po = {.solver = PLAN_SOLVER_FAST, .current = cur, .ncurrent = ncur};
+    struct plan_options po = {
+        .solver = r->o.solver, .time_limit_s = r->o.time_limit, .current = cur, .ncurrent = ncur};
     if (plan_solve(r->spec, r->unblocked, &po, &r->d, &r->plan) != 0) {
         core_diags_sort(&r->d);
         core_diags_render(&r->d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
@@ -516,7 +565,10 @@ static int execute(struct run *r, const struct plan_result *plan)
                             .state = r->st,
                             .clouds = r->clouds,
                             .nclouds = r->nclouds};
-    struct exec_options eo = {.parallelism = r->o.parallelism};
+    const char *term = getenv("TERM");
+    struct exec_options eo = {.parallelism = r->o.parallelism,
+                              /* a terminal gets a live status line; CI, one line per event */
+                              .live = isatty(STDERR_FILENO) && !(term && !strcmp(term, "dumb"))};
     struct exec *x = exec_new(&in, &eo);
     if (!x) {
         fprintf(stderr, "gpuform: out of memory\n");
@@ -529,12 +581,12 @@ static int execute(struct run *r, const struct plan_result *plan)
     exec_free(x);
     if (res.error[0])
         fprintf(stderr, "gpuform: error: %s\n", res.error);
-    printf("%s %s: %zu created, %zu replaced, %zu destroyed, %zu failed",
+    printf("%s %s: %zu created, %zu replaced, %zu updated, %zu destroyed, %zu failed",
            r->o.destroy ? "Destroy" : "Apply",
            rc == 0           ? "complete"
            : res.interrupted ? "interrupted"
                              : "incomplete",
-           res.created, res.replaced, res.deleted, res.failed);
+           res.created, res.replaced, res.updated, res.deleted, res.failed);
     if (res.failovers)
         printf("; %zu placement%s given up for capacity or quota (blocked for an hour)",
                res.failovers, res.failovers == 1 ? "" : "s");
@@ -612,9 +664,10 @@ static void after_apply(struct run *r)
     core_diags_init(&d, 50);
     for (size_t k = 0; k < r->df.nchanges; k++) {
         const struct diff_change *c = &r->df.changes[k];
-        const struct state_node *n = c->action == DIFF_CREATE || c->action == DIFF_REPLACE
-                                         ? state_find(r->st, c->address)
-                                         : NULL;
+        const struct state_node *n =
+            c->action == DIFF_CREATE || c->action == DIFF_REPLACE || c->action == DIFF_UPDATE
+                ? state_find(r->st, c->address)
+                : NULL;
         if (n)
             policy_after_apply(r->ps, json_array_get(nodes, (size_t)(n - r->st->nodes)), &d);
     }
@@ -718,9 +771,119 @@ static int do_import(struct run *r)
     return rc;
 }
 
+/* ---- saved plans: every input must be what the plan was made of ---- */
+
+static int stale(const struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int stale(const struct run *r, const char *fmt, ...)
+{
+    char why[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    fprintf(stderr,
+            "gpuform: the saved plan '%s' is stale: %s.\nNothing was changed. Make a new plan "
+            "('gpuform plan --out %s %s') and apply that.\n",
+            r->o.plan_file, why, r->o.plan_file, r->sp.stack_path);
+    return -1;
+}
+
+/* Reads the saved plan and takes its inputs as the run's options. */
+static int saved_plan_open(struct run *r)
+{
+    char err[768];
+    if (saved_plan_read(r->o.plan_file, &r->sp, err, sizeof err) != 0) {
+        fprintf(stderr, "gpuform: %s\n", err);
+        return -1;
+    }
+    struct aopts *o = &r->o;
+    o->path = r->sp.stack_path;
+    o->catalog = r->sp.catalog_path;
+    o->solver = strcmp(r->sp.solver, "exact") ? PLAN_SOLVER_FAST : PLAN_SOLVER_EXACT;
+    o->time_limit = r->sp.time_limit_s;
+    memcpy(o->vars, r->sp.vars, r->sp.nvars * sizeof *o->vars);
+    o->nvars = r->sp.nvars;
+    memcpy(o->targets, r->sp.targets, r->sp.ntargets * sizeof *o->targets);
+    o->ntargets = r->sp.ntargets;
+    memcpy(o->overrides, r->sp.overrides, r->sp.noverrides * sizeof *o->overrides);
+    o->noverrides = r->sp.noverrides;
+    struct stat sb;
+    if (stat(o->path, &sb) != 0) {
+        fprintf(stderr,
+                "gpuform: the saved plan '%s' was made of the stack '%s', which is not there "
+                "(%s); run apply from the directory plan ran in\n",
+                r->o.plan_file, o->path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The stack and the catalog against the saved plan's digests. */
+static int saved_plan_check_inputs(struct run *r)
+{
+    char sha[65], err[512];
+    if (cli_stack_digest(r->spec, &r->env, r->o.vars, r->o.nvars, sha, err, sizeof err) != 0) {
+        fprintf(stderr, "gpuform: %s\n", err);
+        return -1;
+    }
+    if (strcmp(sha, r->sp.stack_sha256) != 0)
+        return stale(r,
+                     "the stack '%s' changed since the plan was made (a spec or hook file, a "
+                     "variable or an environment value it reads: digest %.12s, was %.12s)",
+                     r->sp.stack_path, sha, r->sp.stack_sha256);
+    if (strcmp(r->cat->sha256, r->sp.catalog_sha256) != 0)
+        return stale(r, "the catalog %s changed since the plan was made (sha256 %.12s, was %.12s)",
+                     r->sp.catalog_path ? r->sp.catalog_path : "built into gpuform", r->cat->sha256,
+                     r->sp.catalog_sha256);
+    return 0;
+}
+
+/* The state, locked and read, against the lineage and serial the plan saw. */
+static int saved_plan_check_state(struct run *r)
+{
+    if (!r->sp.has_state && r->st_existed)
+        return stale(r, "it was made when the stack had no state, and now it has one (serial %llu)",
+                     (unsigned long long)r->st->serial);
+    if (r->sp.has_state && !r->st_existed)
+        return stale(r, "it was made against state serial %llu, and the stack has no state now",
+                     (unsigned long long)r->sp.serial);
+    if (r->sp.has_state && strcmp(r->sp.lineage, r->st->lineage) != 0)
+        return stale(r, "it was made against another state (lineage %s, now %s)", r->sp.lineage,
+                     r->st->lineage);
+    if (r->sp.has_state && r->sp.serial != r->st->serial)
+        return stale(r,
+                     "the state changed since the plan was made (serial %llu, now %llu: another "
+                     "run wrote it)",
+                     (unsigned long long)r->sp.serial, (unsigned long long)r->st->serial);
+    return 0;
+}
+
+/* The changes made now against the ones saved. */
+static int saved_plan_check_changes(struct run *r)
+{
+    char sha[65];
+    if (cli_changes_digest(&r->df, sha) != 0) {
+        fprintf(stderr, "gpuform: out of memory\n");
+        return -1;
+    }
+    if (strcmp(sha, r->sp.changes_sha256) != 0)
+        return stale(r,
+                     "planned again from the same inputs, the changes differ from the saved "
+                     "ones (%zu create, %zu replace, %zu delete now; %zu, %zu, %zu saved): an "
+                     "offer's block expired or the solver's time limit cut it short",
+                     r->df.ncreate, r->df.nreplace, r->df.ndelete, r->sp.ncreate, r->sp.nreplace,
+                     r->sp.ndelete);
+    return 0;
+}
+
 static int run_apply(struct run *r)
 {
-    if (cli_load_stack(r->o.path, &(struct spec_options){0}, &r->d, &r->spec) != 0) {
+    if (r->o.plan_file && saved_plan_open(r) != 0)
+        return -1;
+    cli_envlog_init(&r->env);
+    struct spec_options so = {
+        .vars = r->o.vars, .nvars = r->o.nvars, .getenv = cli_envlog_getenv, .getenv_ud = &r->env};
+    if (cli_load_stack(r->o.path, &so, &r->d, &r->spec) != 0) {
         core_diags_sort(&r->d);
         core_diags_render(&r->d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
         cli_report_counts(r->o.path, r->d.errors, r->d.warnings, false);
@@ -733,7 +896,9 @@ static int run_apply(struct run *r)
         fprintf(stderr, "%s: can't plan without a catalog\n", r->o.path);
         return -1;
     }
-    if (open_state(r) != 0)
+    if (r->o.plan_file && saved_plan_check_inputs(r) != 0)
+        return -1;
+    if (open_state(r) != 0 || (r->o.plan_file && saved_plan_check_state(r) != 0))
         return -1;
     if (r->o.sim && sim_start(r->o.sim_config, r->spec->state_dir, &r->sim) != 0)
         return -1;
@@ -747,15 +912,37 @@ static int run_apply(struct run *r)
     }
     bool journal_left = jtext != NULL;
     free(jtext);
+    if (journal_left && r->o.plan_refresh) {
+        fprintf(stderr, "gpuform: warning: a run that was killed left a journal; the next apply "
+                        "or refresh settles it, and this plan does not show those changes\n");
+        journal_left = false;
+    }
     if (journal_left && (open_clouds(r) != 0 || exec_replay(r->b, r->st, r->clouds, r->nclouds,
                                                             stderr, &settled, &err) != 0)) {
         if (r->nclouds > 0)
             fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
     }
-    size_t ndrift = 0;
-    if ((r->st->nnodes > 0 || r->o.refresh_only) && refresh(r, &ndrift) != 0)
+    if (settled > 0 && r->o.plan_file)
+        return stale(r,
+                     "a run that was killed left %zu change%s in the journal, now settled into "
+                     "the state",
+                     settled, settled == 1 ? "" : "s");
+    size_t ndrift = 0, ngone = 0;
+    if ((r->st->nnodes > 0 || r->o.refresh_only) && refresh(r, &ndrift, &ngone) != 0)
         return -1;
+    if (ngone > 0 && r->o.plan_file)
+        return stale(r, "%zu node%s of the state went away out of band (refresh above)", ngone,
+                     ngone == 1 ? "" : "s");
+    if (r->o.plan_refresh) {
+        if (!r->o.json)
+            printf("%sRefresh-only plan: %zu drift%s (%zu node%s gone would leave the state); "
+                   "'gpuform refresh' records it, and apply does before it plans\n",
+                   ndrift ? "\n" : "", ndrift, ndrift == 1 ? "" : "s", ngone,
+                   ngone == 1 ? "" : "s");
+        r->exit_changes = r->o.detailed_exitcode && ngone > 0;
+        return 0;
+    }
     if (r->o.refresh_only) {
         printf("Refresh complete: %zu node%s in the state, %zu drift%s reported (serial %llu).\n",
                r->st->nnodes, r->st->nnodes == 1 ? "" : "s", ndrift, ndrift == 1 ? "" : "s",
@@ -782,15 +969,29 @@ static int run_apply(struct run *r)
         fprintf(stderr, "gpuform: out of memory comparing the plan with the state\n");
         return -1;
     }
-    if (r->df.ncreate + r->df.nreplace + r->df.ndelete == 0) {
+    const char *unmatched;
+    if (diff_restrict(&r->df, r->o.targets, r->o.ntargets, &unmatched) != 0) {
+        fprintf(stderr, "gpuform: --target '%s' names no node of the plan or the state\n",
+                unmatched);
+        return -1;
+    }
+    if (r->o.ntargets)
+        fprintf(stderr,
+                "gpuform: warning: only the targeted nodes change (%zu other change%s left "
+                "out); the state may not match the stack until an apply without --target\n",
+                r->df.nskipped, r->df.nskipped == 1 ? "" : "s");
+    if (r->o.plan_file && saved_plan_check_changes(r) != 0)
+        return -1;
+    if (diff_nchanges(&r->df) == 0) {
         printf("No changes: the clouds match the stack (%zu node%s).\n", r->df.nnoop,
                r->df.nnoop == 1 ? "" : "s");
         return 0;
     }
-    print_changes(&r->df);
+    diff_render_text(&r->df, r->st, cli_use_color(stdout), stdout);
+    fflush(stdout);
     if (missing_provider(&r->df) || before_apply(r) != 0)
         return -1;
-    if (!r->o.auto_approve) {
+    if (!r->o.auto_approve && !r->o.plan_file) { /* a saved plan was reviewed already */
         if (!isatty(STDIN_FILENO)) {
             fprintf(stderr,
                     "gpuform: not a terminal: pass --auto-approve to %s without "
@@ -810,7 +1011,8 @@ static int run_apply(struct run *r)
     return rc;
 }
 
-static int run_cmd(int argc, char **argv, bool destroy, bool refresh_only, bool import)
+static int run_cmd(int argc, char **argv, bool destroy, bool refresh_only, bool import,
+                   const struct cli_plan_refresh *pr)
 {
     const struct cli_command *cmd = cli_find(import         ? "import"
                                              : refresh_only ? "refresh"
@@ -822,7 +1024,16 @@ static int run_cmd(int argc, char **argv, bool destroy, bool refresh_only, bool 
     r->o.destroy = destroy;
     r->o.refresh_only = refresh_only;
     r->o.import = import;
-    if (parse_args(cmd, argc, argv, &r->o) != CLI_OK) {
+    if (pr) {
+        r->o.plan_refresh = r->o.refresh_only = true;
+        r->o.path = pr->path;
+        r->o.sim = pr->sim;
+        r->o.sim_config = pr->sim_config;
+        r->o.json = pr->json;
+        r->o.detailed_exitcode = pr->detailed_exitcode;
+        memcpy(r->o.vars, pr->vars, pr->nvars * sizeof *pr->vars);
+        r->o.nvars = pr->nvars;
+    } else if (parse_args(cmd, argc, argv, &r->o) != CLI_OK) {
         free(r);
         return CLI_ERROR;
     }
@@ -831,7 +1042,7 @@ static int run_cmd(int argc, char **argv, bool destroy, bool refresh_only, bool 
     signal(SIGPIPE, SIG_IGN);
     if (sig_start(&r->sc) != 0)
         fprintf(stderr, "gpuform: warning: interrupts will not be caught\n");
-    int rc = run_apply(r) == 0 ? CLI_OK : CLI_ERROR;
+    int rc = run_apply(r) != 0 ? CLI_ERROR : r->exit_changes ? CLI_CHANGES : CLI_OK;
     fflush(stdout);
     for (size_t i = 0; i < r->nclouds; i++)
         r->clouds[i].prov->ops->close(r->clouds[i].prov);
@@ -850,26 +1061,33 @@ static int run_cmd(int argc, char **argv, bool destroy, bool refresh_only, bool 
     spec_free(r->spec);
     policy_set_free(r->ps);
     core_diags_release(&r->d);
+    cli_envlog_release(&r->env);
+    saved_plan_release(&r->sp);
     free(r);
     return rc;
 }
 
 int cmd_apply(int argc, char **argv)
 {
-    return run_cmd(argc, argv, false, false, false);
+    return run_cmd(argc, argv, false, false, false, NULL);
 }
 
 int cmd_destroy(int argc, char **argv)
 {
-    return run_cmd(argc, argv, true, false, false);
+    return run_cmd(argc, argv, true, false, false, NULL);
 }
 
 int cmd_refresh(int argc, char **argv)
 {
-    return run_cmd(argc, argv, false, true, false);
+    return run_cmd(argc, argv, false, true, false, NULL);
 }
 
 int cmd_adopt(int argc, char **argv)
 {
-    return run_cmd(argc, argv, false, false, true);
+    return run_cmd(argc, argv, false, false, true, NULL);
+}
+
+int cli_plan_refresh_only(const struct cli_plan_refresh *pr)
+{
+    return run_cmd(0, NULL, false, false, false, pr);
 }

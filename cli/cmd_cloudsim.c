@@ -169,8 +169,16 @@ int cmd_cloudsim(int argc, char **argv)
         sim_world_free(w);
         return CLI_ERROR;
     }
-    printf("cloudsim: listening on http://%s:%u (aws ec2; %zu region%s, seed %" PRIu64 ")\n", host,
-           sim_server_port(s), w->conf.nregions, w->conf.nregions == 1 ? "" : "s", w->conf.seed);
+    char clouds[160] = "";
+    for (int k = 0, len = 0; k < CORE_CLOUD_COUNT; k++) {
+        size_t n = sim_config_cloud_regions(&w->conf, (enum core_cloud)k);
+        if (n && len < (int)sizeof clouds)
+            len += snprintf(clouds + len, sizeof clouds - (size_t)len, "%s%s %zu region%s",
+                            len ? ", " : "", core_cloud_name((enum core_cloud)k), n,
+                            n == 1 ? "" : "s");
+    }
+    printf("cloudsim: listening on http://%s:%u (%s; seed %" PRIu64 ")\n", host, sim_server_port(s),
+           *clouds ? clouds : "no regions", w->conf.seed);
     fflush(stdout);
     int sig = 0;
     sigwait(&set, &sig);

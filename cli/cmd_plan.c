@@ -10,15 +10,17 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sys/stat.h>
 
+#include "cli/saved_plan.h"
 #include "core/diag.h"
 #include "executor/backend.h"
 #include "executor/diff.h"
+#include "executor/apply.h"
 #include "executor/diff_render.h"
 #include "executor/state.h"
-#include "modules/state/state_backends.h"
 #include "lua/policy.h"
 #include "parser/spec.h"
 #include "planner/catalog.h"
@@ -27,13 +29,19 @@
 
 #define MAX_VARS      256
 #define MAX_OVERRIDES 64
+#define MAX_TARGETS   256
 
 struct popts {
     const char *vars[MAX_VARS];
     size_t nvars;
     const char *overrides[MAX_OVERRIDES]; /* --override-policy NAME */
     size_t noverrides;
-    const char *catalog; /* NULL: the bundled one */
+    const char *targets[MAX_TARGETS]; /* --target ADDR */
+    size_t ntargets;
+    const char *out; /* --out FILE: the saved plan */
+    bool refresh_only, sim;
+    const char *sim_config; /* --sim=CONFIG */
+    const char *catalog;    /* NULL: the bundled one */
     const char *path;
     const char *lp_path;
     double time_limit;
@@ -54,6 +62,10 @@ static int parse_args(int argc, char **argv, struct popts *o)
         {"time-limit", required_argument, NULL, 't'},
         {"no-color", no_argument, NULL, 'n'},
         {"override-policy", required_argument, NULL, 'o'},
+        {"target", required_argument, NULL, 'T'},
+        {"out", required_argument, NULL, 'O'},
+        {"refresh-only", no_argument, NULL, 'R'},
+        {"sim", optional_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     const struct cli_command *cmd = cli_find("plan");
@@ -110,6 +122,21 @@ static int parse_args(int argc, char **argv, struct popts *o)
                                        MAX_OVERRIDES);
             o->overrides[o->noverrides++] = optarg;
             break;
+        case 'T':
+            if (o->ntargets == MAX_TARGETS)
+                return cli_usage_error(cmd, "more than %d --target options", MAX_TARGETS);
+            o->targets[o->ntargets++] = optarg;
+            break;
+        case 'O':
+            o->out = optarg;
+            break;
+        case 'R':
+            o->refresh_only = true;
+            break;
+        case 'S':
+            o->sim = true;
+            o->sim_config = optarg;
+            break;
         case ':':
         default:
             for (const struct option *lo = longopts; lo->name; lo++)
@@ -124,30 +151,13 @@ static int parse_args(int argc, char **argv, struct popts *o)
     o->path = optind < argc ? argv[optind] : ".";
     if ((o->lp_path || o->time_limit > 0) && o->solver != PLAN_SOLVER_EXACT)
         return cli_usage_error(cmd, "--lp and --time-limit go with --solver exact");
+    if (o->sim && !o->refresh_only)
+        return cli_usage_error(cmd, "--sim goes with --refresh-only (a plan reads the state "
+                                    "without asking the clouds)");
+    if (o->refresh_only && (o->out || o->ntargets || o->markdown || o->lp_path))
+        return cli_usage_error(cmd, "--refresh-only shows drift only: no --out, --target, "
+                                    "markdown or --lp");
     return CLI_OK;
-}
-
-/*
- * Reads the stack's state, if it has one, without locking (plan writes nothing). Returns 0
- * with *out (NULL when there is no state yet), or -1 after printing why: a state that can't
- * be read is an error, never silently "no state".
- */
-static int read_state(const struct spec *spec, struct state **out)
-{
-    *out = NULL;
-    struct stat sb;
-    /* a local state that doesn't exist is "no state" (and its directory is not made) */
-    if (spec->state_backend == SPEC_BACKEND_FILE &&
-        (!spec->state_file || stat(spec->state_file, &sb) != 0))
-        return 0;
-    struct state_err err;
-    struct state_backend *b = state_backend_open(spec, NULL, NULL, &err);
-    int rc = b ? state_load(b, b->ops->where(b), out, &err) : -1;
-    if (rc != 0)
-        fprintf(stderr, "gpuform: %s\n", err.msg);
-    if (b)
-        b->ops->close(b);
-    return rc;
 }
 
 /* The plan document with resource_changes appended as its last member (the members before
@@ -174,6 +184,64 @@ static int render_json(const struct plan_result *res, const struct diff *df, FIL
     return rc;
 }
 
+/* The plan document (render_json's) as a tree, for the saved plan; NULL when out of memory. */
+static json_t *plan_doc(const struct plan_result *res, const struct diff *df)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    json_t *doc = NULL;
+    if (mem && render_json(res, df, mem) == 0 && fclose(mem) == 0) {
+        mem = NULL;
+        doc = json_loadb(text, len, 0, NULL);
+    }
+    if (mem)
+        fclose(mem);
+    free(text);
+    return doc;
+}
+
+/* Writes the saved plan of `--out`; 0, or -1 after saying why. */
+static int save_plan(const struct popts *o, const struct spec *spec, const struct cli_envlog *env,
+                     const struct plan_catalog *cat, const struct state *st,
+                     const struct plan_result *res, const struct diff *df)
+{
+    char stack_sha[65], changes_sha[65], err[512];
+    if (cli_stack_digest(spec, env, o->vars, o->nvars, stack_sha, err, sizeof err) != 0) {
+        fprintf(stderr, "gpuform: %s\n", err);
+        return -1;
+    }
+    json_t *doc = plan_doc(res, df);
+    if (!doc || cli_changes_digest(df, changes_sha) != 0) {
+        json_decref(doc);
+        fprintf(stderr, "gpuform: out of memory writing the saved plan\n");
+        return -1;
+    }
+    struct saved_plan_meta m = {
+        .stack_path = o->path,
+        .stack_sha256 = stack_sha,
+        .vars = o->vars,
+        .nvars = o->nvars,
+        .catalog_path = o->catalog,
+        .catalog_sha256 = cat->sha256,
+        .solver = o->solver == PLAN_SOLVER_EXACT ? "exact" : "fast",
+        .time_limit_s = o->time_limit,
+        .targets = o->targets,
+        .ntargets = o->ntargets,
+        .overrides = o->overrides,
+        .noverrides = o->noverrides,
+        .state = st,
+        .changes_sha256 = changes_sha,
+    };
+    if (saved_plan_write(o->out, &m, df, doc, err, sizeof err) != 0) {
+        fprintf(stderr, "gpuform: %s\n", err);
+        return -1;
+    }
+    fprintf(stderr, "Saved the plan to '%s': 'gpuform apply %s' applies exactly these changes\n",
+            o->out, o->out);
+    return 0;
+}
+
 static void show(struct core_diags *d, bool color)
 {
     core_diags_sort(d);
@@ -185,12 +253,24 @@ int cmd_plan(int argc, char **argv)
     struct popts o = {.solver = PLAN_SOLVER_FAST};
     if (parse_args(argc, argv, &o) != CLI_OK)
         return CLI_ERROR;
+    if (o.refresh_only)
+        return cli_plan_refresh_only(
+            &(struct cli_plan_refresh){.path = o.path,
+                                       .sim = o.sim,
+                                       .sim_config = o.sim_config,
+                                       .json = o.json,
+                                       .detailed_exitcode = o.detailed_exitcode,
+                                       .vars = o.vars,
+                                       .nvars = o.nvars});
     bool color = !o.no_color && cli_use_color(stderr);
     struct core_diags d;
     core_diags_init(&d, 50);
-    struct spec_options sopts = {.vars = o.vars, .nvars = o.nvars};
+    struct cli_envlog env;
+    cli_envlog_init(&env);
+    struct spec_options sopts = {
+        .vars = o.vars, .nvars = o.nvars, .getenv = cli_envlog_getenv, .getenv_ud = &env};
     struct spec *spec = NULL;
-    struct plan_catalog *cat = NULL;
+    struct plan_catalog *cat = NULL, *unblocked = NULL;
     struct plan_result *res = NULL;
     struct state *st = NULL;
     struct core_arena arena; /* the current placement handed to the solver */
@@ -211,16 +291,24 @@ int cmd_plan(int argc, char **argv)
         fprintf(stderr, "%s: can't plan without a catalog\n", o.path);
         goto done;
     }
-    if (read_state(spec, &st) != 0 || diff_current_from_state(st, &arena, &cur, &ncur) != 0) {
+    if (cli_read_state(spec, &st) != 0 || diff_current_from_state(st, &arena, &cur, &ncur) != 0) {
         fprintf(stderr, "%s: can't plan against a state it can't read\n", o.path);
         goto done;
+    }
+    /* offers that failed for capacity or quota stay out until their block expires, as in
+     * apply, so that the plan is the one apply would make */
+    if (st && st->nblocks > 0) {
+        if (!(unblocked = exec_catalog_unblocked(cat, st, (int64_t)time(NULL)))) {
+            fprintf(stderr, "gpuform: out of memory\n");
+            goto done;
+        }
     }
     struct plan_options popts = {.solver = o.solver,
                                  .lp_path = o.lp_path,
                                  .time_limit_s = o.time_limit,
                                  .current = cur,
                                  .ncurrent = ncur};
-    if (plan_solve(spec, cat, &popts, &d, &res) != 0) {
+    if (plan_solve(spec, unblocked ? unblocked : cat, &popts, &d, &res) != 0) {
         show(&d, color);
         size_t errors = d.errors;
         fprintf(stderr, "%s: no plan: %zu problem%s to fix\n", o.path, errors,
@@ -238,27 +326,40 @@ int cmd_plan(int argc, char **argv)
         fprintf(stderr, "gpuform: out of memory comparing the plan with the state\n");
         goto done;
     }
+    const char *unmatched;
+    if (diff_restrict(&df, o.targets, o.ntargets, &unmatched) != 0) {
+        fprintf(stderr, "gpuform: --target '%s' names no node of the plan or the state\n",
+                unmatched);
+        goto done;
+    }
+    if (o.ntargets)
+        fprintf(stderr,
+                "gpuform: warning: only the targeted nodes are planned (%zu other change%s "
+                "left out); the state may not match the stack until a plan without --target\n",
+                df.nskipped, df.nskipped == 1 ? "" : "s");
+    if (o.out && save_plan(&o, spec, &env, cat, st, res, &df) != 0)
+        goto done;
     bool out_color = !o.no_color && cli_use_color(stdout);
     int wr;
     if (o.json)
         wr = render_json(res, &df, stdout);
     else if (o.markdown)
         wr = diff_render_markdown(&df, res, stdout);
-    else if (st && st->nnodes > 0)
+    else if ((st && st->nnodes > 0) || o.ntargets)
         wr = diff_render_text(&df, st, out_color, stdout);
     else
         wr = plan_render_text(res, out_color, stdout);
-    rc = wr != 0                                                            ? CLI_ERROR
-         : o.detailed_exitcode && df.ncreate + df.nreplace + df.ndelete > 0 ? CLI_CHANGES
-                                                                            : CLI_OK;
+    rc = wr != 0 ? CLI_ERROR : o.detailed_exitcode && diff_nchanges(&df) > 0 ? CLI_CHANGES : CLI_OK;
 done:
     fflush(stdout);
     diff_release(&df);
     core_arena_release(&arena);
     state_free(st);
     plan_result_free(res);
+    plan_catalog_free(unblocked);
     plan_catalog_free(cat);
     spec_free(spec);
+    cli_envlog_release(&env);
     core_diags_release(&d);
     return rc;
 }

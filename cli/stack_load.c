@@ -1,12 +1,18 @@
 /*
  * Loading a stack the way every command does it (`validate`, `plan`): the spec, then the
  * hooks' syntax once the spec loaded, and the closing "PATH: N errors, M warnings" line,
- * so that `plan` reports a broken stack exactly as `validate` would.
+ * so that `plan` reports a broken stack exactly as `validate` would; and reading its state
+ * without a lock, for the commands that write nothing (`plan`, `show`).
  */
 #include "cli/cli.h"
 
+#include <stdio.h>
+#include <sys/stat.h>
+
 #include "core/diag.h"
+#include "executor/backend.h"
 #include "lua/hook_check.h"
+#include "modules/state/state_backends.h"
 #include "parser/spec.h"
 
 int cli_load_stack(const char *path, const struct spec_options *opts, struct core_diags *d,
@@ -21,6 +27,29 @@ int cli_load_stack(const char *path, const struct spec_options *opts, struct cor
         return -1;
     }
     return 0;
+}
+
+/*
+ * Reads the stack's state, if it has one, without locking (plan writes nothing). Returns 0
+ * with *out (NULL when there is no state yet), or -1 after printing why: a state that can't
+ * be read is an error, never silently "no state".
+ */
+int cli_read_state(const struct spec *spec, struct state **out)
+{
+    *out = NULL;
+    struct stat sb;
+    /* a local state that doesn't exist is "no state" (and its directory is not made) */
+    if (spec->state_backend == SPEC_BACKEND_FILE &&
+        (!spec->state_file || stat(spec->state_file, &sb) != 0))
+        return 0;
+    struct state_err err;
+    struct state_backend *b = state_backend_open(spec, NULL, NULL, &err);
+    int rc = b ? state_load(b, b->ops->where(b), out, &err) : -1;
+    if (rc != 0)
+        fprintf(stderr, "gpuform: %s\n", err.msg);
+    if (b)
+        b->ops->close(b);
+    return rc;
 }
 
 void cli_report_counts(const char *path, size_t errors, size_t warnings, bool strict_failed)

@@ -80,6 +80,12 @@ void prov_instance_list_release(struct prov_instance_list *l);
 /* Appends a copy; 0, or -1 when out of memory. */
 int prov_instance_list_add(struct prov_instance_list *l, const struct prov_instance *in);
 
+/* A tag (a workload's label) set on an instance besides gpuform's own. */
+struct prov_tag {
+    const char *key;
+    const char *value;
+};
+
 /* What to create: one node. */
 struct prov_create {
     const char *stack;   /* tagged gpuform:stack */
@@ -89,8 +95,10 @@ struct prov_create {
     const char *zone; /* "" or NULL: the cloud picks */
     const char *instance_type;
     bool spot;
-    const char *image;     /* the machine image (AMI on AWS) */
-    const char *user_data; /* the boot script, plain text (the provider encodes it) */
+    const char *image;           /* the machine image (AMI on AWS) */
+    const char *user_data;       /* the boot script, plain text (the provider encodes it) */
+    const struct prov_tag *tags; /* the workload's labels, set at creation */
+    size_t ntags;
 };
 
 struct prov_config {
@@ -148,6 +156,12 @@ struct prov_ops {
     /* The class of one of the cloud's error codes (and HTTP status when the code is
      * unknown). Pure; documented per cloud in docs/providers.md. */
     enum prov_error_class (*classify)(const char *code, long http_status);
+
+    /* Sets `set` (added, or their values replaced) and removes the keys `remove` on an
+     * instance's tags, never gpuform's own. NULL when the provider can't yet (the executor
+     * then says so and leaves the node as it is). */
+    int (*set_tags)(struct prov *p, const char *region, const char *id, const struct prov_tag *set,
+                    size_t nset, const char *const *remove, size_t nremove, struct prov_error *err);
 };
 
 /* The provider for a cloud name, or NULL. */

@@ -167,6 +167,10 @@ struct spec {
     int version;
     const char *stack;
     const char *dir; /* the stack's directory (hooks and state are relative to it) */
+    /* Hex SHA-256 over the files read, in load order: each one's name without its directory,
+     * its length and its bytes; "" when OpenSSL failed. Saved plans use it to notice an
+     * edited stack (with the variables and hook files, which the files don't hold). */
+    char sha256[65];
     enum spec_backend state_backend;
     const char *state_path; /* file backend: as written, NULL for the default */
     const char *state_file; /* file backend: the path to use, resolved against `dir` */

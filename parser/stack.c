@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/evp.h>
+
 #define DEFAULT_MAX_FILE ((size_t)32 << 20)
 #define MAX_FILES        1000
 
@@ -24,6 +26,34 @@ static bool is_merged_section(const char *key)
         if (strcmp(*s, key) == 0)
             return true;
     return false;
+}
+
+/* ---- the stack's digest: each file's name (without its directory) and bytes ---- */
+
+static void digest_file(EVP_MD_CTX *md, const char *path, const char *text, size_t len)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char head[64];
+    int n = snprintf(head, sizeof head, "%c%zu%c", '\0', len, '\0');
+    EVP_DigestUpdate(md, base, strlen(base));
+    EVP_DigestUpdate(md, head, (size_t)n);
+    EVP_DigestUpdate(md, text, len);
+}
+
+static void digest_finish(EVP_MD_CTX *md, char out[65])
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    out[0] = '\0';
+    if (!EVP_DigestFinal_ex(md, d, &dlen) || dlen != 32)
+        return;
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[64] = '\0';
 }
 
 /* ---- merging ---- */
@@ -331,6 +361,11 @@ static int load_roots(const char *path, const char *const *files, size_t nfiles,
     size_t max = opts && opts->max_file_size ? opts->max_file_size : DEFAULT_MAX_FILE;
     struct merger m = {.arena = &spec->arena, .diags = diags};
     const struct spec_node *first = NULL;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (md && !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+        EVP_MD_CTX_free(md);
+        md = NULL;
+    }
     int failed = 0; /* a file that could not be parsed: checking the rest would mislead */
     for (size_t i = 0; i < nfiles && !core_diags_full(diags); i++) {
         struct core_source *src;
@@ -340,6 +375,8 @@ static int load_roots(const char *path, const char *const *files, size_t nfiles,
             failed = 1;
             continue;
         }
+        if (md)
+            digest_file(md, files[i], src->text, src->len);
         core_source_drop_text(src); /* the tree has what decoding needs */
         if (!root || spec_node_is_null(root)) {
             struct core_loc loc = {.src = src};
@@ -377,6 +414,9 @@ static int load_roots(const char *path, const char *const *files, size_t nfiles,
             core_diag_add(diags, CORE_SEV_ERROR, "out-of-memory", NULL, "out of memory");
     }
     merger_release(&m);
+    if (md)
+        digest_finish(md, spec->sha256);
+    EVP_MD_CTX_free(md);
     if (rc < 0 || diags->errors > errors_before) {
         spec_free(spec);
         return -1;
@@ -423,6 +463,12 @@ int spec_load_buffer(const char *name, const char *data, size_t len,
     struct spec_node *root = NULL;
     if (spec_source_from_buffer(diags, name, data, len, &src) == 0 &&
         spec_yaml_parse(&spec->arena, diags, src, NULL, &root) == 0) {
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+            digest_file(md, name, data, len);
+            digest_finish(md, spec->sha256);
+        }
+        EVP_MD_CTX_free(md);
         if (!root || spec_node_is_null(root)) {
             core_diag_add(diags, CORE_SEV_ERROR, "empty-stack", NULL, "'%s' holds no spec", name);
         } else {

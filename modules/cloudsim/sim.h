@@ -1,10 +1,16 @@
 /*
- * cloudsim's world: the simulated cloud that `gpuform cloudsim` serves. The world holds the
- * inventory (regions, zones, instance types, capacity), quotas, instances and their
- * lifecycle, token buckets and fault injection, and draws every random choice from one
+ * cloudsim's world: the simulated clouds that `gpuform cloudsim` serves. One world holds
+ * several clouds (aws, gcp, azure: enum core_cloud) side by side: the inventory (regions,
+ * zones, instance types, capacity), quotas, instances and their lifecycle, long-running
+ * operations, token buckets and fault injection, and draws every random choice from one
  * seeded generator, so that the same requests at the same clock readings give the same
- * replies. The world knows nothing of HTTP: sim_ec2.c speaks the EC2 dialect over it and
- * sim_server.c serves that with libmicrohttpd (docs/cloudsim.md).
+ * replies. The world knows nothing of HTTP or of any API's wording: each dialect speaks one
+ * cloud's API over it (sim_ec2.c EC2, sim_gce.c Compute Engine, sim_arm.c Azure Resource
+ * Manager) and sim_server.c routes requests to them with libmicrohttpd (docs/cloudsim.md).
+ *
+ * Names: region names are unique across the world's clouds (the catalogs' are: us-east-1,
+ * us-east1, eastus), and so are zone names. A region the catalog prices without zones (Azure's)
+ * has one zone named as the region.
  *
  * Time: every call takes `now`, in seconds since the Unix epoch (a double), so tests drive a
  * fake clock. Lifecycle delays in the config are realistic seconds multiplied by
@@ -21,25 +27,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/cloud.h"
 #include "core/diag.h"
 
 /* ---- configuration (sim_config.c) ---- */
 
 #define SIM_UNLIMITED (-1L)
 
-/* A capacity rule: how many live instances `type` may have in `zone` ("" = any). */
+/* A capacity rule of one cloud: how many live instances `type` may have in `zone` ("" =
+ * any). */
 struct sim_capacity_rule {
     char *zone;
     char *type;
-    long limit; /* SIM_UNLIMITED or >= 0 */
+    long limit;            /* SIM_UNLIMITED or >= 0 */
+    enum core_cloud cloud; /* last, so that {zone, type, limit} means aws */
 };
 
-/* vCPU quotas of one region ("" = every region without its own rule). */
+/* vCPU quotas of one region of one cloud ("" = every region of the cloud without its own
+ * rule). AWS L-1216C47A and friends, GCE's CPUS / PREEMPTIBLE_CPUS / INSTANCES, Azure's
+ * regional and spot vCPUs. */
 struct sim_quota {
     char *region;
-    long on_demand_vcpus; /* SIM_UNLIMITED or >= 0 (AWS L-1216C47A and friends) */
+    long on_demand_vcpus; /* SIM_UNLIMITED or >= 0 */
     long spot_vcpus;
     long max_instances;
+    enum core_cloud cloud; /* last, so that {region, ...} means aws */
 };
 
 struct sim_bucket_conf {
@@ -72,11 +84,19 @@ struct sim_credential {
     char *secret_access_key; /* wiped on free */
 };
 
+/* A GCP service account whose signed JWTs the GCE dialect's token endpoint accepts. */
+struct sim_service_account {
+    char *client_email;
+    char *project_id;     /* the project its tokens may use */
+    char *public_key_pem; /* "-----BEGIN PUBLIC KEY-----..." (SubjectPublicKeyInfo) */
+};
+
 struct sim_region {
     char *name;
-    char **zones;    /* names, e.g. us-east-1a */
-    char **zone_ids; /* ids, e.g. use1-az1 */
+    char **zones;    /* names: us-east-1a (aws), us-central1-a (gcp), eastus (azure: the region) */
+    char **zone_ids; /* ids: use1-az1 (aws); the zone's name elsewhere */
     size_t nzones;
+    enum core_cloud cloud;
 };
 
 /* An instance type offered in a zone, with what the catalog says about it. */
@@ -86,6 +106,7 @@ struct sim_offer {
     char *type;
     double vcpus;
     double spot_price; /* USD per hour, < 0 when no spot */
+    enum core_cloud cloud;
 };
 
 struct sim_config {
@@ -108,18 +129,20 @@ struct sim_config {
     size_t noffers;
     struct sim_capacity_rule *capacity;
     size_t ncapacity;
-    long default_capacity;
+    long default_capacity[CORE_CLOUD_COUNT]; /* per zone and type where no rule applies */
     struct sim_quota *quotas;
     size_t nquotas;
-    struct sim_credential *creds;
+    struct sim_credential *creds; /* aws: SigV4 key pairs */
     size_t ncreds;
+    struct sim_service_account *gcp_accounts; /* gcp: service accounts */
+    size_t ngcp_accounts;
 };
 
 /*
  * The defaults: seed 1, time_scale 1, pending 5-30 s, shutting-down 5-15 s, terminated
- * visible 3600 s, no latency, EC2's default buckets, no faults, every AWS region and type of
- * the bundled catalog with unlimited capacity and no quotas, and no credentials (the caller
- * adds those from the environment).
+ * visible 3600 s, no latency, EC2's default buckets, no faults, every region and type of
+ * every cloud (aws, gcp, azure) of the bundled catalog with unlimited capacity and no
+ * quotas, and no credentials (the caller adds those from the environment).
  */
 int sim_config_defaults(struct sim_config *c, struct core_diags *d);
 
@@ -129,8 +152,15 @@ int sim_config_defaults(struct sim_config *c, struct core_diags *d);
  */
 int sim_config_load(struct sim_config *c, const char *path, struct core_diags *d);
 
-/* Adds a credential (copied). 0 or -1 (out of memory). */
+/* Adds an AWS credential (copied). 0 or -1 (out of memory). */
 int sim_config_add_credential(struct sim_config *c, const char *akid, const char *secret);
+
+/* Adds a GCP service account (copied; the public key as PEM). 0 or -1 (out of memory). */
+int sim_config_add_gcp_account(struct sim_config *c, const char *client_email,
+                               const char *project_id, const char *public_key_pem);
+
+/* The number of regions of `cloud` in the config. */
+size_t sim_config_cloud_regions(const struct sim_config *c, enum core_cloud cloud);
 
 /* Frees everything in the config; a zeroed config is fine. */
 void sim_config_release(struct sim_config *c);
@@ -156,12 +186,16 @@ struct sim_tag {
 };
 
 struct sim_instance {
-    char id[24];          /* i- and 17 hex digits */
+    enum core_cloud cloud;
+    char id[40];          /* aws: i- and 17 hex digits; gcp: a decimal number; azure: a vmId */
     char reservation[24]; /* r- and 17 hex digits */
     char *region, *zone, *type, *image, *client_token, *user_data, *key_name;
+    char *name;           /* the resource name the client chose (gcp, azure); NULL on aws */
+    char *account;        /* the project (gcp) or subscription (azure) it lives in; NULL on aws */
     char params_hash[17]; /* what RunInstances asked for, for ClientToken idempotency */
     int launch_index;
     bool spot;
+    bool reclaimed; /* terminated by a spot interruption, not by its owner */
     double vcpus;
     enum sim_state state;
     double launch_time;
@@ -172,8 +206,10 @@ struct sim_instance {
     char *reason_code;   /* stateReason code, NULL when none */
     char *reason_message;
     char *transition_reason;
-    struct sim_tag *tags;
+    struct sim_tag *tags; /* aws tags, gcp labels, azure tags */
     size_t ntags;
+    struct sim_tag *meta; /* gcp metadata items (startup-script, ...); empty elsewhere */
+    size_t nmeta;
     char private_ip[16];
 };
 
@@ -184,11 +220,49 @@ struct sim_filter {
     size_t nvalues;
 };
 
-/* One world error: an EC2 error code, its HTTP status and message. */
+/* What went wrong in the world, whatever the dialect: each dialect words it its own way. */
+enum sim_err_kind {
+    SIM_ERR_NONE = 0,
+    SIM_ERR_INVALID,          /* a parameter is wrong (counts, a missing type) */
+    SIM_ERR_NO_REGION,        /* the region is not in this world (for this cloud) */
+    SIM_ERR_BAD_ZONE,         /* the zone is not one of the region's */
+    SIM_ERR_NO_TYPE,          /* no zone of the region offers the type */
+    SIM_ERR_TYPE_NOT_IN_ZONE, /* the region offers the type, the zone does not */
+    SIM_ERR_CAPACITY,         /* no room for the type in the zone */
+    SIM_ERR_QUOTA_VCPUS,      /* the on-demand vCPU quota */
+    SIM_ERR_QUOTA_SPOT_VCPUS, /* the spot vCPU quota */
+    SIM_ERR_QUOTA_INSTANCES,  /* the instance-count quota */
+    SIM_ERR_TOKEN_MISMATCH,   /* a client token reused with other parameters */
+    SIM_ERR_NAME_TAKEN,       /* the name is held by another instance in the zone */
+    SIM_ERR_INTERNAL,         /* out of memory */
+};
+
+/* One world error: its kind, and EC2's code, HTTP status and message for it (the EC2 dialect
+ * replies with those; the other dialects word `kind` themselves). */
 struct sim_error {
     int http_status; /* 0 = no error */
     char code[64];
     char message[512];
+    enum sim_err_kind kind;
+    long limit; /* the quota that bound (SIM_ERR_QUOTA_*), in vCPUs or instances */
+};
+
+/* A long-running operation (GCE zone operations; ARM async operations): made by a dialect
+ * when it accepts a change, done at `done_at`, kept until `gone_at`. */
+struct sim_operation {
+    enum core_cloud cloud;
+    char id[40];      /* a decimal number (gcp) or a UUID */
+    char name[64];    /* the name clients poll it by */
+    char *account;    /* project or subscription */
+    char *zone;       /* where it runs (a zone, or the region) */
+    char *kind;       /* the dialect's word: "insert", "delete" */
+    char *request_id; /* the client's idempotency key; NULL when none */
+    char target_id[40];
+    char *target_name;
+    double started;
+    double done_at;
+    double gone_at;
+    struct sim_error error; /* kind SIM_ERR_NONE when it succeeds */
 };
 
 struct sim_bucket {
@@ -202,8 +276,10 @@ struct sim_world {
     uint64_t rng[4];                 /* xoshiro256** state */
     struct sim_instance **instances; /* launch order */
     size_t ninstances, cap;
-    struct sim_bucket buckets[64][SIM_FAM_COUNT]; /* per region index (first 64 regions) */
-    long fault_count[SIM_FAULT_COUNT];            /* armed by the admin view: the next N requests */
+    struct sim_operation **ops; /* in start order */
+    size_t nops, opcap;
+    struct sim_bucket (*buckets)[SIM_FAM_COUNT]; /* per region index; the last: unknown regions */
+    long fault_count[SIM_FAULT_COUNT];           /* armed by the admin view: the next N requests */
     double fault_rate[SIM_FAULT_COUNT];
     uint64_t requests;    /* requests seen, for the admin view */
     uint64_t page_secret; /* keys NextToken so that tokens are opaque */
@@ -224,22 +300,29 @@ double sim_rand01(struct sim_world *w);
 /* Moves every instance along its lifecycle up to `now`; vanished ones are freed. */
 void sim_world_advance(struct sim_world *w, double now);
 
-/* The region by name, or NULL. */
-const struct sim_region *sim_world_region(const struct sim_world *w, const char *name);
+/* The region `name` of `cloud`, or NULL. */
+const struct sim_region *sim_world_region(const struct sim_world *w, enum core_cloud cloud,
+                                          const char *name);
 
-/* The offer of `type` in `zone`, or NULL. */
-const struct sim_offer *sim_world_offer(const struct sim_world *w, const char *zone,
-                                        const char *type);
+/* The offer of `type` in `zone` of `cloud`, or NULL. */
+const struct sim_offer *sim_world_offer(const struct sim_world *w, enum core_cloud cloud,
+                                        const char *zone, const char *type);
 
 /* Frees an instance and its strings; NULL is a no-op. */
 void sim_instance_free(struct sim_instance *inst);
 
-/* The instance with this id, or NULL. */
+/* The instance with this id (ids are unique across clouds), or NULL. */
 struct sim_instance *sim_world_find(const struct sim_world *w, const char *id);
 
+/* The instance of `cloud` named `name` in `account` and `zone` that still holds its name
+ * (not terminated, or terminated by a spot reclaim and still listed), or NULL. */
+struct sim_instance *sim_world_find_name(const struct sim_world *w, enum core_cloud cloud,
+                                         const char *account, const char *zone, const char *name);
+
 /*
- * Takes a token from the (region, family) bucket at `now`. false = empty: the caller replies
- * RequestLimitExceeded. Always true when throttling is off.
+ * Takes a token from the (region, family) bucket at `now` (region names are unique across
+ * clouds, so the region says the cloud). false = empty: the caller replies with its
+ * throttling error. Always true when throttling is off.
  */
 bool sim_world_take_token(struct sim_world *w, const char *region, enum sim_family fam, double now);
 
@@ -249,8 +332,13 @@ bool sim_world_take_token(struct sim_world *w, const char *region, enum sim_fami
  */
 bool sim_world_fault(struct sim_world *w, enum sim_fault kind);
 
-/* What RunInstances asks for. Strings are borrowed. */
+/* What a launch asks for (RunInstances, instances.insert, a VM PUT). Strings are borrowed. */
 struct sim_run_request {
+    enum core_cloud cloud;      /* 0: aws */
+    const char *account;        /* gcp project, azure subscription; NULL on aws */
+    const char *name;           /* gcp, azure: the instance's name (unique per account and zone) */
+    const struct sim_tag *meta; /* gcp metadata items */
+    size_t nmeta;
     const char *region;
     const char *zone; /* NULL = the world picks the first zone that offers the type */
     const char *type;
@@ -268,9 +356,11 @@ struct sim_run_request {
 /*
  * Launches instances. On success returns 0 and sets out[0..*nout) to the instances (borrowed;
  * at most max_count of them, which the caller sized `out` for); an earlier call with the same
- * client token and hash returns the same instances. On failure returns -1 and fills `err`
- * (InsufficientInstanceCapacity, VcpuLimitExceeded, MaxSpotInstanceCountExceeded,
- * InstanceLimitExceeded, InvalidParameterValue, IdempotentParameterMismatch, Unsupported).
+ * client token and hash returns the same instances. On failure returns -1 and fills `err`:
+ * its kind, and EC2's wording (InsufficientInstanceCapacity, VcpuLimitExceeded,
+ * MaxSpotInstanceCountExceeded, InstanceLimitExceeded, InvalidParameterValue,
+ * IdempotentParameterMismatch, Unsupported). Ids are drawn in the cloud's form; with a name,
+ * an instance that still holds the name in the zone is SIM_ERR_NAME_TAKEN.
  */
 int sim_world_run(struct sim_world *w, const struct sim_run_request *req, double now,
                   struct sim_instance **out, size_t *nout, struct sim_error *err);
@@ -279,8 +369,31 @@ int sim_world_run(struct sim_world *w, const struct sim_run_request *req, double
  * Starts terminating `inst` (no-op when already shutting down or terminated); the previous
  * state is stored in *prev. `spot_reclaim` gives it the spot interruption reason.
  */
+/* Sets the tag `key` to `value` (added, or its value replaced), or removes it when `value` is
+ * NULL (a tag that isn't there is no error). 0, or -1 when out of memory. */
+int sim_instance_tag(struct sim_instance *inst, const char *key, const char *value);
+
 void sim_world_terminate(struct sim_world *w, struct sim_instance *inst, double now,
                          bool spot_reclaim, enum sim_state *prev);
+
+/*
+ * Starts an operation of `cloud` (copied from `op`: cloud, account, zone, kind, request_id,
+ * target_id, target_name, done_at, error); its id and name are drawn here (a decimal id;
+ * the name "operation-<ms>-<hex>"). NULL when out of memory. Operations are kept until
+ * terminated_visible seconds after they are done.
+ */
+struct sim_operation *sim_world_start_op(struct sim_world *w, const struct sim_operation *op,
+                                         double now);
+
+/* The operation of `cloud` named `name` in `account`, or NULL. */
+struct sim_operation *sim_world_find_op(const struct sim_world *w, enum core_cloud cloud,
+                                        const char *account, const char *name);
+
+/* The operation of `cloud` in `account` started with the client key `request_id`, or NULL. */
+struct sim_operation *sim_world_find_op_request(const struct sim_world *w, enum core_cloud cloud,
+                                                const char *account, const char *request_id);
+
+void sim_operation_free(struct sim_operation *op);
 
 /* True when the instance matches every filter; unknown filter names set *unknown. */
 bool sim_instance_matches(const struct sim_instance *inst, const struct sim_filter *f, size_t nf,
@@ -300,7 +413,8 @@ int sim_page_parse(const struct sim_world *w, uint64_t query_hash, const char *t
 #define SIM_HASH_INIT 0xcbf29ce484222325ull
 uint64_t sim_hash(uint64_t h, const char *s);
 
-/* The console output of an instance (plain text, malloc'd). */
+/* The console output of an instance (plain text, malloc'd): a boot log that names the
+ * instance and the cloud's machine. */
 char *sim_console_output(const struct sim_instance *inst);
 
 /* ---- persistence (sim_persist.c) ---- */
@@ -325,6 +439,12 @@ struct sim_param {
     char *value;
 };
 
+/* A reply header a dialect adds (ARM's Azure-AsyncOperation, Location, Retry-After). */
+struct sim_reply_header {
+    char name[48];
+    char value[512];
+};
+
 /* A reply: status, content type and body (malloc'd). `close` = drop the connection. */
 struct sim_reply {
     int status;
@@ -334,7 +454,14 @@ struct sim_reply {
     bool close;          /* timeout fault: hold, then close without a reply */
     double hold_ms;      /* how long to hold first */
     double latency_ms;   /* how long to wait before replying */
-    char request_id[40]; /* also sent as the x-amzn-RequestId header */
+    char request_id[40]; /* sent in the route's request-id header (x-amzn-RequestId ...) */
+    bool changed;        /* the world changed: the server saves it (with --state) */
+    /* Answer later: the server releases the world, waits this long (or until it stops) and
+     * hands the same request to the dialect again, with sim_query.redo counting the rounds
+     * (GCE's operations.wait). 0: reply now. */
+    double redo_ms;
+    struct sim_reply_header headers[4];
+    size_t nheaders;
 };
 
 /*

@@ -60,117 +60,196 @@ static bool wanted(const char *region, char **only, size_t nonly)
     return false;
 }
 
-static void free_inventory(struct sim_config *c)
+static void free_region(struct sim_region *r)
 {
+    for (size_t z = 0; z < r->nzones; z++) {
+        free(r->zones[z]);
+        free(r->zone_ids[z]);
+    }
+    free(r->zones);
+    free(r->zone_ids);
+    free(r->name);
+}
+
+static void free_offer(struct sim_offer *o)
+{
+    free(o->region);
+    free(o->zone);
+    free(o->type);
+}
+
+/* Drops the regions and offers of `cloud`, or of every cloud when cloud < 0. */
+static void free_inventory(struct sim_config *c, int cloud)
+{
+    size_t keep = 0;
     for (size_t r = 0; r < c->nregions; r++) {
-        for (size_t z = 0; z < c->regions[r].nzones; z++) {
-            free(c->regions[r].zones[z]);
-            free(c->regions[r].zone_ids[z]);
-        }
-        free(c->regions[r].zones);
-        free(c->regions[r].zone_ids);
-        free(c->regions[r].name);
+        if (cloud < 0 || (int)c->regions[r].cloud == cloud)
+            free_region(&c->regions[r]);
+        else
+            c->regions[keep++] = c->regions[r];
     }
-    free(c->regions);
+    c->nregions = keep;
+    keep = 0;
     for (size_t o = 0; o < c->noffers; o++) {
-        free(c->offers[o].region);
-        free(c->offers[o].zone);
-        free(c->offers[o].type);
+        if (cloud < 0 || (int)c->offers[o].cloud == cloud)
+            free_offer(&c->offers[o]);
+        else
+            c->offers[keep++] = c->offers[o];
     }
-    free(c->offers);
-    c->regions = NULL;
-    c->offers = NULL;
-    c->nregions = c->noffers = 0;
+    c->noffers = keep;
+    if (cloud < 0 || !c->nregions) {
+        free(c->regions);
+        c->regions = NULL;
+    }
+    if (cloud < 0 || !c->noffers) {
+        free(c->offers);
+        c->offers = NULL;
+    }
 }
 
-/* Zones of one region: each catalog zone id becomes REGION + a letter, in id order. */
-static int add_region(struct sim_config *c, const struct plan_catalog *cat, const char *region)
+/*
+ * The zones of one region, as the catalog names them: AWS rows carry zone ids (use1-az1),
+ * which become REGION + a letter in id order; GCP rows carry zone names (us-central1-a);
+ * Azure rows carry none, so the region is its own single zone. A region with no zone rows
+ * gets three zones (REGION + a, b, c; GCP REGION-a, -b, -c), except Azure's.
+ * names[i] and ids[i] are malloc'd; ids are what the catalog's zone column holds.
+ */
+static size_t region_zones(const struct plan_catalog *cat, enum core_cloud cloud,
+                           const char *region, char **names, char **ids, size_t max)
 {
-    const char *ids[26];
-    size_t nids = 0;
-    for (size_t i = 0; i < cat->noffers; i++) {
-        const struct plan_offer *o = &cat->offers[i];
-        if (o->cloud != CORE_CLOUD_AWS || strcmp(o->region, region) || !*o->zone)
-            continue;
-        bool seen = false;
-        for (size_t k = 0; k < nids; k++)
-            seen = seen || !strcmp(ids[k], o->zone);
-        if (!seen && nids < 26)
-            ids[nids++] = o->zone;
-    }
-    qsort(ids, nids, sizeof *ids, cmp_str);
-    size_t nz = nids ? nids : 3;
-    struct sim_region *reg = &c->regions[c->nregions++];
-    memset(reg, 0, sizeof *reg);
-    reg->name = strdup(region);
-    reg->zones = calloc(nz, sizeof *reg->zones);
-    reg->zone_ids = calloc(nz, sizeof *reg->zone_ids);
-    if (!reg->name || !reg->zones || !reg->zone_ids)
-        return -1;
-    for (size_t z = 0; z < nz; z++, reg->nzones++) {
-        if (asprintf(&reg->zones[z], "%s%c", region, (char)('a' + z)) < 0)
-            return -1;
-        if (nids)
-            reg->zone_ids[z] = strdup(ids[z]);
-        else if (asprintf(&reg->zone_ids[z], "%s-az%zu", region, z + 1) < 0)
-            reg->zone_ids[z] = NULL;
-        if (!reg->zone_ids[z])
-            return -1;
-    }
-    for (size_t i = 0; i < cat->noffers; i++) {
-        const struct plan_offer *o = &cat->offers[i];
-        if (o->cloud != CORE_CLOUD_AWS || strcmp(o->region, region))
-            continue;
-        for (size_t z = 0; z < nz; z++) {
-            if (*o->zone && (!nids || strcmp(ids[z], o->zone)))
-                continue;
-            bool dup = false;
-            for (size_t k = c->noffers; k-- > 0 && !dup;)
-                dup = !strcmp(c->offers[k].zone, reg->zones[z]) &&
-                      !strcmp(c->offers[k].type, o->instance_type);
-            if (dup)
-                continue;
-            struct sim_offer *so = realloc(c->offers, (c->noffers + 1) * sizeof *so);
-            if (!so)
-                return -1;
-            c->offers = so;
-            so = &c->offers[c->noffers];
-            so->region = strdup(region);
-            so->zone = strdup(reg->zones[z]);
-            so->type = strdup(o->instance_type);
-            so->vcpus = o->vcpus;
-            so->spot_price = o->spot;
-            c->noffers++;
-            if (!so->region || !so->zone || !so->type)
-                return -1;
-        }
-    }
-    return 0;
-}
-
-/* Regions from `cat` (AWS only), all of them or those in only[0..nonly). */
-static int build_inventory(struct sim_config *c, const struct plan_catalog *cat, char **only,
-                           size_t nonly)
-{
-    free_inventory(c);
-    const char *names[128];
+    const char *seen[64];
     size_t n = 0;
     for (size_t i = 0; i < cat->noffers; i++) {
         const struct plan_offer *o = &cat->offers[i];
-        if (o->cloud != CORE_CLOUD_AWS || !wanted(o->region, only, nonly))
+        if (o->cloud != cloud || strcmp(o->region, region) || !*o->zone)
+            continue;
+        bool dup = false;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = !strcmp(seen[k], o->zone);
+        if (!dup && n < 26 && n < max)
+            seen[n++] = o->zone;
+    }
+    qsort(seen, n, sizeof *seen, cmp_str);
+    size_t nz = n ? n : cloud == CORE_CLOUD_AZURE ? 1 : 3;
+    for (size_t z = 0; z < nz; z++) {
+        names[z] = ids[z] = NULL;
+        int rc = 0;
+        if (cloud == CORE_CLOUD_AZURE)
+            names[z] = strdup(region);
+        else if (cloud == CORE_CLOUD_GCP && n)
+            names[z] = strdup(seen[z]);
+        else
+            rc = asprintf(&names[z], "%s%s%c", region, cloud == CORE_CLOUD_GCP ? "-" : "",
+                          (char)('a' + z));
+        if (rc < 0)
+            names[z] = NULL;
+        if (n)
+            ids[z] = strdup(seen[z]);
+        else if (cloud == CORE_CLOUD_AWS && asprintf(&ids[z], "%s-az%zu", region, z + 1) < 0)
+            ids[z] = NULL;
+        else if (cloud != CORE_CLOUD_AWS)
+            ids[z] = names[z] ? strdup(names[z]) : NULL;
+    }
+    return nz;
+}
+
+static int add_offer(struct sim_config *c, enum core_cloud cloud, const char *region,
+                     const char *zone, const struct plan_offer *o)
+{
+    struct sim_offer *so = realloc(c->offers, (c->noffers + 1) * sizeof *so);
+    if (!so)
+        return -1;
+    c->offers = so;
+    so = &c->offers[c->noffers];
+    so->cloud = cloud;
+    so->region = strdup(region);
+    so->zone = strdup(zone);
+    so->type = strdup(o->instance_type);
+    so->vcpus = o->vcpus;
+    so->spot_price = o->spot;
+    c->noffers++;
+    return so->region && so->zone && so->type ? 0 : -1;
+}
+
+/* One region of `cloud` with its zones and the offers of each zone: an offer priced for a
+ * zone is offered there, one priced for the region in each of its zones. */
+static int add_region(struct sim_config *c, const struct plan_catalog *cat, enum core_cloud cloud,
+                      const char *region)
+{
+    char *names[26], *ids[26];
+    size_t nz = region_zones(cat, cloud, region, names, ids, 26);
+    struct sim_region *reg = &c->regions[c->nregions++];
+    memset(reg, 0, sizeof *reg);
+    reg->cloud = cloud;
+    reg->name = strdup(region);
+    reg->zones = calloc(nz, sizeof *reg->zones);
+    reg->zone_ids = calloc(nz, sizeof *reg->zone_ids);
+    bool ok = reg->name && reg->zones && reg->zone_ids;
+    for (size_t z = 0; z < nz; z++) {
+        ok = ok && names[z] && ids[z];
+        if (!reg->zones || !reg->zone_ids) {
+            free(names[z]);
+            free(ids[z]);
+            continue;
+        }
+        reg->zones[z] = names[z];
+        reg->zone_ids[z] = ids[z];
+        reg->nzones++;
+    }
+    if (!ok)
+        return -1;
+    size_t first = c->noffers; /* duplicates can only be among this region's offers */
+    for (size_t i = 0; i < cat->noffers; i++) {
+        const struct plan_offer *o = &cat->offers[i];
+        if (o->cloud != cloud || strcmp(o->region, region))
+            continue;
+        for (size_t z = 0; z < nz; z++) {
+            if (*o->zone && strcmp(reg->zone_ids[z], o->zone))
+                continue;
+            bool dup = false;
+            for (size_t k = first; k < c->noffers && !dup; k++)
+                dup = !strcmp(c->offers[k].zone, reg->zones[z]) &&
+                      !strcmp(c->offers[k].type, o->instance_type);
+            if (!dup && add_offer(c, cloud, region, reg->zones[z], o) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* The regions of `cloud` from `cat`, all of them or those in only[0..nonly), replacing what
+ * the config held for that cloud. */
+static int build_inventory(struct sim_config *c, const struct plan_catalog *cat,
+                           enum core_cloud cloud, char **only, size_t nonly)
+{
+    free_inventory(c, (int)cloud);
+    const char *names[256];
+    size_t n = 0;
+    for (size_t i = 0; i < cat->noffers; i++) {
+        const struct plan_offer *o = &cat->offers[i];
+        if (o->cloud != cloud || !wanted(o->region, only, nonly))
             continue;
         if (n && !strcmp(names[n - 1], o->region))
-            continue; /* offers are sorted by region */
-        if (n < 128)
+            continue; /* offers are sorted by cloud and region */
+        if (n < 256)
             names[n++] = o->region;
     }
-    c->regions = calloc(n ? n : 1, sizeof *c->regions);
-    if (!c->regions)
+    struct sim_region *regs = realloc(c->regions, (c->nregions + n + 1) * sizeof *regs);
+    if (!regs)
         return -1;
+    c->regions = regs;
     for (size_t i = 0; i < n; i++)
-        if (add_region(c, cat, names[i]) < 0)
+        if (add_region(c, cat, cloud, names[i]) < 0)
             return -1;
     return 0;
+}
+
+size_t sim_config_cloud_regions(const struct sim_config *c, enum core_cloud cloud)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < c->nregions; r++)
+        n += c->regions[r].cloud == cloud;
+    return n;
 }
 
 int sim_config_defaults(struct sim_config *c, struct core_diags *d)
@@ -190,11 +269,14 @@ int sim_config_defaults(struct sim_config *c, struct core_diags *d)
     c->buckets[SIM_FAM_MUTATING] = (struct sim_bucket_conf){50, 5};
     c->timeout_hold_ms = 2000;
     c->spot_interruption_window = 3600;
-    c->default_capacity = SIM_UNLIMITED;
+    for (int k = 0; k < CORE_CLOUD_COUNT; k++)
+        c->default_capacity[k] = SIM_UNLIMITED;
     struct plan_catalog *cat = NULL;
     if (plan_catalog_load_bundled(d, &cat) < 0)
         return -1;
-    int rc = build_inventory(c, cat, NULL, 0);
+    int rc = 0;
+    for (int k = 0; k < CORE_CLOUD_COUNT && rc == 0; k++)
+        rc = build_inventory(c, cat, (enum core_cloud)k, NULL, 0);
     plan_catalog_free(cat);
     if (rc < 0) {
         core_diag_add(d, CORE_SEV_ERROR, CODE, NULL, "out of memory building the inventory");
@@ -215,9 +297,30 @@ int sim_config_add_credential(struct sim_config *c, const char *akid, const char
     return p[c->ncreds - 1].access_key_id && p[c->ncreds - 1].secret_access_key ? 0 : -1;
 }
 
+static void wipe(char *s)
+{
+    volatile char *p = s;
+    while (p && *p)
+        *p++ = 0;
+}
+
+int sim_config_add_gcp_account(struct sim_config *c, const char *client_email,
+                               const char *project_id, const char *public_key_pem)
+{
+    struct sim_service_account *p = realloc(c->gcp_accounts, (c->ngcp_accounts + 1) * sizeof *p);
+    if (!p)
+        return -1;
+    c->gcp_accounts = p;
+    p = &p[c->ngcp_accounts++];
+    p->client_email = strdup(client_email);
+    p->project_id = strdup(project_id);
+    p->public_key_pem = strdup(public_key_pem);
+    return p->client_email && p->project_id && p->public_key_pem ? 0 : -1;
+}
+
 void sim_config_release(struct sim_config *c)
 {
-    free_inventory(c);
+    free_inventory(c, -1);
     for (size_t i = 0; i < c->ncapacity; i++) {
         free(c->capacity[i].zone);
         free(c->capacity[i].type);
@@ -228,14 +331,16 @@ void sim_config_release(struct sim_config *c)
     free(c->quotas);
     for (size_t i = 0; i < c->ncreds; i++) {
         free(c->creds[i].access_key_id);
-        if (c->creds[i].secret_access_key) {
-            volatile char *s = c->creds[i].secret_access_key;
-            while (*s)
-                *s++ = 0;
-        }
+        wipe(c->creds[i].secret_access_key);
         free(c->creds[i].secret_access_key);
     }
     free(c->creds);
+    for (size_t i = 0; i < c->ngcp_accounts; i++) {
+        free(c->gcp_accounts[i].client_email);
+        free(c->gcp_accounts[i].project_id);
+        free(c->gcp_accounts[i].public_key_pem);
+    }
+    free(c->gcp_accounts);
     memset(c, 0, sizeof *c);
 }
 
@@ -447,31 +552,38 @@ static void decode_spot(struct dec *x, const struct spec_node *n)
         num(x, v, "interruption_window_seconds", 0, 1e9, &x->c->spot_interruption_window);
 }
 
-static bool zone_known(const struct sim_config *c, const char *zone)
+static bool zone_known(const struct sim_config *c, enum core_cloud cloud, const char *zone)
 {
     for (size_t r = 0; r < c->nregions; r++)
-        for (size_t z = 0; z < c->regions[r].nzones; z++)
+        for (size_t z = 0; c->regions[r].cloud == cloud && z < c->regions[r].nzones; z++)
             if (!strcmp(c->regions[r].zones[z], zone))
                 return true;
     return false;
 }
 
-static bool type_known(const struct sim_config *c, const char *type)
+static bool type_known(const struct sim_config *c, enum core_cloud cloud, const char *type)
 {
     for (size_t o = 0; o < c->noffers; o++)
-        if (!strcmp(c->offers[o].type, type))
+        if (c->offers[o].cloud == cloud && !strcmp(c->offers[o].type, type))
             return true;
     return false;
 }
 
-static void decode_capacity(struct dec *x, const struct spec_node *n)
+static void *grow(void *p, size_t n, size_t more, size_t size)
+{
+    return realloc(p, (n + (more ? more : 1)) * size);
+}
+
+static void decode_capacity(struct dec *x, const struct spec_node *n, enum core_cloud cloud)
 {
     if (!is_map(x, n, "capacity"))
         return;
     struct sim_config *c = x->c;
-    c->capacity = calloc(n->u.map.n ? n->u.map.n : 1, sizeof *c->capacity);
-    if (!c->capacity)
+    struct sim_capacity_rule *rules =
+        grow(c->capacity, c->ncapacity, n->u.map.n, sizeof *c->capacity);
+    if (!rules)
         return err(x, n, "out of memory");
+    c->capacity = rules;
     for (uint32_t i = 0; i < n->u.map.n; i++) {
         const struct spec_node *k = n->u.map.items[i].key, *v = n->u.map.items[i].value;
         const char *key = k->u.str.s;
@@ -479,26 +591,25 @@ static void decode_capacity(struct dec *x, const struct spec_node *n)
         if (count(x, v, key, &limit) < 0)
             continue;
         if (!strcmp(key, "default")) {
-            c->default_capacity = limit;
+            c->default_capacity[cloud] = limit;
             continue;
         }
         const char *slash = strchr(key, '/');
         char *zone = slash ? strndup(key, (size_t)(slash - key)) : NULL;
         const char *type = slash ? slash + 1 : NULL;
-        if (!slash && zone_known(c, key))
+        if (!slash && zone_known(c, cloud, key))
             zone = strdup(key);
         else if (!slash)
             type = key;
-        if (zone && !zone_known(c, zone)) {
-            err(x, k, "unknown availability zone '%s' in 'capacity'", zone);
+        if (zone && !zone_known(c, cloud, zone)) {
+            err(x, k, "unknown %s zone '%s' in 'capacity'", core_cloud_name(cloud), zone);
             free(zone);
             continue;
         }
-        if (type && !type_known(c, type)) {
+        if (type && !type_known(c, cloud, type)) {
             err(x, k,
-                "'%s' in 'capacity' is neither an availability zone nor an instance type of "
-                "this world",
-                type);
+                "'%s' in 'capacity' is neither a zone nor an instance type of this world's %s",
+                type, core_cloud_name(cloud));
             free(zone);
             continue;
         }
@@ -506,17 +617,19 @@ static void decode_capacity(struct dec *x, const struct spec_node *n)
         r->zone = zone ? zone : strdup("");
         r->type = strdup(type ? type : "");
         r->limit = limit;
+        r->cloud = cloud;
     }
 }
 
-static void decode_quotas(struct dec *x, const struct spec_node *n)
+static void decode_quotas(struct dec *x, const struct spec_node *n, enum core_cloud cloud)
 {
     if (!is_map(x, n, "quotas"))
         return;
     struct sim_config *c = x->c;
-    c->quotas = calloc(n->u.map.n ? n->u.map.n : 1, sizeof *c->quotas);
-    if (!c->quotas)
+    struct sim_quota *qs = grow(c->quotas, c->nquotas, n->u.map.n, sizeof *c->quotas);
+    if (!qs)
         return err(x, n, "out of memory");
+    c->quotas = qs;
     static const char *const keys[] = {"on_demand_vcpus", "spot_vcpus", "max_instances", NULL};
     for (uint32_t i = 0; i < n->u.map.n; i++) {
         const struct spec_node *k = n->u.map.items[i].key, *v = n->u.map.items[i].value;
@@ -524,9 +637,10 @@ static void decode_quotas(struct dec *x, const struct spec_node *n)
         bool dflt = !strcmp(key, "default");
         bool known = false;
         for (size_t r = 0; r < c->nregions; r++)
-            known = known || !strcmp(c->regions[r].name, key);
+            known = known || (c->regions[r].cloud == cloud && !strcmp(c->regions[r].name, key));
         if (!dflt && !known) {
-            err(x, k, "unknown region '%s' in 'quotas' (not in this world)", key);
+            err(x, k, "unknown region '%s' in 'quotas' (not in this world's %s)", key,
+                core_cloud_name(cloud));
             continue;
         }
         if (!is_map(x, v, key))
@@ -534,6 +648,7 @@ static void decode_quotas(struct dec *x, const struct spec_node *n)
         known_keys(x, v, "a quota", keys);
         struct sim_quota *q = &c->quotas[c->nquotas++];
         q->region = strdup(dflt ? "" : key);
+        q->cloud = cloud;
         q->on_demand_vcpus = q->spot_vcpus = q->max_instances = SIM_UNLIMITED;
         const struct spec_node *f;
         if ((f = spec_node_get(v, "on_demand_vcpus")))
@@ -564,57 +679,112 @@ static void decode_credentials(struct dec *x, const struct spec_node *n)
     }
 }
 
-/* clouds.aws: regions (and the catalog they come from) first, then capacity and quotas. */
-static void decode_aws(struct dec *x, const struct spec_node *n)
+/*
+ * What one cloud's section holds besides catalog, regions, capacity and quotas: the key for
+ * the credentials its dialect accepts and the decoder for it (NULL: none yet).
+ */
+static const struct {
+    const char *key;
+    void (*decode)(struct dec *x, const struct spec_node *n);
+} cloud_credentials[CORE_CLOUD_COUNT] = {
+    [CORE_CLOUD_AWS] = {"credentials", decode_credentials},
+    [CORE_CLOUD_GCP] = {NULL, NULL},
+    [CORE_CLOUD_AZURE] = {NULL, NULL},
+};
+
+/* The regions to simulate: every one of `cloud` in `cat` (regions absent or "from
+ * catalog": *all set), or the listed ones (into only[], borrowed from the nodes). */
+static size_t decode_regions(struct dec *x, const struct spec_node *regs,
+                             const struct plan_catalog *cat, enum core_cloud cloud, char **only,
+                             size_t max, bool *all)
 {
-    static const char *const keys[] = {"catalog", "regions",     "capacity",
-                                       "quotas",  "credentials", NULL};
-    if (!is_map(x, n, "aws"))
+    size_t nonly = 0;
+    *all = !regs || (scalar(regs) && !strcmp(regs->u.str.s, "from catalog"));
+    if (*all)
+        return 0;
+    if (regs->kind != SPEC_NODE_SEQ) {
+        err(x, regs, "'regions' must be a list of region names or 'from catalog'");
+        *all = true;
+        return 0;
+    }
+    for (uint32_t i = 0; i < regs->u.seq.n && nonly < max; i++) {
+        const struct spec_node *r = regs->u.seq.items[i];
+        bool found = false;
+        for (size_t o = 0; scalar(r) && o < cat->noffers && !found; o++)
+            found = cat->offers[o].cloud == cloud && !strcmp(cat->offers[o].region, r->u.str.s);
+        if (!found)
+            err(x, r, "region '%s' has no %s offers in catalog '%s'", scalar(r) ? r->u.str.s : "?",
+                cloud == CORE_CLOUD_AWS   ? "AWS"
+                : cloud == CORE_CLOUD_GCP ? "GCP"
+                                          : "Azure",
+                cat->name);
+        else
+            only[nonly++] = (char *)(uintptr_t)r->u.str.s;
+    }
+    return nonly;
+}
+
+/* clouds.CLOUD: regions (and the catalog they come from) first, then capacity, quotas and
+ * the credentials its dialect accepts. */
+static void decode_cloud(struct dec *x, const struct spec_node *n, enum core_cloud cloud)
+{
+    const char *name = core_cloud_name(cloud);
+    const char *keys[] = {"catalog", "regions", "capacity", "quotas", cloud_credentials[cloud].key,
+                          NULL};
+    char where[64];
+    snprintf(where, sizeof where, "'clouds.%s'", name);
+    if (!is_map(x, n, name))
         return;
-    known_keys(x, n, "'clouds.aws'", keys);
+    known_keys(x, n, where, keys);
     const struct spec_node *catn = spec_node_get(n, "catalog");
-    const struct spec_node *regs = spec_node_get(n, "regions");
     struct plan_catalog *cat = NULL;
-    int rc;
     if (catn && !scalar(catn)) {
         err(x, catn, "'catalog' must be a path");
         return;
     }
-    rc =
+    int rc =
         catn ? plan_catalog_load(catn->u.str.s, x->d, &cat) : plan_catalog_load_bundled(x->d, &cat);
     if (rc < 0) {
         err(x, catn, "cannot load the catalog for the inventory");
         return;
     }
-    char *only[128];
-    size_t nonly = 0;
-    bool all = !regs || (scalar(regs) && !strcmp(regs->u.str.s, "from catalog"));
-    if (!all && regs->kind != SPEC_NODE_SEQ) {
-        err(x, regs, "'regions' must be a list of region names or 'from catalog'");
-    } else if (!all) {
-        for (uint32_t i = 0; i < regs->u.seq.n && nonly < 128; i++) {
-            const struct spec_node *r = regs->u.seq.items[i];
-            bool found = false;
-            for (size_t o = 0; scalar(r) && o < cat->noffers && !found; o++)
-                found = cat->offers[o].cloud == CORE_CLOUD_AWS &&
-                        !strcmp(cat->offers[o].region, r->u.str.s);
-            if (!found)
-                err(x, r, "region '%s' has no AWS offers in catalog '%s'",
-                    scalar(r) ? r->u.str.s : "?", cat->name);
-            else
-                only[nonly++] = (char *)(uintptr_t)r->u.str.s;
-        }
-    }
-    if (build_inventory(x->c, cat, all ? NULL : only, nonly) < 0)
+    char *only[256];
+    bool all;
+    size_t nonly = decode_regions(x, spec_node_get(n, "regions"), cat, cloud, only, 256, &all);
+    if (build_inventory(x->c, cat, cloud, all ? NULL : only, nonly) < 0)
         err(x, n, "out of memory building the inventory");
     plan_catalog_free(cat);
     const struct spec_node *v;
     if ((v = spec_node_get(n, "capacity")))
-        decode_capacity(x, v);
+        decode_capacity(x, v, cloud);
     if ((v = spec_node_get(n, "quotas")))
-        decode_quotas(x, v);
-    if ((v = spec_node_get(n, "credentials")))
-        decode_credentials(x, v);
+        decode_quotas(x, v, cloud);
+    if (cloud_credentials[cloud].key && (v = spec_node_get(n, cloud_credentials[cloud].key)))
+        cloud_credentials[cloud].decode(x, v);
+}
+
+/* clouds: exactly the clouds listed are simulated (without the section, all three are). */
+static void decode_clouds(struct dec *x, const struct spec_node *v)
+{
+    if (!is_map(x, v, "clouds"))
+        return;
+    bool listed[CORE_CLOUD_COUNT] = {false};
+    for (uint32_t i = 0; i < v->u.map.n; i++) {
+        const struct spec_node *k = v->u.map.items[i].key;
+        int cloud = core_cloud_from_name(k->u.str.s);
+        if (cloud < 0)
+            err(x, k, "unknown cloud '%s' (aws, gcp or azure)", k->u.str.s);
+        else
+            listed[cloud] = true;
+    }
+    for (int cloud = 0; cloud < CORE_CLOUD_COUNT; cloud++)
+        if (!listed[cloud])
+            free_inventory(x->c, cloud);
+    for (uint32_t i = 0; i < v->u.map.n; i++) {
+        int cloud = core_cloud_from_name(v->u.map.items[i].key->u.str.s);
+        if (cloud >= 0)
+            decode_cloud(x, v->u.map.items[i].value, (enum core_cloud)cloud);
+    }
 }
 
 static void decode_root(struct dec *x, const struct spec_node *root)
@@ -653,15 +823,8 @@ static void decode_root(struct dec *x, const struct spec_node *root)
         decode_faults(x, v);
     if ((v = spec_node_get(root, "spot")))
         decode_spot(x, v);
-    if ((v = spec_node_get(root, "clouds")) && is_map(x, v, "clouds")) {
-        for (uint32_t i = 0; i < v->u.map.n; i++) {
-            const struct spec_node *k = v->u.map.items[i].key;
-            if (strcmp(k->u.str.s, "aws"))
-                err(x, k, "cloud '%s' is not simulated yet (only 'aws')", k->u.str.s);
-        }
-        if (spec_node_get(v, "aws"))
-            decode_aws(x, spec_node_get(v, "aws"));
-    }
+    if ((v = spec_node_get(root, "clouds")))
+        decode_clouds(x, v);
 }
 
 int sim_config_load(struct sim_config *c, const char *path, struct core_diags *d)

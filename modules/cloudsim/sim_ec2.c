@@ -5,6 +5,7 @@
  * escaped. Errors use EC2's <Response><Errors> envelope and its codes and HTTP statuses.
  */
 #include "modules/cloudsim/sim.h"
+#include "modules/cloudsim/sim_int.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -346,7 +347,7 @@ static const struct sim_instance *instance_or_error(struct sim_world *w, struct 
         return NULL;
     }
     const struct sim_instance *inst = sim_world_find(w, id);
-    if (!inst || strcmp(inst->region, region)) {
+    if (!inst || inst->cloud != CORE_CLOUD_AWS || strcmp(inst->region, region)) {
         sim_ec2_error(w, r, 400, "InvalidInstanceID.NotFound",
                       "The instance ID '%s' does not exist", id);
         return NULL;
@@ -386,6 +387,7 @@ static void run_instances(struct sim_world *w, const char *region, const struct 
 {
     bool bad = false;
     struct sim_run_request req = {
+        .cloud = CORE_CLOUD_AWS,
         .region = region,
         .zone = sim_param_get(p, n, "Placement.AvailabilityZone"),
         .type = sim_param_get(p, n, "InstanceType"),
@@ -553,7 +555,7 @@ static void describe_filtered(struct sim_world *w, const char *region, const str
     size_t next = 0;
     for (size_t i = 0; i < w->ninstances; i++) {
         const struct sim_instance *inst = w->instances[i];
-        if (strcmp(inst->region, region))
+        if (inst->cloud != CORE_CLOUD_AWS || strcmp(inst->region, region))
             continue;
         if (nids) {
             bool want = false;
@@ -646,6 +648,76 @@ static void terminate_instances(struct sim_world *w, const char *region, const s
     xw_close(&x, r, 200);
 }
 
+/* CreateTags and DeleteTags on instances: ResourceId.N, Tag.N.Key (and Tag.N.Value). As EC2:
+ * every resource must exist (else nothing changes), keys starting "aws:" are reserved, 50
+ * tags per resource at most; DeleteTags with a value removes the tag only when it matches. */
+static void tag_instances(struct sim_world *w, const char *region, const struct sim_param *p,
+                          size_t n, bool create, struct sim_reply *r)
+{
+    const char *ids[1000], *keys[50], *values[50];
+    size_t nids = param_list(p, n, "ResourceId", ids, 1000), nkeys = 0;
+    if (!nids)
+        return sim_ec2_error(w, r, 400, "MissingParameter",
+                             "The request must contain the parameter ResourceId");
+    char name[64];
+    for (int t = 1; t <= 51; t++) {
+        snprintf(name, sizeof name, "Tag.%d.Key", t);
+        const char *k = sim_param_get(p, n, name);
+        if (!k)
+            break;
+        if (nkeys == 50)
+            return sim_ec2_error(w, r, 400, "TagLimitExceeded",
+                                 "The maximum number of Tags for a resource has been reached.");
+        if (!strncmp(k, "aws:", 4))
+            return sim_ec2_error(w, r, 400, "InvalidParameterValue",
+                                 "Tag keys starting with 'aws:' are reserved for internal use");
+        snprintf(name, sizeof name, "Tag.%d.Value", t);
+        keys[nkeys] = k;
+        values[nkeys++] = sim_param_get(p, n, name);
+    }
+    if (create && !nkeys)
+        return sim_ec2_error(w, r, 400, "MissingParameter",
+                             "The request must contain the parameter Tag");
+    for (size_t i = 0; i < nids; i++)
+        if (!instance_or_error(w, r, region, ids[i]))
+            return;
+    for (size_t i = 0; i < nids; i++) {
+        struct sim_instance *inst = sim_world_find(w, ids[i]);
+        size_t after = inst->ntags;
+        for (size_t k = 0; create && k < nkeys; k++) {
+            bool has = false;
+            for (size_t t = 0; t < inst->ntags && !has; t++)
+                has = !strcmp(inst->tags[t].key, keys[k]);
+            after += !has;
+        }
+        if (after > 50)
+            return sim_ec2_error(w, r, 400, "TagLimitExceeded",
+                                 "The maximum number of Tags for a resource has been reached.");
+    }
+    for (size_t i = 0; i < nids; i++) {
+        struct sim_instance *inst = sim_world_find(w, ids[i]);
+        for (size_t k = 0; k < nkeys; k++) {
+            const char *now_value = NULL;
+            for (size_t t = 0; t < inst->ntags; t++)
+                if (!strcmp(inst->tags[t].key, keys[k]))
+                    now_value = inst->tags[t].value;
+            if (!create && values[k] && (!now_value || strcmp(now_value, values[k])))
+                continue; /* DeleteTags with a value that doesn't match */
+            if (sim_instance_tag(inst, keys[k], create ? (values[k] ? values[k] : "") : NULL) != 0)
+                return sim_ec2_error(w, r, 500, "InternalError", "An internal error has occurred");
+        }
+    }
+    struct xw x;
+    char rid[37];
+    request_id(w, rid);
+    snprintf(r->request_id, sizeof r->request_id, "%s", rid);
+    if (xw_open(&x, create ? "CreateTagsResponse" : "DeleteTagsResponse") < 0)
+        return sim_ec2_error(w, r, 500, "InternalError", "An internal error has occurred");
+    el(&x, "requestId", rid);
+    el(&x, "return", "true");
+    xw_close(&x, r, 200);
+}
+
 static void get_console_output(struct sim_world *w, const char *region, const struct sim_param *p,
                                size_t n, double now, struct sim_reply *r)
 {
@@ -698,7 +770,8 @@ static void describe_spot_prices(struct sim_world *w, const char *region, const 
     start(&x, "spotPriceHistorySet");
     for (size_t i = 0; i < w->conf.noffers; i++) {
         const struct sim_offer *o = &w->conf.offers[i];
-        if (strcmp(o->region, region) || o->spot_price < 0 || (zone && strcmp(zone, o->zone)))
+        if (o->cloud != CORE_CLOUD_AWS || strcmp(o->region, region) || o->spot_price < 0 ||
+            (zone && strcmp(zone, o->zone)))
             continue;
         bool want = !ntypes;
         for (size_t k = 0; k < ntypes && !want; k++)
@@ -720,7 +793,7 @@ static void describe_spot_prices(struct sim_world *w, const char *region, const 
 
 static void describe_zones(struct sim_world *w, const char *region, struct sim_reply *r)
 {
-    const struct sim_region *reg = sim_world_region(w, region);
+    const struct sim_region *reg = sim_world_region(w, CORE_CLOUD_AWS, region);
     struct xw x;
     char rid[37];
     request_id(w, rid);
@@ -758,6 +831,8 @@ static void describe_regions(struct sim_world *w, struct sim_reply *r)
     el(&x, "requestId", rid);
     start(&x, "regionInfo");
     for (size_t i = 0; i < w->conf.nregions; i++) {
+        if (w->conf.regions[i].cloud != CORE_CLOUD_AWS)
+            continue;
         start(&x, "item");
         el(&x, "regionName", w->conf.regions[i].name);
         elf(&x, "regionEndpoint", "ec2.%s.amazonaws.com", w->conf.regions[i].name);
@@ -781,6 +856,8 @@ static const struct {
     {"DescribeSpotPriceHistory", SIM_FAM_DESCRIBE},
     {"DescribeAvailabilityZones", SIM_FAM_DESCRIBE},
     {"DescribeRegions", SIM_FAM_DESCRIBE},
+    {"CreateTags", SIM_FAM_MUTATING},
+    {"DeleteTags", SIM_FAM_MUTATING},
 };
 
 /* Corrupts a good reply: cut in the middle, or (every other time) bytes that are not XML. */
@@ -831,7 +908,7 @@ void sim_ec2_handle(struct sim_world *w, const char *region, const struct sim_pa
                              "An invalid or out-of-range value was supplied for the Version "
                              "parameter: %s",
                              version);
-    if (!sim_world_region(w, region))
+    if (!sim_world_region(w, CORE_CLOUD_AWS, region))
         return sim_ec2_error(w, r, 401, "AuthFailure",
                              "AWS was not able to validate the provided access credentials "
                              "(region '%s' is not in this world)",
@@ -860,12 +937,14 @@ void sim_ec2_handle(struct sim_world *w, const char *region, const struct sim_pa
     switch (a) {
     case 0:
         run_instances(w, region, p, n, now, r);
+        r->changed = r->status == 200;
         break;
     case 1:
         describe_instances(w, region, p, n, r);
         break;
     case 2:
         terminate_instances(w, region, p, n, now, r);
+        r->changed = r->status == 200;
         break;
     case 3:
         get_console_output(w, region, p, n, now, r);
@@ -876,10 +955,36 @@ void sim_ec2_handle(struct sim_world *w, const char *region, const struct sim_pa
     case 5:
         describe_zones(w, region, r);
         break;
-    default:
+    case 7:
+    case 8:
+        tag_instances(w, region, p, n, a == 7, r);
+        r->changed = r->status == 200;
+        break;
+    case 6:
         describe_regions(w, r);
         break;
     }
     if (r->status == 200 && sim_world_fault(w, SIM_FAULT_MALFORMED))
         malform(w, r);
+}
+
+void sim_ec2_serve(struct sim_world *w, struct sim_query *q, double now, struct sim_reply *r)
+{
+    char region[64] = "";
+    struct sim_error e = {0};
+    memset(r, 0, sizeof *r);
+    bool post = !strcmp(q->method, "POST");
+    if (q->too_big)
+        return sim_ec2_error(w, r, 413, "RequestEntityTooLarge",
+                             "The request body is larger than cloudsim accepts (%zu bytes)",
+                             q->max_body);
+    if (!post && strcmp(q->method, "GET"))
+        return sim_ec2_error(w, r, 405, "UnsupportedHttpVerb", "The HTTP verb %s is not supported",
+                             q->method);
+    if (post && sim_params_parse(q->body, q->body_len, &q->p, &q->n, SIM_MAX_PARAMS) < 0)
+        return sim_ec2_error(w, r, 400, "MalformedQueryString",
+                             "The request body is not application/x-www-form-urlencoded");
+    if (sim_auth_check(&w->conf, q, now, region, &e) < 0)
+        return sim_ec2_error(w, r, e.http_status, e.code, "%s", e.message);
+    sim_ec2_handle(w, region, q->p, q->n, now, r);
 }

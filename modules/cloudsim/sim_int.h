@@ -1,11 +1,15 @@
 /*
  * What cloudsim's files share and nothing else needs: the request as the server collected
- * it, and the authentication check (sim_auth.c).
+ * it, the dialects' entry points that sim_server.c's route table names, and the SigV4 check
+ * (sim_auth.c).
  */
 #ifndef GPUFORM_MODULES_CLOUDSIM_SIM_INT_H
 #define GPUFORM_MODULES_CLOUDSIM_SIM_INT_H
 
 #include "modules/cloudsim/sim.h"
+
+/* The most query and form parameters one request may carry. */
+#define SIM_MAX_PARAMS 4096
 
 struct sim_header {
     const char *name; /* as received; borrowed from the HTTP library */
@@ -25,7 +29,33 @@ struct sim_query {
     size_t nheaders;
     const char *body;
     size_t body_len;
+    bool too_big;    /* the body was over max_body and was dropped: refuse the request */
+    size_t max_body; /* the server's cap, for that message */
+    double arrived;  /* when the server received it (wall clock) */
+    int redo;        /* 0 the first time; n after n rounds of sim_reply.redo_ms */
+    bool last;       /* the server is stopping: reply now, no more redo_ms */
 };
+
+/*
+ * A dialect: answers one request under the world's lock (the server holds it). Fills `r`:
+ * status, body, content type, request id; `changed` when the world changed; `redo_ms` to be
+ * asked again later (never when q->last). The dialect checks the request's authentication
+ * itself, and words every error as its cloud does. It may append to q->p (form bodies).
+ */
+typedef void (*sim_dialect_fn)(struct sim_world *w, struct sim_query *q, double now,
+                               struct sim_reply *r);
+
+/* EC2 (sim_ec2.c): any path not routed elsewhere; form bodies, SigV4 (sim_auth_check). */
+void sim_ec2_serve(struct sim_world *w, struct sim_query *q, double now, struct sim_reply *r);
+
+/* Compute Engine (sim_gce.c): /compute/v1/... with an OAuth2 bearer token, and /token, the
+ * OAuth2 token endpoint (a service account's RS256-signed JWT for an access token). */
+void sim_gce_handle(struct sim_world *w, struct sim_query *q, double now, struct sim_reply *r);
+
+/* Azure Resource Manager (sim_arm.c, to come): /subscriptions/... and /TENANT/oauth2/v2.0/token.
+ * Declared for the route table in sim_server.c; until sim_arm.c defines it, those paths
+ * are answered 501 there (see the ARM line of the table). */
+void sim_arm_handle(struct sim_world *w, struct sim_query *q, double now, struct sim_reply *r);
 
 /*
  * Checks the request's SigV4 signature (Authorization header) against the credentials in

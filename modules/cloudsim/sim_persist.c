@@ -1,7 +1,8 @@
 /*
- * The world on disk: cloudsim's instances and generator state as JSON (jansson), written
- * atomically (temporary file, fsync, rename) so that a restarted cloudsim carries on with
- * the same instances and the same random sequence.
+ * The world on disk: cloudsim's instances (of every cloud), operations and generator state as
+ * JSON (jansson), written atomically (temporary file, fsync, rename) so that a restarted
+ * cloudsim carries on with the same instances and the same random sequence. Files written
+ * before the world held several clouds load as AWS instances.
  */
 #include "modules/cloudsim/sim.h"
 
@@ -16,23 +17,54 @@
 
 #define STATE_FORMAT 1
 
+static json_t *tags_json(const struct sim_tag *tags, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t t = 0; t < n; t++)
+        json_array_append_new(a,
+                              json_pack("{s:s, s:s}", "key", tags[t].key, "value", tags[t].value));
+    return a;
+}
+
 static json_t *instance_json(const struct sim_instance *i)
 {
-    json_t *tags = json_array();
-    for (size_t t = 0; t < i->ntags; t++)
-        json_array_append_new(
-            tags, json_pack("{s:s, s:s}", "key", i->tags[t].key, "value", i->tags[t].value));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:i, s:b, s:f, s:i, "
-                     "s:f, s:f, s:f, s:f, s:f, s:s?, s:s?, s:s?, s:s, s:o}",
-                     "id", i->id, "reservation", i->reservation, "region", i->region, "zone",
-                     i->zone, "type", i->type, "image", i->image, "client_token", i->client_token,
-                     "user_data", i->user_data, "key_name", i->key_name, "params_hash",
-                     i->params_hash, "launch_index", i->launch_index, "spot", i->spot, "vcpus",
-                     i->vcpus, "state", (int)i->state, "launch_time", i->launch_time, "running_at",
-                     i->running_at, "interrupt_at", i->interrupt_at, "terminate_at",
-                     i->terminate_at, "gone_at", i->gone_at, "reason_code", i->reason_code,
-                     "reason_message", i->reason_message, "transition_reason", i->transition_reason,
-                     "private_ip", i->private_ip, "tags", tags);
+    json_t *tags = tags_json(i->tags, i->ntags);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:i, s:b, s:f, s:i, "
+        "s:f, s:f, s:f, s:f, s:f, s:s?, s:s?, s:s?, s:s, s:o}",
+        "id", i->id, "reservation", i->reservation, "region", i->region, "zone", i->zone, "type",
+        i->type, "image", i->image, "client_token", i->client_token, "user_data", i->user_data,
+        "key_name", i->key_name, "params_hash", i->params_hash, "launch_index", i->launch_index,
+        "spot", i->spot, "vcpus", i->vcpus, "state", (int)i->state, "launch_time", i->launch_time,
+        "running_at", i->running_at, "interrupt_at", i->interrupt_at, "terminate_at",
+        i->terminate_at, "gone_at", i->gone_at, "reason_code", i->reason_code, "reason_message",
+        i->reason_message, "transition_reason", i->transition_reason, "private_ip", i->private_ip,
+        "tags", tags);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "cloud", json_string(core_cloud_name(i->cloud)));
+    if (i->name)
+        json_object_set_new(o, "name", json_string(i->name));
+    if (i->account)
+        json_object_set_new(o, "account", json_string(i->account));
+    if (i->reclaimed)
+        json_object_set_new(o, "reclaimed", json_true());
+    if (i->nmeta)
+        json_object_set_new(o, "meta", tags_json(i->meta, i->nmeta));
+    return o;
+}
+
+static json_t *op_json(const struct sim_operation *op)
+{
+    const struct sim_error *e = &op->error;
+    return json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s, s:s?, s:f, s:f, s:f, s:{s:i, "
+                     "s:i, s:s, s:s, s:I}}",
+                     "cloud", core_cloud_name(op->cloud), "id", op->id, "name", op->name, "account",
+                     op->account, "zone", op->zone, "kind", op->kind, "request_id", op->request_id,
+                     "target_id", op->target_id, "target_name", op->target_name, "started",
+                     op->started, "done_at", op->done_at, "gone_at", op->gone_at, "error", "kind",
+                     (int)e->kind, "http_status", e->http_status, "code", e->code, "message",
+                     e->message, "limit", (json_int_t)e->limit);
 }
 
 int sim_world_save(const struct sim_world *w, const char *path, char err[256])
@@ -50,6 +82,10 @@ int sim_world_save(const struct sim_world *w, const char *path, char err[256])
     for (size_t i = 0; i < w->ninstances; i++)
         json_array_append_new(list, instance_json(w->instances[i]));
     json_object_set_new(root, "instances", list);
+    json_t *ops = json_array();
+    for (size_t i = 0; i < w->nops; i++)
+        json_array_append_new(ops, op_json(w->ops[i]));
+    json_object_set_new(root, "operations", ops);
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (!text) {
@@ -98,6 +134,30 @@ static double num(json_t *o, const char *key)
     return json_number_value(json_object_get(o, key));
 }
 
+static enum core_cloud cloud_of(json_t *o)
+{
+    int c = core_cloud_from_name(json_string_value(json_object_get(o, "cloud")));
+    return c < 0 ? CORE_CLOUD_AWS : (enum core_cloud)c; /* files from before: aws */
+}
+
+/* Reads a [{key, value}] array; false when a pair is damaged or memory runs out. */
+static bool tags_from(json_t *a, struct sim_tag **out, size_t *n)
+{
+    size_t nt = json_array_size(a);
+    *out = nt ? calloc(nt, sizeof **out) : NULL;
+    if (nt && !*out)
+        return false;
+    for (size_t t = 0; t < nt; t++) {
+        json_t *tag = json_array_get(a, t);
+        (*out)[t].key = dup_opt(tag, "key");
+        (*out)[t].value = dup_opt(tag, "value");
+        (*n)++;
+        if (!(*out)[t].key || !(*out)[t].value)
+            return false;
+    }
+    return true;
+}
+
 static struct sim_instance *instance_from(json_t *o)
 {
     struct sim_instance *i = calloc(1, sizeof *i);
@@ -130,16 +190,70 @@ static struct sim_instance *instance_from(json_t *o)
     i->interrupt_at = num(o, "interrupt_at");
     i->terminate_at = num(o, "terminate_at");
     i->gone_at = num(o, "gone_at");
-    json_t *tags = json_object_get(o, "tags");
-    size_t nt = json_array_size(tags);
-    i->tags = nt ? calloc(nt, sizeof *i->tags) : NULL;
-    for (size_t t = 0; i->tags && t < nt; t++) {
-        json_t *tag = json_array_get(tags, t);
-        i->tags[t].key = dup_opt(tag, "key");
-        i->tags[t].value = dup_opt(tag, "value");
-        i->ntags++;
+    i->cloud = cloud_of(o);
+    i->name = dup_opt(o, "name");
+    i->account = dup_opt(o, "account");
+    i->reclaimed = json_is_true(json_object_get(o, "reclaimed"));
+    if (!tags_from(json_object_get(o, "tags"), &i->tags, &i->ntags) ||
+        !tags_from(json_object_get(o, "meta"), &i->meta, &i->nmeta)) {
+        sim_instance_free(i);
+        return NULL;
     }
     return i;
+}
+
+static struct sim_operation *op_from(json_t *o)
+{
+    const char *id = json_string_value(json_object_get(o, "id"));
+    const char *name = json_string_value(json_object_get(o, "name"));
+    const char *tid = json_string_value(json_object_get(o, "target_id"));
+    json_t *e = json_object_get(o, "error");
+    struct sim_operation *op = calloc(1, sizeof *op);
+    if (!op || !id || !name || !tid || !json_is_object(e))
+        return free(op), NULL;
+    op->cloud = cloud_of(o);
+    snprintf(op->id, sizeof op->id, "%s", id);
+    snprintf(op->name, sizeof op->name, "%s", name);
+    snprintf(op->target_id, sizeof op->target_id, "%s", tid);
+    op->account = dup_opt(o, "account");
+    op->zone = dup_opt(o, "zone");
+    op->kind = dup_opt(o, "kind");
+    op->request_id = dup_opt(o, "request_id");
+    op->target_name = dup_opt(o, "target_name");
+    op->started = num(o, "started");
+    op->done_at = num(o, "done_at");
+    op->gone_at = num(o, "gone_at");
+    op->error.kind = (enum sim_err_kind)json_integer_value(json_object_get(e, "kind"));
+    op->error.http_status = (int)json_integer_value(json_object_get(e, "http_status"));
+    op->error.limit = (long)json_integer_value(json_object_get(e, "limit"));
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    snprintf(op->error.code, sizeof op->error.code, "%s", code ? code : "");
+    snprintf(op->error.message, sizeof op->error.message, "%s", msg ? msg : "");
+    return op;
+}
+
+/* The operations of a state file (none in files from before there were any). */
+static int load_ops(struct sim_world *w, json_t *list)
+{
+    size_t n = json_array_size(list), k = 0;
+    struct sim_operation **arr = calloc(n ? n : 1, sizeof *arr);
+    if (!arr)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        struct sim_operation *op = op_from(json_array_get(list, i));
+        if (op && op->kind)
+            arr[k++] = op;
+        else
+            sim_operation_free(op); /* damaged: dropped */
+    }
+    for (size_t i = 0; i < w->nops; i++)
+        sim_operation_free(w->ops[i]);
+    free(w->ops);
+    w->ops = arr;
+    w->nops = k;
+    w->opcap = n ? n : 1;
+    return 0;
 }
 
 int sim_world_load(struct sim_world *w, const char *path, char err[256])
@@ -168,7 +282,8 @@ int sim_world_load(struct sim_world *w, const char *path, char err[256])
         w->page_secret = strtoull(ps, NULL, 16);
     size_t n = json_array_size(list);
     struct sim_instance **arr = calloc(n ? n : 1, sizeof *arr);
-    if (!arr) {
+    if (!arr || load_ops(w, json_object_get(root, "operations")) < 0) {
+        free(arr);
         json_decref(root);
         snprintf(err, 256, "out of memory reading '%s'", path);
         return -1;

@@ -1,15 +1,17 @@
 /*
- * cloudsim's HTTP side, on libmicrohttpd: collects each request (POST bodies capped),
- * checks its SigV4 signature against the configured credentials (sim_auth.c), hands it to
- * the EC2 dialect under the world's lock, and serves the admin view under /_cloudsim/.
- * One thread per connection, so that latency and held "timeout" connections block only
- * their own client; stopping wakes every held connection at once.
+ * cloudsim's HTTP side, on libmicrohttpd: collects each request (bodies capped), routes it
+ * by its path to a cloud's dialect (the route table below: Compute Engine, Azure Resource
+ * Manager, EC2 for everything else), which answers under the world's lock, and serves the
+ * admin view under /_cloudsim/. One thread per connection, so that latency and held
+ * "timeout" connections block only their own client; stopping wakes every held connection
+ * at once.
  */
 #include "modules/cloudsim/sim.h"
 #include "modules/cloudsim/sim_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <netinet/in.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -21,7 +23,6 @@
 #include "core/buf.h"
 
 #define ADMIN_PREFIX "/_cloudsim/"
-#define MAX_PARAMS   4096
 
 struct sim_server {
     struct MHD_Daemon *daemon;
@@ -66,20 +67,77 @@ static void nap(struct sim_server *s, double ms)
     pthread_mutex_unlock(&s->stop_lock);
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *c, int status, const char *type,
-                                  char *body, size_t len, const char *request_id)
+/* ---- routes ---- */
+
+/* Paths of an API cloudsim does not speak yet: a JSON error, 501. */
+static void not_built(struct sim_world *w, struct sim_query *q, double now, struct sim_reply *r)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    (void)w;
+    (void)now;
+    memset(r, 0, sizeof *r);
+    json_t *j = json_pack("{s:{s:i, s:s, s:s}}", "error", "code", 501, "status", "UNIMPLEMENTED",
+                          "message", "cloudsim does not speak this API yet");
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    (void)q;
+    r->status = 501;
+    r->content_type = "application/json; charset=UTF-8";
+    r->body = text;
+    r->len = text ? strlen(text) : 0;
+}
+
+/*
+ * Which dialect answers a path: the first entry whose fnmatch(3) pattern matches the decoded
+ * path. Each dialect checks its own authentication and words its own errors; the Server and
+ * request-id headers are its cloud's.
+ */
+static const struct route {
+    const char *pattern;
+    int flags;
+    sim_dialect_fn handle;
+    const char *server;            /* the Server header */
+    const char *request_id_header; /* sim_reply.request_id goes there */
+} routes[] = {
+    /* Compute Engine v1 and Google's OAuth2 token endpoint (sim_gce.c) */
+    {"/compute/v1/*", 0, not_built, "ESF (gpuform cloudsim)", "x-goog-request-id"},
+    {"/token", 0, not_built, "ESF (gpuform cloudsim)", "x-goog-request-id"},
+    /* Azure Resource Manager and the Microsoft identity platform's token endpoint: ARM's
+     * dialect is sim_arm.c's sim_arm_handle (declared in sim_int.h); until that file exists
+     * these two lines name not_built, which answers 501. */
+    {"/subscriptions/*", 0, not_built, "Microsoft-HTTPAPI/2.0 (gpuform cloudsim)",
+     "x-ms-request-id"},
+    {"/*/oauth2/v2.0/token", FNM_PATHNAME, not_built, "Microsoft-HTTPAPI/2.0 (gpuform cloudsim)",
+     "x-ms-request-id"},
+    /* EC2 (sim_ec2.c): everything else, its Query API being POST / */
+    {"*", 0, sim_ec2_serve, "AmazonEC2 (gpuform cloudsim)", "x-amzn-RequestId"},
+};
+
+static const struct route *route_of(const char *path)
+{
+    size_t n = sizeof routes / sizeof *routes;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (fnmatch(routes[i].pattern, path, routes[i].flags) == 0)
+            return &routes[i];
+    return &routes[n - 1];
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, const struct route *rt,
+                                  struct sim_reply *r)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(r->len, r->body ? r->body : (char *)"",
+                                        r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
-        free(body);
+        free(r->body);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, "Content-Type", type);
-    MHD_add_response_header(resp, "Server", "AmazonEC2 (gpuform cloudsim)");
-    if (request_id && *request_id)
-        MHD_add_response_header(resp, "x-amzn-RequestId", request_id);
-    enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, resp);
+    MHD_add_response_header(resp, "Content-Type", r->content_type);
+    MHD_add_response_header(resp, "Server", rt ? rt->server : "gpuform cloudsim");
+    if (rt && *r->request_id)
+        MHD_add_response_header(resp, rt->request_id_header, r->request_id);
+    for (size_t i = 0; i < r->nheaders && i < sizeof r->headers / sizeof *r->headers; i++)
+        MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     return rc;
 }
@@ -98,7 +156,9 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status, json_t *j
     }
     body[len] = '\n';
     body[len + 1] = 0;
-    return send_reply(c, status, "application/json", body, len + 1, NULL);
+    struct sim_reply r = {
+        .status = status, .content_type = "application/json", .body = body, .len = len + 1};
+    return send_reply(c, NULL, &r);
 }
 
 /* ---- the admin view ---- */
@@ -106,13 +166,17 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status, json_t *j
 static json_t *instance_json(const struct sim_instance *i)
 {
     static const char *const names[] = {"pending", "running", "shutting-down", "terminated"};
-    json_t *tags = json_object();
+    json_t *tags = json_object(), *meta = json_object();
     for (size_t t = 0; t < i->ntags; t++)
         json_object_set_new(tags, i->tags[t].key, json_string(i->tags[t].value));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:f, s:s?, s:s?, s:o}", "instance_id", i->id,
-                     "region", i->region, "zone", i->zone, "type", i->type, "state",
-                     names[i->state / 16], "spot", i->spot, "launch_time", i->launch_time,
-                     "client_token", i->client_token, "state_reason", i->reason_code, "tags", tags);
+    for (size_t t = 0; t < i->nmeta; t++)
+        json_object_set_new(meta, i->meta[t].key, json_string(i->meta[t].value));
+    return json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:s, s:s, s:b, s:f, s:s?, s:s?, s:o, s:o}",
+                     "cloud", core_cloud_name(i->cloud), "instance_id", i->id, "name", i->name,
+                     "account", i->account, "region", i->region, "zone", i->zone, "type", i->type,
+                     "state", names[i->state / 16], "spot", i->spot, "launch_time", i->launch_time,
+                     "client_token", i->client_token, "state_reason", i->reason_code, "tags", tags,
+                     "metadata", meta);
 }
 
 static enum MHD_Result admin(struct sim_server *s, struct MHD_Connection *c, const char *url,
@@ -190,14 +254,14 @@ static enum MHD_Result admin(struct sim_server *s, struct MHD_Connection *c, con
     return rc;
 }
 
-/* ---- EC2 ---- */
+/* ---- the clouds' APIs ---- */
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value)
 {
     (void)kind;
     struct sim_query *q = cls;
-    if (q->n >= MAX_PARAMS)
+    if (q->n >= SIM_MAX_PARAMS)
         return MHD_NO;
     struct sim_param *p = realloc(q->p, (q->n + 1) * sizeof *p);
     if (!p)
@@ -222,12 +286,27 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-static enum MHD_Result ec2(struct sim_server *s, struct MHD_Connection *c, const char *url,
-                           const char *method, struct request *rq)
+static bool stopping(struct sim_server *s)
+{
+    pthread_mutex_lock(&s->stop_lock);
+    bool stop = s->stopping;
+    pthread_mutex_unlock(&s->stop_lock);
+    return stop;
+}
+
+/* Hands the request to its dialect under the world's lock (again after each redo_ms the
+ * dialect asks for), saves the world when it changed, and sends the reply. */
+static enum MHD_Result dispatch(struct sim_server *s, struct MHD_Connection *c, const char *url,
+                                const char *method, struct request *rq)
 {
     struct sim_world *w = s->world;
+    const struct route *rt = route_of(url);
     struct sim_reply r = {0};
-    struct sim_query q = {.method = method, .path = url};
+    struct sim_query q = {.method = method,
+                          .path = url,
+                          .too_big = rq->too_big,
+                          .max_body = s->max_body,
+                          .arrived = wall_now()};
     char *raw = rq->uri ? strdup(rq->uri) : NULL;
     if (raw) {
         char *qm = strchr(raw, '?');
@@ -241,36 +320,24 @@ static enum MHD_Result ec2(struct sim_server *s, struct MHD_Connection *c, const
     MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &q);
     q.body = rq->body.data ? rq->body.data : "";
     q.body_len = rq->body.len;
-    bool bad_form = false;
-    if (!strcmp(method, "POST")) {
-        if (sim_params_parse(q.body, q.body_len, &q.p, &q.n, MAX_PARAMS) < 0)
-            bad_form = true;
+    for (;;) {
+        q.last = stopping(s);
+        pthread_mutex_lock(&w->lock);
+        rt->handle(w, &q, wall_now(), &r);
+        if (s->state_path && r.changed) {
+            char err[256];
+            if (sim_world_save(w, s->state_path, err) < 0)
+                fprintf(stderr, "cloudsim: %s\n", err);
+        }
+        pthread_mutex_unlock(&w->lock);
+        if (r.redo_ms <= 0 || q.last || r.close)
+            break;
+        double wait = r.redo_ms;
+        free(r.body);
+        memset(&r, 0, sizeof r);
+        nap(s, wait);
+        q.redo++;
     }
-    double now = wall_now();
-    char region[64] = "";
-    struct sim_error e = {0};
-    pthread_mutex_lock(&w->lock);
-    if (rq->too_big)
-        sim_ec2_error(w, &r, 413, "RequestEntityTooLarge",
-                      "The request body is larger than cloudsim accepts (%zu bytes)", s->max_body);
-    else if (strcmp(method, "POST") && strcmp(method, "GET"))
-        sim_ec2_error(w, &r, 405, "UnsupportedHttpVerb", "The HTTP verb %s is not supported",
-                      method);
-    else if (bad_form)
-        sim_ec2_error(w, &r, 400, "MalformedQueryString",
-                      "The request body is not application/x-www-form-urlencoded");
-    else if (sim_auth_check(&w->conf, &q, now, region, &e) < 0)
-        sim_ec2_error(w, &r, e.http_status, e.code, "%s", e.message);
-    else
-        sim_ec2_handle(w, region, q.p, q.n, now, &r);
-    if (s->state_path && r.status == 200) {
-        const char *action = sim_param_get(q.p, q.n, "Action");
-        char err[256];
-        if (action && (!strcmp(action, "RunInstances") || !strcmp(action, "TerminateInstances")) &&
-            sim_world_save(w, s->state_path, err) < 0)
-            fprintf(stderr, "cloudsim: %s\n", err);
-    }
-    pthread_mutex_unlock(&w->lock);
     sim_params_free(q.p, q.n);
     free(raw);
     if (r.close) {
@@ -281,8 +348,9 @@ static enum MHD_Result ec2(struct sim_server *s, struct MHD_Connection *c, const
     nap(s, r.latency_ms);
     if (!r.status)
         r.status = 500;
-    return send_reply(c, r.status, r.content_type ? r.content_type : "text/xml", r.body, r.len,
-                      r.request_id);
+    if (!r.content_type)
+        r.content_type = "text/xml";
+    return send_reply(c, rt, &r);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -306,7 +374,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (!strncmp(url, ADMIN_PREFIX, strlen(ADMIN_PREFIX)))
         return admin(s, c, url, method, rq);
-    return ec2(s, c, url, method, rq);
+    return dispatch(s, c, url, method, rq);
 }
 
 /* Called first for every request, with the target as sent: starts the request's record. */

@@ -107,10 +107,11 @@ static void test_cloudsim_client_token_is_idempotent(void **state)
 static void cap_two(struct sim_config *c)
 {
     c->capacity = calloc(1, sizeof *c->capacity);
-    c->capacity[0] = (struct sim_capacity_rule){strdup(""), strdup("g5.xlarge"), 2};
+    c->capacity[0] = (struct sim_capacity_rule){strdup(""), strdup("g5.xlarge"), 2, CORE_CLOUD_AWS};
     c->ncapacity = 1;
     c->quotas = calloc(1, sizeof *c->quotas);
-    c->quotas[0] = (struct sim_quota){strdup("us-east-1"), 16, SIM_UNLIMITED, SIM_UNLIMITED};
+    c->quotas[0] =
+        (struct sim_quota){strdup("us-east-1"), 16, SIM_UNLIMITED, SIM_UNLIMITED, CORE_CLOUD_AWS};
     c->nquotas = 1;
 }
 
@@ -480,7 +481,7 @@ static void test_cloudsim_config_loads_the_documented_keys(void **state)
     assert_true(c.fault_rate[SIM_FAULT_CAPACITY] == 0.5);
     assert_int_equal(c.nregions, 1);
     assert_string_equal(c.regions[0].name, "us-west-2");
-    assert_int_equal(c.default_capacity, 10);
+    assert_int_equal(c.default_capacity[CORE_CLOUD_AWS], 10);
     assert_int_equal(c.ncapacity, 1);
     assert_int_equal(c.quotas[0].spot_vcpus, 96);
     assert_int_equal(c.quotas[0].on_demand_vcpus, SIM_UNLIMITED);

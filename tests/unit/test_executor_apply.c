@@ -54,6 +54,7 @@ static const char spec_text[] = "version: 1\n"
 struct fixture {
     char dir[64];
     FILE *log; /* the engine's progress lines; NULL: stderr */
+    bool live; /* as on a terminal: a status line under the events */
     struct sim_world *world;
     struct sim_server *server;
     char endpoint[64];
@@ -241,7 +242,7 @@ static size_t apply(struct fixture *f, bool destroy, int *rc, struct exec_result
                             .state = f->st,
                             .clouds = &f->cloud,
                             .nclouds = 1};
-    struct exec_options o = {.parallelism = 4, .backoff_ms = 1, .log = f->log};
+    struct exec_options o = {.parallelism = 4, .backoff_ms = 1, .log = f->log, .live = f->live};
     struct exec *x = exec_new(&in, &o);
     assert_non_null(x);
     *rc = exec_run(x, &df, res);
@@ -527,6 +528,93 @@ static void test_a_tainted_training_node_is_deleted_before_it_is_created_anew(vo
     assert_int_equal(live(f, ""), 3);
 }
 
+/* Gives the state's node `from` the address `to` (the instance stays), so that the next plan
+ * creates `from` anew and deletes `to`: a create and a delete of one workload in one run. */
+static void readdress(struct fixture *f, const char *from, const char *to)
+{
+    struct state_node copy = *state_find(f->st, from);
+    copy.address = (char *)(uintptr_t)to;
+    assert_non_null(state_put(f->st, &copy));
+    state_remove(f->st, from);
+}
+
+static void test_a_workloads_deletes_wait_for_its_creates(void **state)
+{
+    struct fixture *f = *state;
+    struct exec_result res;
+    int rc;
+    assert_int_equal(apply(f, false, &rc, &res), 3);
+    char moved_id[64];
+    snprintf(moved_id, sizeof moved_id, "%s", state_find(f->st, "train[2]")->cloud_id);
+    readdress(f, "train[2]", "train[9]");
+    pthread_mutex_lock(&f->world->lock); /* a slow cloud: the create is surely in flight */
+    f->world->conf.latency_min_ms = f->world->conf.latency_max_ms = 150;
+    pthread_mutex_unlock(&f->world->lock);
+    size_t changes;
+    char *log = apply_logged(f, &rc, &res, &changes);
+    assert_int_equal(changes, 2);
+    assert_int_equal(rc, 0);
+    assert_int_equal(res.created, 1);
+    assert_int_equal(res.deleted, 1);
+    /* the delete, taken by another worker while the create is in flight, waits for it */
+    assert_non_null(strstr(log, "train[9]: waiting for 1 create of 'train' before destroying"));
+    const char *made = strstr(log, "train[2]: created");
+    const char *gone = strstr(log, "train[9]: destroying");
+    assert_non_null(made);
+    assert_non_null(gone);
+    assert_true(made < gone);
+    free(log);
+    assert_false(live_id(f, moved_id));
+    assert_int_equal(live(f, ""), 3);
+}
+
+static void test_a_terminal_gets_a_status_line_that_the_summary_replaces(void **state)
+{
+    struct fixture *f = *state;
+    f->live = true;
+    struct exec_result res;
+    int rc;
+    size_t changes;
+    char *log = apply_logged(f, &rc, &res, &changes);
+    assert_int_equal(rc, 0);
+    assert_int_equal(res.created, 3);
+    /* each event line clears the status line first, and the status line follows it */
+    assert_non_null(strstr(log, "\r\033[Ktrain[0]: creating"));
+    assert_non_null(strstr(log, " of 3 done, "));
+    /* the run ends on a cleared line, so the summary stands alone */
+    size_t n = strlen(log);
+    assert_true(n > 4 && strcmp(log + n - 4, "\r\033[K") == 0);
+    free(log);
+}
+
+static void test_a_service_keeps_an_old_replica_when_its_new_one_fails(void **state)
+{
+    struct fixture *f = *state;
+    struct exec_result res;
+    int rc;
+    assert_int_equal(apply(f, false, &rc, &res), 2);
+    char kept_id[64];
+    snprintf(kept_id, sizeof kept_id, "%s", state_find(f->st, "chat[1]")->cloud_id);
+    readdress(f, "chat[1]", "chat[7]");
+    pthread_mutex_lock(&f->world->lock); /* every RunInstances from now on: no capacity */
+    f->world->fault_count[SIM_FAULT_CAPACITY] = 1000;
+    pthread_mutex_unlock(&f->world->lock);
+    size_t changes;
+    char *log = apply_logged(f, &rc, &res, &changes);
+    assert_int_equal(changes, 2);
+    assert_int_equal(rc, -1);
+    assert_int_equal(res.created, 0);
+    assert_int_equal(res.deleted, 0);
+    assert_int_equal(res.failed, 2);
+    assert_non_null(strstr(log, "chat[7]: kept: 1 of the new nodes of service 'chat' were not "
+                                "made"));
+    assert_null(strstr(log, "chat[7]: destroying"));
+    free(log);
+    assert_true(live_id(f, kept_id)); /* the service still has two replicas running */
+    assert_non_null(state_find(f->st, "chat[7]"));
+    assert_int_equal(live(f, ""), 2);
+}
+
 static void test_no_capacity_anywhere_fails_each_node_after_blocking_every_offer(void **state)
 {
     struct fixture *f = *state;
@@ -640,6 +728,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_no_capacity_anywhere_fails_each_node_after_blocking_every_offer,
             setup_no_room_anywhere, teardown),
+        cmocka_unit_test_setup_teardown(test_a_workloads_deletes_wait_for_its_creates, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_terminal_gets_a_status_line_that_the_summary_replaces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_service_keeps_an_old_replica_when_its_new_one_fails,
+                                        setup_service, teardown),
         cmocka_unit_test_setup_teardown(test_an_auth_error_stops_the_run_and_saves_the_state, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_an_unconfirmed_node_is_found_by_its_token_and_deleted,

@@ -130,6 +130,34 @@ static void test_diff_of_an_applied_plan_is_empty_but_for_removed_nodes(void **c
     assert_true(tl_close(f->d.hourly_before, 4.0));
 }
 
+static void test_diff_restrict_keeps_only_targeted_changes(void **ctx)
+{
+    struct fixture *f = *ctx;
+    add_node(f, "train[0]", "us-east-1", 1.0);
+    add_node(f, "old[0]", "us-east-1", 1.0);
+    add_node(f, "old[1]", "us-east-1", 1.0);
+    plan_and_diff(f); /* train[0] no-op, train[1..2] create, old[0..1] delete */
+    assert_int_equal(f->d.ncreate, 2);
+    assert_int_equal(f->d.ndelete, 2);
+    const char *unmatched = NULL;
+    const char *const bad[] = {"train[1]", "trai"};
+    assert_int_equal(diff_restrict(&f->d, bad, 2, &unmatched), -1);
+    assert_string_equal(unmatched, "trai"); /* a prefix of a name is not the name */
+    assert_int_equal(f->d.nchanges, 5);     /* nothing changed on error */
+    const char *const t[] = {"train[1]", "old"};
+    assert_int_equal(diff_restrict(&f->d, t, 2, &unmatched), 0);
+    assert_int_equal(f->d.nchanges, 3);
+    assert_int_equal(f->d.ncreate, 1);
+    assert_int_equal(f->d.ndelete, 2);
+    assert_int_equal(f->d.nnoop, 0);
+    assert_int_equal(f->d.nskipped, 1); /* train[2]'s create; train[0] was no change */
+    assert_int_equal(change(f, "train[1]")->action, DIFF_CREATE);
+    assert_int_equal(change(f, "old[1]")->action, DIFF_DELETE);
+    /* after the run: train[0] and the new train[1], both $1/h; the olds are gone */
+    assert_true(tl_close(f->d.hourly_before, 3.0));
+    assert_true(tl_close(f->d.hourly_after, 2.0));
+}
+
 static void test_diff_replaces_tainted_and_failed_nodes(void **ctx)
 {
     struct fixture *f = *ctx;
@@ -177,6 +205,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_diff_of_an_applied_plan_is_empty_but_for_removed_nodes,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_diff_restrict_keeps_only_targeted_changes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_diff_replaces_tainted_and_failed_nodes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_diff_keeps_a_node_unless_moving_saves_enough, setup,
