@@ -39,8 +39,8 @@ struct state_backend *state_backend_open(const struct spec *spec, state_getenv_f
 char *state_backend_identity(const struct spec *spec);
 
 /*
- * Opens the backend the marker names (for `init --migrate-state`): 0 with *out, or with
- * *out NULL when there is no marker; -1 with err set. `stack` names the keys.
+ * Opens the backend the marker names (for `init --migrate-state`), for `spec`'s stack: 0
+ * with *out, or with *out NULL when there is no marker; -1 with err set.
  */
 int state_backend_open_marked(const struct spec *spec, struct state_backend **out,
                               struct state_err *err);

@@ -8,7 +8,9 @@
 #     instances equal the state's; then 16 without a timeout: each applies or names the
 #     holder;
 #  3. 8 stacks applying at once on one etcd: all succeed;
-#  4. a holder killed with -9 blocks others only until its lease (3 s) expires;
+#  4. a holder killed with -9 blocks others only until its lease (3 s) expires; a holder
+#     paused (SIGSTOP) past its lease while another run takes over writes nothing when it
+#     wakes (the fence) and says it lost the lock;
 #  5. a three-node cluster, its leader stopped in the middle of an apply: the apply
 #     finishes or fails cleanly, the state stays whole, and a re-run converges.
 #   state-etcd.sh GPUFORM_BINARY SOURCE_DIR
@@ -309,6 +311,33 @@ waited=$(($(date +%s) - start))
 [ "$(live_state "$s4" | wc -l)" = 6 ] || fail "the re-run did not finish the stack"
 echo "ok - a holder killed with -9 blocked others until its 3s lease expired (re-run in ${waited}s," \
     "journal settled, state equals cloudsim)"
+
+# ---- 4b. fencing: a holder paused past its lease writes nothing when it wakes ----
+s6="$tmp/paused"
+stack "$s6" paused "\"$ep\"" 4 2s
+GPUFORM_AWS_ENDPOINT="$slow" "$gpuform" apply --auto-approve --parallelism 1 "$s6" </dev/null \
+    >"$tmp/p.out" 2>"$tmp/p.err" &
+paused=$!
+for _ in $(seq 1 200); do
+    grep -q "creating" "$tmp/p.err" && break
+    sleep 0.05
+done
+kill -STOP "$paused"
+sleep 3 # past the 2s lease
+GPUFORM_AWS_ENDPOINT="$slow" "$gpuform" apply --auto-approve --lock-timeout 20s "$s6" </dev/null \
+    >"$tmp/p2.out" 2>"$tmp/p2.err" || fail "apply while the holder was paused: $(cat "$tmp/p2.err")"
+before="$("$gpuform" state pull --stack "$s6" | jq .serial)"
+kill -CONT "$paused"
+wait "$paused" && fail "the paused holder went on writing after its lease expired"
+grep -q "lost the lock" "$tmp/p.err" || fail "the paused holder does not say it lost the lock: $(cat "$tmp/p.err")"
+[ "$("$gpuform" state pull --stack "$s6" | jq .serial)" = "$before" ] ||
+    fail "the paused holder wrote the state after its lease expired"
+GPUFORM_AWS_ENDPOINT="$slow" "$gpuform" apply --auto-approve "$s6" </dev/null >"$tmp/p3.out" \
+    2>"$tmp/p3.err" || fail "apply after the fenced run: $(cat "$tmp/p3.err")"
+[ "$(GPUFORM_AWS_ENDPOINT="$slow" live_world paused)" = "$(live_state "$s6")" ] ||
+    fail "after the fenced run, the state and cloudsim differ"
+echo "ok - a holder paused past its lease is fenced when it wakes: it writes nothing and says" \
+    "it lost the lock; the state equals cloudsim"
 
 # ---- 5. three nodes; the leader stopped in the middle of an apply ----
 ports=()
