@@ -9,7 +9,8 @@
 #     or names the holder;
 #  3. 8 stacks (keys) applying at once in one bucket: all succeed;
 #  4. a holder killed with -9 blocks others only until its lock object expires (3 s); the
-#     next run takes the stale lock over and names it.
+#     next run takes the stale lock over and names it;
+#  5. force-unlock removes a dead run's unexpired lock by its id, refusing a wrong id.
 #   state-s3.sh GPUFORM_BINARY SOURCE_DIR
 set -uo pipefail
 gpuform="$1"
@@ -219,3 +220,29 @@ grep -q "took over the lock left by .*pid $victim" "$tmp/k3.err" ||
 [ "$(live_state "$s4" | wc -l)" = 6 ] || fail "the re-run did not finish the stack"
 echo "ok - a holder killed with -9 blocked others until its 3s lock expired (taken over in" \
     "${waited}s, journal settled, state equals cloudsim)"
+
+# ---- 5. force-unlock: a lock whose run is gone, removed by its id ----
+s5="$tmp/forced"
+stack "$s5" forced 4 'state: { backend: s3, bucket: tfstate, key: gpu/forced.json, region: us-east-1, endpoint: "'"$s3"'", lock_ttl: 1h }'
+GPUFORM_AWS_ENDPOINT="$slow" "$gpuform" apply --auto-approve --parallelism 1 "$s5" </dev/null \
+    >"$tmp/f.out" 2>"$tmp/f.err" &
+victim=$!
+for _ in $(seq 1 200); do
+    grep -q "creating" "$tmp/f.err" && break
+    sleep 0.05
+done
+kill -9 "$victim"
+wait "$victim" 2>/dev/null
+GPUFORM_AWS_ENDPOINT="$slow" "$gpuform" apply --auto-approve "$s5" </dev/null >"$tmp/f2.out" \
+    2>"$tmp/f2.err" && fail "an apply went ahead under a live 1h lock"
+id="$(sed -n 's/.*gpuform force-unlock \([0-9a-f-]\{36\}\).*/\1/p' "$tmp/f2.err" | head -1)"
+[ -n "$id" ] || fail "the refusal names no lock id: $(cat "$tmp/f2.err")"
+"$gpuform" force-unlock 00000000-0000-4000-8000-000000000000 --stack "$s5" >"$tmp/o" 2>"$tmp/e" &&
+    fail "force-unlock with a wrong id went ahead"
+grep -q "does not match" "$tmp/e" || fail "a wrong id is not explained: $(cat "$tmp/e")"
+"$gpuform" force-unlock "$id" --stack "$s5" >"$tmp/o" 2>"$tmp/e" || fail "force-unlock: $(cat "$tmp/e")"
+GPUFORM_AWS_ENDPOINT="$slow" "$gpuform" apply --auto-approve "$s5" </dev/null >"$tmp/f3.out" \
+    2>"$tmp/f3.err" || fail "apply after force-unlock: $(cat "$tmp/f3.err")"
+[ "$(GPUFORM_AWS_ENDPOINT="$slow" live_world forced)" = "$(live_state "$s5")" ] ||
+    fail "after force-unlock, the state and cloudsim differ"
+echo "ok - force-unlock removes a dead run's lock by its id (a wrong id is refused)"
