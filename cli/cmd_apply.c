@@ -42,6 +42,14 @@
  * opens only the simulated cloud on loopback. */
 #define SIM_AKID   "AKIDGPUFORMSIMULATED"
 #define SIM_SECRET "gpuform-simulated-secret-not-for-aws"
+/* The same for Azure: a service principal, a subscription, a resource group and an SSH key
+ * that only the simulated cloud accepts. */
+#define SIM_AZURE_TENANT "gpuform-sim-tenant"
+#define SIM_AZURE_CLIENT "00000000-0000-4000-8000-00000000c11e"
+#define SIM_AZURE_SECRET "gpuform-simulated-azure-secret-not-for-azure"
+#define SIM_AZURE_SUB    "00000000-0000-4000-8000-00000000005b"
+#define SIM_AZURE_GROUP  "gpuform-sim"
+#define SIM_AZURE_KEY    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdwdWZvcm0tY2xvdWRzaW0 gpuform-sim"
 
 struct aopts {
     bool destroy, auto_approve, sim;
@@ -175,13 +183,48 @@ struct sim_run {
     char path[4096]; /* the world, kept beside the state: cloudsim.json */
 };
 
+static void setenv_unset(const char *name, const char *value)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        setenv(name, value, 1);
+}
+
+/*
+ * The Azure side of --sim: the service principal of the environment, or (when it names
+ * none) the simulated one, registered with the world, and the one the stack names (`az`,
+ * may be NULL) when it names all of tenant, client_id and client_secret; the subscription,
+ * resource group and SSH key the provider needs, when they are unset. Tokens come from
+ * cloudsim too: sim_start points AZURE_AUTHORITY_HOST at it once its port is known. 0, or
+ * -1 when out of memory.
+ */
+static int sim_azure_identity(struct sim_config *c, const struct spec_cloud *az)
+{
+    const char *t = getenv("AZURE_TENANT_ID"), *id = getenv("AZURE_CLIENT_ID"),
+               *s = getenv("AZURE_CLIENT_SECRET");
+    if (!t || !*t || !id || !*id || !s || !*s) {
+        setenv("AZURE_TENANT_ID", SIM_AZURE_TENANT, 1);
+        setenv("AZURE_CLIENT_ID", SIM_AZURE_CLIENT, 1);
+        setenv("AZURE_CLIENT_SECRET", SIM_AZURE_SECRET, 1);
+    }
+    setenv_unset("AZURE_SUBSCRIPTION_ID", SIM_AZURE_SUB);
+    setenv_unset("AZURE_RESOURCE_GROUP", SIM_AZURE_GROUP);
+    setenv_unset("GPUFORM_AZURE_SSH_PUBLIC_KEY", SIM_AZURE_KEY);
+    if (az && az->tenant && az->client_id && az->client_secret &&
+        sim_config_add_azure_principal(c, az->tenant, az->client_id, az->client_secret) != 0)
+        return -1;
+    return sim_config_add_azure_principal(c, getenv("AZURE_TENANT_ID"), getenv("AZURE_CLIENT_ID"),
+                                          getenv("AZURE_CLIENT_SECRET"));
+}
+
 /*
  * Starts cloudsim on a free loopback port. Its world is kept in cloudsim.json in the
  * stack's local state directory, beside a local state file (loaded at start, saved before
  * each RunInstances or TerminateInstances reply), so successive --sim runs of a stack see
  * the instances the earlier ones made.
  */
-static int sim_start(const char *config, const char *state_dir, struct sim_run *s)
+static int sim_start(const char *config, const char *state_dir, const struct spec_cloud *az,
+                     struct sim_run *s)
 {
     const char *akid = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
     if (!akid || !*akid || !secret || !*secret) {
@@ -203,7 +246,8 @@ static int sim_start(const char *config, const char *state_dir, struct sim_run *
         c.terminated_visible = 60000;
         c.buckets[SIM_FAM_RUN].burst = 50;
     }
-    if (rc == 0 && sim_config_add_credential(&c, akid, secret) != 0) {
+    if (rc == 0 &&
+        (sim_config_add_credential(&c, akid, secret) != 0 || sim_azure_identity(&c, az) != 0)) {
         sim_config_release(&c);
         rc = -1;
     }
@@ -237,6 +281,8 @@ static int sim_start(const char *config, const char *state_dir, struct sim_run *
         return -1;
     }
     snprintf(s->endpoint, sizeof s->endpoint, "http://127.0.0.1:%u", sim_server_port(s->server));
+    /* Entra ID is simulated on the same port: the secret never leaves for the real one */
+    setenv("AZURE_AUTHORITY_HOST", s->endpoint, 1);
     fprintf(stderr, "gpuform: cloudsim (simulated aws) on %s, its world in '%s'\n", s->endpoint,
             s->path);
     return 0;
@@ -423,7 +469,8 @@ static int open_clouds(struct run *r)
         const struct prov_ops *ops = prov_find(name);
         if (!ops || !cloud_used(r, name))
             continue;
-        struct prov_config cfg = {.endpoint = r->o.sim ? r->sim.endpoint : NULL};
+        struct prov_config cfg = {.endpoint = r->o.sim ? r->sim.endpoint : NULL,
+                                  .stack = spec_cloud_find(r->spec, (enum core_cloud)c)};
         struct prov_error pe;
         struct prov *p = ops->open(&cfg, &pe);
         if (!p) {
@@ -900,7 +947,8 @@ static int run_apply(struct run *r)
         return -1;
     if (open_state(r) != 0 || (r->o.plan_file && saved_plan_check_state(r) != 0))
         return -1;
-    if (r->o.sim && sim_start(r->o.sim_config, r->spec->state_dir, &r->sim) != 0)
+    if (r->o.sim && sim_start(r->o.sim_config, r->spec->state_dir,
+                              spec_cloud_find(r->spec, CORE_CLOUD_AZURE), &r->sim) != 0)
         return -1;
     /* a journal left by a killed run is settled before anything is planned */
     char *jtext = NULL;

@@ -34,6 +34,18 @@ static int parse_listen(const char *s, char host[64], unsigned *port)
     return 0;
 }
 
+/* The environment's Azure service principal (AZURE_TENANT_ID, AZURE_CLIENT_ID,
+ * AZURE_CLIENT_SECRET, all three set), accepted by the ARM dialect's token endpoint besides
+ * those of clouds.azure.service_principals. 0, or -1 when out of memory. */
+static int env_azure_principal(struct sim_config *conf)
+{
+    const char *t = getenv("AZURE_TENANT_ID"), *c = getenv("AZURE_CLIENT_ID"),
+               *s = getenv("AZURE_CLIENT_SECRET");
+    if (!t || !*t || !c || !*c || !s || !*s)
+        return 0;
+    return sim_config_add_azure_principal(conf, t, c, s);
+}
+
 static int load_config(const char *path, const char *seed, struct sim_config *conf)
 {
     struct core_diags d;
@@ -56,6 +68,8 @@ static int load_config(const char *path, const char *seed, struct sim_config *co
     const char *akid = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
     if (rc == 0 && akid && *akid && secret && *secret &&
         sim_config_add_credential(conf, akid, secret) < 0)
+        rc = -1;
+    if (rc == 0 && env_azure_principal(conf) < 0)
         rc = -1;
     if (rc == 0 && conf->ncreds == 0) {
         fprintf(stderr, "gpuform: cloudsim has no credentials to accept: set AWS_ACCESS_KEY_ID "

@@ -391,6 +391,21 @@ static struct bucket *bucket_for(struct core_http_client *c, const char *key, ui
     return rate > 0 ? &b[c->nbuckets - 1] : NULL;
 }
 
+uint64_t core_http_now_ms(struct core_http_client *c)
+{
+    return c->o.clock->now_ms(c->o.clock->ctx);
+}
+
+void core_http_sleep_ms(struct core_http_client *c, uint64_t ms)
+{
+    c->o.clock->sleep_ms(c->o.clock->ctx, ms);
+}
+
+int64_t core_http_unix_s(struct core_http_client *c)
+{
+    return c->o.clock->unix_s(c->o.clock->ctx);
+}
+
 uint64_t core_http_rate_acquire(struct core_http_client *c, const char *key)
 {
     if (key == NULL)

@@ -239,6 +239,18 @@ int core_http_do(struct core_http_client *c, const struct core_http_request *req
 int core_http_get(struct core_http_client *c, const char *url, struct core_http_response *resp,
                   struct core_http_error *err);
 
+/* ---- the client's clock, for callers that poll ---- */
+
+/* The client's monotonic clock in milliseconds (the injected one in tests). */
+uint64_t core_http_now_ms(struct core_http_client *c);
+
+/* Sleeps `ms` on the client's clock (a fake clock just advances), as retries do: for callers
+ * that wait between polls of a long-running operation. */
+void core_http_sleep_ms(struct core_http_client *c, uint64_t ms);
+
+/* The client's wall clock in seconds since 1970 (for Retry-After dates, expiry times). */
+int64_t core_http_unix_s(struct core_http_client *c);
+
 /* ---- rate limits ---- */
 
 // Sets the token bucket for keys matching `pattern`, an fnmatch(3) pattern: with

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 struct core_http_client;
+struct spec_cloud;
 
 enum prov_error_class {
     PROV_OK = 0,
@@ -32,6 +33,11 @@ struct prov_error {
     char request_id[128]; /* the cloud's request id, for support cases; "" when none */
     long http_status;     /* 0 when no reply arrived */
 };
+
+/* Clears *err and sets its class and message, printf-style (cut where it is full): how a
+ * provider reports a failure. */
+void prov_error_set(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* "capacity", "quota", "throttled", "auth", "invalid", "transient", "not-found" ("ok"). */
 const char *prov_error_class_name(enum prov_error_class cls);
@@ -108,6 +114,10 @@ struct prov_config {
     const char *endpoint;
     const char *profile;           /* credentials profile; NULL: the default */
     struct core_http_client *http; /* borrowed; NULL: the provider makes its own */
+    /* The stack's settings for this cloud (parser/spec.h: subscription, resource group,
+     * a service principal, ...), borrowed; NULL, or a field unset: the provider's
+     * environment (docs/providers.md). `endpoint` above wins over the stack's. */
+    const struct spec_cloud *stack;
 };
 
 /* A provider's client; each provider's own struct starts with this. */
@@ -168,5 +178,6 @@ struct prov_ops {
 const struct prov_ops *prov_find(const char *cloud);
 
 extern const struct prov_ops prov_aws;
+extern const struct prov_ops prov_azure;
 
 #endif

@@ -35,7 +35,9 @@ packages=(build-essential cmake pkg-config git libyaml-dev libcurl4-openssl-dev 
 if [ "$want_test" = 1 ]; then
     # libclang-rt-14-dev holds libclang_rt.fuzzer*.a (libFuzzer) and the sanitizer runtimes
     # for clang 14, Debian 12's clang.
-    packages+=(clang libclang-rt-14-dev clang-format coinor-cbc jq etcd-server etcd-client openssl)
+    # openssl: the Azure SDK fidelity test's throwaway TLS certificate and the etcd test's
+    # certificates; etcd-server, etcd-client: the etcd state backend test
+    packages+=(clang libclang-rt-14-dev clang-format coinor-cbc jq openssl etcd-server etcd-client)
 fi
 
 if ! command -v dpkg >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

@@ -91,6 +91,13 @@ struct sim_service_account {
     char *public_key_pem; /* "-----BEGIN PUBLIC KEY-----..." (SubjectPublicKeyInfo) */
 };
 
+/* An Azure service principal whose client secret the ARM dialect's token endpoint accepts. */
+struct sim_azure_principal {
+    char *tenant_id;
+    char *client_id;
+    char *client_secret; /* wiped on free */
+};
+
 struct sim_region {
     char *name;
     char **zones;    /* names: us-east-1a (aws), us-central1-a (gcp), eastus (azure: the region) */
@@ -136,6 +143,8 @@ struct sim_config {
     size_t ncreds;
     struct sim_service_account *gcp_accounts; /* gcp: service accounts */
     size_t ngcp_accounts;
+    struct sim_azure_principal *azure_principals; /* azure: service principals */
+    size_t nazure_principals;
 };
 
 /*
@@ -158,6 +167,10 @@ int sim_config_add_credential(struct sim_config *c, const char *akid, const char
 /* Adds a GCP service account (copied; the public key as PEM). 0 or -1 (out of memory). */
 int sim_config_add_gcp_account(struct sim_config *c, const char *client_email,
                                const char *project_id, const char *public_key_pem);
+
+/* Adds an Azure service principal (copied). 0 or -1 (out of memory). */
+int sim_config_add_azure_principal(struct sim_config *c, const char *tenant_id,
+                                   const char *client_id, const char *client_secret);
 
 /* The number of regions of `cloud` in the config. */
 size_t sim_config_cloud_regions(const struct sim_config *c, enum core_cloud cloud);
@@ -211,6 +224,7 @@ struct sim_instance {
     struct sim_tag *meta; /* gcp metadata items (startup-script, ...); empty elsewhere */
     size_t nmeta;
     char private_ip[16];
+    char *doc; /* azure: the VM's resource as PUT (JSON; sim_arm.c); NULL elsewhere */
 };
 
 /* A Filter.N: the name and its values (any value may match; '*' and '?' are wildcards). */
@@ -265,6 +279,16 @@ struct sim_operation {
     struct sim_error error; /* kind SIM_ERR_NONE when it succeeds */
 };
 
+/* A resource of a cloud that is not an instance (an Azure network interface): named in an
+ * account, its document kept as the dialect wrote it (JSON), persisted with the world. */
+struct sim_resource {
+    enum core_cloud cloud;
+    char *kind;    /* the dialect's word: "networkInterfaces" */
+    char *account; /* project, or subscription/resource group */
+    char *name;
+    char *doc; /* JSON */
+};
+
 struct sim_bucket {
     double tokens;
     double at; /* when `tokens` was measured */
@@ -278,6 +302,8 @@ struct sim_world {
     size_t ninstances, cap;
     struct sim_operation **ops; /* in start order */
     size_t nops, opcap;
+    struct sim_resource **resources; /* in creation order */
+    size_t nresources, rescap;
     struct sim_bucket (*buckets)[SIM_FAM_COUNT]; /* per region index; the last: unknown regions */
     long fault_count[SIM_FAULT_COUNT];           /* armed by the admin view: the next N requests */
     double fault_rate[SIM_FAULT_COUNT];
@@ -394,6 +420,23 @@ struct sim_operation *sim_world_find_op_request(const struct sim_world *w, enum 
                                                 const char *account, const char *request_id);
 
 void sim_operation_free(struct sim_operation *op);
+
+/* The resource of `cloud` and `kind` named `name` in `account` (names compared without
+ * case, as ARM does), or NULL. */
+struct sim_resource *sim_world_find_resource(const struct sim_world *w, enum core_cloud cloud,
+                                             const char *kind, const char *account,
+                                             const char *name);
+
+/* Adds a resource (the strings copied; `doc` taken over, malloc'd JSON). NULL when out of
+ * memory (then `doc` is freed). */
+struct sim_resource *sim_world_add_resource(struct sim_world *w, enum core_cloud cloud,
+                                            const char *kind, const char *account, const char *name,
+                                            char *doc);
+
+/* Removes and frees a resource of the world; NULL is a no-op. */
+void sim_world_remove_resource(struct sim_world *w, struct sim_resource *res);
+
+void sim_resource_free(struct sim_resource *res);
 
 /* True when the instance matches every filter; unknown filter names set *unknown. */
 bool sim_instance_matches(const struct sim_instance *inst, const struct sim_filter *f, size_t nf,

@@ -318,6 +318,21 @@ int sim_config_add_gcp_account(struct sim_config *c, const char *client_email,
     return p->client_email && p->project_id && p->public_key_pem ? 0 : -1;
 }
 
+int sim_config_add_azure_principal(struct sim_config *c, const char *tenant_id,
+                                   const char *client_id, const char *client_secret)
+{
+    struct sim_azure_principal *p =
+        realloc(c->azure_principals, (c->nazure_principals + 1) * sizeof *p);
+    if (!p)
+        return -1;
+    c->azure_principals = p;
+    p = &p[c->nazure_principals++];
+    p->tenant_id = strdup(tenant_id);
+    p->client_id = strdup(client_id);
+    p->client_secret = strdup(client_secret);
+    return p->tenant_id && p->client_id && p->client_secret ? 0 : -1;
+}
+
 void sim_config_release(struct sim_config *c)
 {
     free_inventory(c, -1);
@@ -341,6 +356,13 @@ void sim_config_release(struct sim_config *c)
         free(c->gcp_accounts[i].public_key_pem);
     }
     free(c->gcp_accounts);
+    for (size_t i = 0; i < c->nazure_principals; i++) {
+        free(c->azure_principals[i].tenant_id);
+        free(c->azure_principals[i].client_id);
+        wipe(c->azure_principals[i].client_secret);
+        free(c->azure_principals[i].client_secret);
+    }
+    free(c->azure_principals);
     memset(c, 0, sizeof *c);
 }
 
@@ -679,6 +701,30 @@ static void decode_credentials(struct dec *x, const struct spec_node *n)
     }
 }
 
+static void decode_azure_principals(struct dec *x, const struct spec_node *n)
+{
+    if (n->kind != SPEC_NODE_SEQ)
+        return err(x, n,
+                   "'service_principals' must be a list of {tenant_id, client_id, client_secret}");
+    for (uint32_t i = 0; i < n->u.seq.n; i++) {
+        const struct spec_node *v = n->u.seq.items[i];
+        if (!is_map(x, v, "service_principals item"))
+            continue;
+        const struct spec_node *t = spec_node_get(v, "tenant_id");
+        const struct spec_node *c = spec_node_get(v, "client_id");
+        const struct spec_node *s = spec_node_get(v, "client_secret");
+        if (!scalar(t) || !scalar(c) || !scalar(s) || !*t->u.str.s || !*c->u.str.s ||
+            !*s->u.str.s) {
+            err(x, v,
+                "a service principal needs 'tenant_id', 'client_id' and 'client_secret' "
+                "strings");
+            continue;
+        }
+        if (sim_config_add_azure_principal(x->c, t->u.str.s, c->u.str.s, s->u.str.s) < 0)
+            err(x, v, "out of memory");
+    }
+}
+
 /*
  * What one cloud's section holds besides catalog, regions, capacity and quotas: the key for
  * the credentials its dialect accepts and the decoder for it (NULL: none yet).
@@ -689,7 +735,7 @@ static const struct {
 } cloud_credentials[CORE_CLOUD_COUNT] = {
     [CORE_CLOUD_AWS] = {"credentials", decode_credentials},
     [CORE_CLOUD_GCP] = {NULL, NULL},
-    [CORE_CLOUD_AZURE] = {NULL, NULL},
+    [CORE_CLOUD_AZURE] = {"service_principals", decode_azure_principals},
 };
 
 /* The regions to simulate: every one of `cloud` in `cat` (regions absent or "from

@@ -101,13 +101,15 @@ static const struct route {
     /* Compute Engine v1 and Google's OAuth2 token endpoint (sim_gce.c) */
     {"/compute/v1/*", 0, not_built, "ESF (gpuform cloudsim)", "x-goog-request-id"},
     {"/token", 0, not_built, "ESF (gpuform cloudsim)", "x-goog-request-id"},
-    /* Azure Resource Manager and the Microsoft identity platform's token endpoint: ARM's
-     * dialect is sim_arm.c's sim_arm_handle (declared in sim_int.h); until that file exists
-     * these two lines name not_built, which answers 501. */
-    {"/subscriptions/*", 0, not_built, "Microsoft-HTTPAPI/2.0 (gpuform cloudsim)",
+    /* Azure Resource Manager, the Microsoft identity platform's token endpoint and OpenID
+     * metadata, and the storage links of boot diagnostics (sim_arm.c, sim_arm_auth.c) */
+    {"/subscriptions/*", 0, sim_arm_handle, "Microsoft-HTTPAPI/2.0 (gpuform cloudsim)",
      "x-ms-request-id"},
-    {"/*/oauth2/v2.0/token", FNM_PATHNAME, not_built, "Microsoft-HTTPAPI/2.0 (gpuform cloudsim)",
-     "x-ms-request-id"},
+    {"/*/oauth2/v2.0/token", FNM_PATHNAME, sim_arm_handle,
+     "Microsoft-HTTPAPI/2.0 (gpuform cloudsim)", "x-ms-request-id"},
+    {"/*/v2.0/.well-known/openid-configuration", FNM_PATHNAME, sim_arm_handle,
+     "Microsoft-HTTPAPI/2.0 (gpuform cloudsim)", "x-ms-request-id"},
+    {"/_blob/*", 0, sim_arm_handle, "Windows-Azure-Blob/1.0 (gpuform cloudsim)", "x-ms-request-id"},
     /* EC2 (sim_ec2.c): everything else, its Query API being POST / */
     {"*", 0, sim_ec2_serve, "AmazonEC2 (gpuform cloudsim)", "x-amzn-RequestId"},
 };

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- the generator: splitmix64 seeds xoshiro256** ---- */
 
@@ -123,6 +124,7 @@ void sim_instance_free(struct sim_instance *inst)
     free(inst->reason_message);
     free(inst->transition_reason);
     free_tags(inst->tags, inst->ntags);
+    free(inst->doc);
     free(inst);
 }
 
@@ -148,6 +150,9 @@ void sim_world_free(struct sim_world *w)
     for (size_t i = 0; i < w->nops; i++)
         sim_operation_free(w->ops[i]);
     free(w->ops);
+    for (size_t i = 0; i < w->nresources; i++)
+        sim_resource_free(w->resources[i]);
+    free(w->resources);
     free(w->buckets);
     sim_config_release(&w->conf);
     pthread_mutex_destroy(&w->lock);
@@ -804,6 +809,77 @@ struct sim_operation *sim_world_find_op_request(const struct sim_world *w, enum 
             !strcmp(w->ops[i]->request_id, request_id) && same(w->ops[i]->account, account))
             return w->ops[i];
     return NULL;
+}
+
+/* ---- other resources ---- */
+
+void sim_resource_free(struct sim_resource *res)
+{
+    if (!res)
+        return;
+    free(res->kind);
+    free(res->account);
+    free(res->name);
+    free(res->doc);
+    free(res);
+}
+
+struct sim_resource *sim_world_find_resource(const struct sim_world *w, enum core_cloud cloud,
+                                             const char *kind, const char *account,
+                                             const char *name)
+{
+    for (size_t i = 0; name && i < w->nresources; i++) {
+        struct sim_resource *r = w->resources[i];
+        if (r->cloud == cloud && !strcmp(r->kind, kind) && !strcasecmp(r->name, name) &&
+            same(r->account, account))
+            return r;
+    }
+    return NULL;
+}
+
+struct sim_resource *sim_world_add_resource(struct sim_world *w, enum core_cloud cloud,
+                                            const char *kind, const char *account, const char *name,
+                                            char *doc)
+{
+    struct sim_resource *r = calloc(1, sizeof *r);
+    if (w->nresources == w->rescap && r) {
+        size_t ncap = w->rescap ? w->rescap * 2 : 16;
+        struct sim_resource **p = realloc(w->resources, ncap * sizeof *p);
+        if (!p) {
+            free(r);
+            r = NULL;
+        } else {
+            w->resources = p;
+            w->rescap = ncap;
+        }
+    }
+    if (!r) {
+        free(doc);
+        return NULL;
+    }
+    r->cloud = cloud;
+    r->kind = strdup(kind);
+    r->account = account ? strdup(account) : NULL;
+    r->name = strdup(name);
+    r->doc = doc;
+    if (!r->kind || (account && !r->account) || !r->name) {
+        sim_resource_free(r);
+        return NULL;
+    }
+    w->resources[w->nresources++] = r;
+    return r;
+}
+
+void sim_world_remove_resource(struct sim_world *w, struct sim_resource *res)
+{
+    for (size_t i = 0; res && i < w->nresources; i++)
+        if (w->resources[i] == res) {
+            memmove(&w->resources[i], &w->resources[i + 1],
+                    (w->nresources - i - 1) * sizeof *w->resources);
+            w->nresources--;
+            sim_resource_free(res);
+            return;
+        }
 }
 
 /* ---- filters ---- */
