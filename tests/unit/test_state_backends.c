@@ -161,10 +161,10 @@ static void etcd_locked_and_read(struct fixture *fx)
     struct state_err err;
     reply(fx, 200, "{\"ID\":\"7\",\"TTL\":\"60\"}", NULL);
     reply(fx, 200, LOCKED_TXN, NULL);
-    reply(fx, 200,
-          with_b64(fx, "{\"kvs\":[{\"key\":\"eA==\",\"mod_revision\":\"40\",\"value\":\"@\"}]}",
-                   DOC),
-          NULL);
+    reply(
+        fx, 200,
+        with_b64(fx, "{\"kvs\":[{\"key\":\"eA==\",\"mod_revision\":\"40\",\"value\":\"@\"}]}", DOC),
+        NULL);
     assert_int_equal(state_lock_info_self(&me, "apply", "test"), 0);
     assert_int_equal(fx->b->ops->lock(fx->b, &me, 0, &holder, &stale, &err), 0);
     assert_string_equal(stale.id, "");
@@ -304,10 +304,9 @@ static void test_etcd_lock_held_names_the_holder_and_frees_the_lease(void **stat
     snprintf(them.host, sizeof them.host, "build-7");
     char *rec = state_lock_info_json(&them, 0);
     reply(fx, 200, "{\"ID\":\"9\",\"TTL\":\"60\"}", NULL);
-    reply(
-        fx, 200,
-        with_b64(fx, "{\"responses\":[{\"response_range\":{\"kvs\":[{\"value\":\"@\"}]}}]}", rec),
-        NULL);
+    reply(fx, 200,
+          with_b64(fx, "{\"responses\":[{\"response_range\":{\"kvs\":[{\"value\":\"@\"}]}}]}", rec),
+          NULL);
     reply(fx, 200, "{}", NULL); /* revoke */
     struct state_lock_info me, holder, stale;
     struct state_err err;
