@@ -33,6 +33,7 @@
 #include "executor/state.h"
 #include "modules/cloudsim/sim.h"
 #include "modules/provider.h"
+#include "modules/state/state_backends.h"
 #include "parser/spec.h"
 #include "planner/catalog.h"
 #include "planner/plan.h"
@@ -219,11 +220,11 @@ static int sim_azure_identity(struct sim_config *c, const struct spec_cloud *az)
 /*
  * The GCP side of --sim: the key file the stack's clouds.gcp.credentials_file (`gcp`, may be
  * NULL) or GOOGLE_APPLICATION_CREDENTIALS names when it is a service account's, else
- * cloudsim-gcp-key.json beside the state (made on the first --sim run: a fresh RSA key, mode
- * 0600, only good for cloudsim), registered with the world for the stack's project (the
- * key's when the stack names none) and pointed at by the environment the provider reads. Its
- * tokens come from cloudsim: sim_start sets GPUFORM_GCP_TOKEN_URI once the port is known.
- * GOOGLE_CLOUD_PROJECT and CLOUDSDK_CORE_PROJECT are unset for the run. 0, or -1.
+ * cloudsim-gcp-key.json in `dir` (its first `dirlen` bytes, with the final '/') (made on the first
+ * --sim run: a fresh RSA key, mode 0600, only good for cloudsim), registered with the world for the
+ * stack's project (the key's when the stack names none) and pointed at by the environment the
+ * provider reads. Its tokens come from cloudsim: sim_start sets GPUFORM_GCP_TOKEN_URI once the port
+ * is known. GOOGLE_CLOUD_PROJECT and CLOUDSDK_CORE_PROJECT are unset for the run. 0, or -1.
  */
 static int sim_gcp_credentials(struct sim_config *c, const char *dir, int dirlen,
                                const struct spec_cloud *gcp)
@@ -267,13 +268,14 @@ static int sim_gcp_credentials(struct sim_config *c, const char *dir, int dirlen
 }
 
 /*
- * Starts cloudsim on a free loopback port. Its world is kept in cloudsim.json beside the
- * state (loaded at start, saved after each reply that changed it), so successive --sim runs
- * of a stack see the instances the earlier ones made. The Azure identity (the stack's `az`)
- * and, when the stack or its state uses gcp (`gcp_used`), the GCP credentials (the stack's
- * `gcp`) are set up on both sides.
+ * Starts cloudsim on a free loopback port. Its world is kept in cloudsim.json in the stack's
+ * local state directory `state_dir` (made when missing; loaded at start, saved after each
+ * reply that changed it), so successive --sim runs of a stack see the instances the earlier
+ * ones made. The Azure identity (the stack's `az`) and, when the stack or its state uses gcp
+ * (`gcp_used`), the GCP credentials (the stack's `gcp`, a made-up key kept in `state_dir`)
+ * are set up on both sides.
  */
-static int sim_start(const char *config, const char *state_file, const struct spec_cloud *az,
+static int sim_start(const char *config, const char *state_dir, const struct spec_cloud *az,
                      bool gcp_used, const struct spec_cloud *gcp, struct sim_run *s)
 {
     const char *akid = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
@@ -296,11 +298,18 @@ static int sim_start(const char *config, const char *state_file, const struct sp
         c.terminated_visible = 60000;
         c.buckets[SIM_FAM_RUN].burst = 50;
     }
-    const char *slash = strrchr(state_file, '/');
-    int dirlen = slash ? (int)(slash - state_file + 1) : 0;
+    char dir[4200];
+    int dirlen = snprintf(dir, sizeof dir, "%s/", state_dir);
+    if (rc == 0 && mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "gpuform: cannot make '%s' for cloudsim's world: %s\n", state_dir,
+                strerror(errno));
+        sim_config_release(&c);
+        rc = -1;
+    }
     if (rc == 0 &&
-        (sim_config_add_credential(&c, akid, secret) != 0 || sim_azure_identity(&c, az) != 0 ||
-         (gcp_used && sim_gcp_credentials(&c, state_file, dirlen, gcp) != 0))) {
+        (dirlen < 0 || (size_t)dirlen >= sizeof dir ||
+         sim_config_add_credential(&c, akid, secret) != 0 || sim_azure_identity(&c, az) != 0 ||
+         (gcp_used && sim_gcp_credentials(&c, dir, dirlen, gcp) != 0))) {
         sim_config_release(&c);
         rc = -1;
     }
@@ -311,7 +320,7 @@ static int sim_start(const char *config, const char *state_file, const struct sp
         fprintf(stderr, "gpuform: cloudsim did not start\n");
         return -1;
     }
-    snprintf(s->path, sizeof s->path, "%.*scloudsim.json", dirlen, state_file);
+    snprintf(s->path, sizeof s->path, "%s/cloudsim.json", state_dir);
     s->world = sim_world_new(&c);
     char err[256] = "";
     if (s->world && sim_world_load(s->world, s->path, err) != 0) {
@@ -462,7 +471,7 @@ struct run {
 static int open_state(struct run *r)
 {
     struct state_err err;
-    r->b = state_local_open(r->spec->state_file, &err);
+    r->b = state_backend_open(r->spec, NULL, NULL, &err);
     if (!r->b) {
         fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
@@ -484,7 +493,7 @@ static int open_state(struct run *r)
         state_lock_info_describe(&stale, who, sizeof who);
         fprintf(stderr, "gpuform: took over the lock left by %s, a run that is gone\n", who);
     }
-    if (state_load(r->b, r->spec->state_file, &r->st, &err) != 0) {
+    if (state_load(r->b, r->b->ops->where(r->b), &r->st, &err) != 0) {
         fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
     }
@@ -997,14 +1006,10 @@ static int run_apply(struct run *r)
     }
     if (r->o.plan_file && saved_plan_check_inputs(r) != 0)
         return -1;
-    if (!r->spec->state_file) {
-        fprintf(stderr, "gpuform: the stack has no state file to record what it creates\n");
-        return -1;
-    }
     if (open_state(r) != 0 || (r->o.plan_file && saved_plan_check_state(r) != 0))
         return -1;
     if (r->o.sim &&
-        sim_start(r->o.sim_config, r->spec->state_file, spec_cloud_find(r->spec, CORE_CLOUD_AZURE),
+        sim_start(r->o.sim_config, r->spec->state_dir, spec_cloud_find(r->spec, CORE_CLOUD_AZURE),
                   cloud_used(r, "gcp"), spec_cloud_find(r->spec, CORE_CLOUD_GCP), &r->sim) != 0)
         return -1;
     /* a journal left by a killed run is settled before anything is planned */

@@ -164,19 +164,35 @@ const struct cli_command cli_commands[] = {
      "'apply' report the tagged instances the state doesn't know.\n"
      "\n"
      "exit status: 0 imported, 1 errors\n"},
-    {"state", cmd_state, "list, show or remove the nodes the state records",
+    {"state", cmd_state, "list, show, remove, pull or push the state",
      "usage: gpuform state list [--stack PATH]\n"
      "       gpuform state show ADDRESS [--stack PATH] [--json]\n"
      "       gpuform state rm ADDRESS... [--stack PATH]\n"
+     "       gpuform state pull [--version N] [--stack PATH]\n"
+     "       gpuform state push FILE [--force] [--stack PATH]\n"
      "\n"
      "The state is what gpuform has created for a stack (docs/state.md); the stack at\n"
-     "PATH (default '.') says where it is kept (state.path, default .gpuform/state.json).\n"
+     "PATH (default '.') says where it is kept (its state: block: a local file, etcd or S3).\n"
      "list prints each node's address; show prints one node (--json: its part of the state\n"
      "document); rm forgets nodes without touching their instances, which keep running,\n"
      "no longer managed. rm takes the state's lock and writes the state atomically, keeping\n"
-     "the previous one as the backup.\n"
+     "the previous one as the backup. pull prints the stored document byte for byte\n"
+     "(--version N: N versions back, as far as the backend keeps them); push replaces it\n"
+     "with FILE ('-': standard input) under the lock, refusing another lineage or an older\n"
+     "serial unless --force.\n"
      "\n"
      "exit status: 0 success, 1 errors (no such address, a locked or unreadable state)\n"},
+    {"init", cmd_init, "record the stack's state backend; move the state to a new one",
+     "usage: gpuform init [--migrate-state [--force] | --reconfigure] [PATH]\n"
+     "\n"
+     "Checks that the backend the stack's state: block names answers and records it in\n"
+     ".gpuform/backend.json. When the state was on another backend (the marker, or a local\n"
+     ".gpuform/state.json before a shared backend), --migrate-state copies it to the new one\n"
+     "under both locks (refusing a different state there unless --force), and\n"
+     "--reconfigure starts from what the new backend holds. Other commands refuse to run\n"
+     "until the move is done, so a changed state: block never looks like an empty state.\n"
+     "\n"
+     "exit status: 0 success, 1 errors\n"},
     {"force-unlock", cmd_force_unlock, "remove a state lock left by a run that is gone",
      "usage: gpuform force-unlock ID [--stack PATH]\n"
      "\n"

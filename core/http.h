@@ -189,6 +189,12 @@ struct core_http_options {
     /* Turns TLS peer and host verification off. Only for tests against loopback:
      * core_http_do refuses (CORE_HTTP_ERR_TLS) any other host while it is set. */
     bool insecure_loopback_only;
+    /* TLS files (copied): a CA bundle to trust instead of the system's (PEM), and a client
+     * certificate with its private key (PEM) for servers that authenticate clients by
+     * certificate (etcd with --client-cert-auth). NULL: none. */
+    const char *ca_file;
+    const char *client_cert;
+    const char *client_key;
     bool no_default_rates;               /* do not install core_http_default_rates */
     const struct core_http_clock *clock; /* NULL: the real clock (CLOCK_MONOTONIC, nanosleep) */
     uint64_t (*random_u64)(void *ctx);   /* NULL: a thread-safe PRNG seeded from
