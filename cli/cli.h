@@ -100,6 +100,7 @@ int cmd_policy(int argc, char **argv);
 int cmd_state(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_force_unlock(int argc, char **argv);
+int cmd_init(int argc, char **argv);
 int cmd_cloudsim(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_help(int argc, char **argv);

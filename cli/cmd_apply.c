@@ -33,6 +33,7 @@
 #include "executor/state.h"
 #include "modules/cloudsim/sim.h"
 #include "modules/provider.h"
+#include "modules/state/state_backends.h"
 #include "parser/spec.h"
 #include "planner/catalog.h"
 #include "planner/plan.h"
@@ -41,6 +42,14 @@
  * opens only the simulated cloud on loopback. */
 #define SIM_AKID   "AKIDGPUFORMSIMULATED"
 #define SIM_SECRET "gpuform-simulated-secret-not-for-aws"
+/* The same for Azure: a service principal, a subscription, a resource group and an SSH key
+ * that only the simulated cloud accepts. */
+#define SIM_AZURE_TENANT "gpuform-sim-tenant"
+#define SIM_AZURE_CLIENT "00000000-0000-4000-8000-00000000c11e"
+#define SIM_AZURE_SECRET "gpuform-simulated-azure-secret-not-for-azure"
+#define SIM_AZURE_SUB    "00000000-0000-4000-8000-00000000005b"
+#define SIM_AZURE_GROUP  "gpuform-sim"
+#define SIM_AZURE_KEY    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdwdWZvcm0tY2xvdWRzaW0 gpuform-sim"
 
 struct aopts {
     bool destroy, auto_approve, sim;
@@ -174,12 +183,100 @@ struct sim_run {
     char path[4096]; /* the world, kept beside the state: cloudsim.json */
 };
 
+static void setenv_unset(const char *name, const char *value)
+{
+    const char *v = getenv(name);
+    if (!v || !*v)
+        setenv(name, value, 1);
+}
+
 /*
- * Starts cloudsim on a free loopback port. Its world is kept in cloudsim.json beside the
- * state (loaded at start, saved before each RunInstances or TerminateInstances reply), so
- * successive --sim runs of a stack see the instances the earlier ones made.
+ * The Azure side of --sim: the service principal of the environment, or (when it names
+ * none) the simulated one, registered with the world, and the one the stack names (`az`,
+ * may be NULL) when it names all of tenant, client_id and client_secret; the subscription,
+ * resource group and SSH key the provider needs, when they are unset. Tokens come from
+ * cloudsim too: sim_start points AZURE_AUTHORITY_HOST at it once its port is known. 0, or
+ * -1 when out of memory.
  */
-static int sim_start(const char *config, const char *state_file, struct sim_run *s)
+static int sim_azure_identity(struct sim_config *c, const struct spec_cloud *az)
+{
+    const char *t = getenv("AZURE_TENANT_ID"), *id = getenv("AZURE_CLIENT_ID"),
+               *s = getenv("AZURE_CLIENT_SECRET");
+    if (!t || !*t || !id || !*id || !s || !*s) {
+        setenv("AZURE_TENANT_ID", SIM_AZURE_TENANT, 1);
+        setenv("AZURE_CLIENT_ID", SIM_AZURE_CLIENT, 1);
+        setenv("AZURE_CLIENT_SECRET", SIM_AZURE_SECRET, 1);
+    }
+    setenv_unset("AZURE_SUBSCRIPTION_ID", SIM_AZURE_SUB);
+    setenv_unset("AZURE_RESOURCE_GROUP", SIM_AZURE_GROUP);
+    setenv_unset("GPUFORM_AZURE_SSH_PUBLIC_KEY", SIM_AZURE_KEY);
+    if (az && az->tenant && az->client_id && az->client_secret &&
+        sim_config_add_azure_principal(c, az->tenant, az->client_id, az->client_secret) != 0)
+        return -1;
+    return sim_config_add_azure_principal(c, getenv("AZURE_TENANT_ID"), getenv("AZURE_CLIENT_ID"),
+                                          getenv("AZURE_CLIENT_SECRET"));
+}
+
+/*
+ * The GCP side of --sim: the key file the stack's clouds.gcp.credentials_file (`gcp`, may be
+ * NULL) or GOOGLE_APPLICATION_CREDENTIALS names when it is a service account's, else
+ * cloudsim-gcp-key.json in `dir` (its first `dirlen` bytes, with the final '/') (made on the first
+ * --sim run: a fresh RSA key, mode 0600, only good for cloudsim), registered with the world for the
+ * stack's project (the key's when the stack names none) and pointed at by the environment the
+ * provider reads. Its tokens come from cloudsim: sim_start sets GPUFORM_GCP_TOKEN_URI once the port
+ * is known. GOOGLE_CLOUD_PROJECT and CLOUDSDK_CORE_PROJECT are unset for the run. 0, or -1.
+ */
+static int sim_gcp_credentials(struct sim_config *c, const char *dir, int dirlen,
+                               const struct spec_cloud *gcp)
+{
+    char path[4200], why[320];
+    const char *project = gcp ? gcp->project : NULL;
+    const char *gac = gcp && gcp->credentials_file ? gcp->credentials_file
+                                                   : getenv("GOOGLE_APPLICATION_CREDENTIALS");
+    if (gac && *gac)
+        snprintf(path, sizeof path, "%s", gac);
+    else
+        snprintf(path, sizeof path, "%.*scloudsim-gcp-key.json", dirlen, dir);
+    unsetenv("GOOGLE_CLOUD_PROJECT");
+    unsetenv("CLOUDSDK_CORE_PROJECT");
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        char *buf = malloc(65536);
+        size_t n = buf ? fread(buf, 1, 65536, f) : 0;
+        fclose(f);
+        int rc =
+            buf && n < 65536 ? sim_gce_account_from_key(c, buf, n, project, why, sizeof why) : -1;
+        if (buf)
+            memset(buf, 0, n);
+        free(buf);
+        if (rc == 0)
+            return setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
+        if (gac && *gac) /* not a service account's: the simulated GCP can't take it */
+            fprintf(stderr, "gpuform: --sim: '%s': %s; using a key made for cloudsim instead\n",
+                    path, buf ? why : "out of memory");
+        snprintf(path, sizeof path, "%.*scloudsim-gcp-key.json", dirlen, dir);
+    }
+    struct sim_gce_key k;
+    if (sim_gce_generate_account(c, project, &k, why, sizeof why) != 0 ||
+        sim_gce_write_key_file(&k, "http://127.0.0.1/token", path, why, sizeof why) != 0) {
+        sim_gce_key_release(&k);
+        fprintf(stderr, "gpuform: --sim: %s\n", why);
+        return -1;
+    }
+    sim_gce_key_release(&k);
+    return setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
+}
+
+/*
+ * Starts cloudsim on a free loopback port. Its world is kept in cloudsim.json in the stack's
+ * local state directory `state_dir` (made when missing; loaded at start, saved after each
+ * reply that changed it), so successive --sim runs of a stack see the instances the earlier
+ * ones made. The Azure identity (the stack's `az`) and, when the stack or its state uses gcp
+ * (`gcp_used`), the GCP credentials (the stack's `gcp`, a made-up key kept in `state_dir`)
+ * are set up on both sides.
+ */
+static int sim_start(const char *config, const char *state_dir, const struct spec_cloud *az,
+                     bool gcp_used, const struct spec_cloud *gcp, struct sim_run *s)
 {
     const char *akid = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
     if (!akid || !*akid || !secret || !*secret) {
@@ -201,7 +298,18 @@ static int sim_start(const char *config, const char *state_file, struct sim_run 
         c.terminated_visible = 60000;
         c.buckets[SIM_FAM_RUN].burst = 50;
     }
-    if (rc == 0 && sim_config_add_credential(&c, akid, secret) != 0) {
+    char dir[4200];
+    int dirlen = snprintf(dir, sizeof dir, "%s/", state_dir);
+    if (rc == 0 && mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "gpuform: cannot make '%s' for cloudsim's world: %s\n", state_dir,
+                strerror(errno));
+        sim_config_release(&c);
+        rc = -1;
+    }
+    if (rc == 0 &&
+        (dirlen < 0 || (size_t)dirlen >= sizeof dir ||
+         sim_config_add_credential(&c, akid, secret) != 0 || sim_azure_identity(&c, az) != 0 ||
+         (gcp_used && sim_gcp_credentials(&c, dir, dirlen, gcp) != 0))) {
         sim_config_release(&c);
         rc = -1;
     }
@@ -212,9 +320,7 @@ static int sim_start(const char *config, const char *state_file, struct sim_run 
         fprintf(stderr, "gpuform: cloudsim did not start\n");
         return -1;
     }
-    const char *slash = strrchr(state_file, '/');
-    snprintf(s->path, sizeof s->path, "%.*scloudsim.json",
-             slash ? (int)(slash - state_file + 1) : 0, state_file);
+    snprintf(s->path, sizeof s->path, "%s/cloudsim.json", state_dir);
     s->world = sim_world_new(&c);
     char err[256] = "";
     if (s->world && sim_world_load(s->world, s->path, err) != 0) {
@@ -232,8 +338,13 @@ static int sim_start(const char *config, const char *state_file, struct sim_run 
         return -1;
     }
     snprintf(s->endpoint, sizeof s->endpoint, "http://127.0.0.1:%u", sim_server_port(s->server));
-    fprintf(stderr, "gpuform: cloudsim (simulated aws) on %s, its world in '%s'\n", s->endpoint,
-            s->path);
+    char token_uri[96];
+    snprintf(token_uri, sizeof token_uri, "%s/token", s->endpoint);
+    setenv("GPUFORM_GCP_TOKEN_URI", token_uri, 1); /* the provider honours it with --sim only */
+    /* Entra ID is simulated on the same port: the secret never leaves for the real one */
+    setenv("AZURE_AUTHORITY_HOST", s->endpoint, 1);
+    fprintf(stderr, "gpuform: cloudsim (simulated aws, gcp, azure) on %s, its world in '%s'\n",
+            s->endpoint, s->path);
     return 0;
 }
 
@@ -325,32 +436,6 @@ static void sig_stop(struct sigctl *c)
 
 /* ---- the command ---- */
 
-static void print_changes(const struct diff *df)
-{
-    for (size_t i = 0; i < df->nchanges; i++) {
-        const struct diff_change *c = &df->changes[i];
-        if (c->action == DIFF_NOOP)
-            continue;
-        const char *mark = c->action == DIFF_CREATE ? "+" : c->action == DIFF_DELETE ? "-" : "-/+";
-        if (c->want) {
-            const struct plan_offer *o = c->want->offer;
-            printf("  %-3s %s  %s %s %s%s  $%.2f/h%s%s\n", mark, c->address,
-                   core_cloud_name(o->cloud), *o->zone ? o->zone : o->region, o->instance_type,
-                   c->want->spot ? " spot" : "", c->want->hourly,
-                   c->action == DIFF_REPLACE ? "  # " : "",
-                   c->action == DIFF_REPLACE ? c->reason : "");
-        } else {
-            const struct state_node *h = c->have;
-            printf("  %-3s %s  %s %s %s (%s)\n", mark, c->address, h->placement.cloud,
-                   *h->placement.zone ? h->placement.zone : h->placement.region,
-                   h->placement.instance_type, *h->cloud_id ? h->cloud_id : "id unknown");
-        }
-    }
-    printf("\n%zu to create, %zu to replace, %zu to destroy; $%.2f/h -> $%.2f/h\n", df->ncreate,
-           df->nreplace, df->ndelete, df->hourly_before, df->hourly_after);
-    fflush(stdout);
-}
-
 static bool confirm(const char *what)
 {
     fprintf(stderr, "\nDo you want to %s? Only 'yes' is accepted: ", what);
@@ -386,7 +471,7 @@ struct run {
 static int open_state(struct run *r)
 {
     struct state_err err;
-    r->b = state_local_open(r->spec->state_file, &err);
+    r->b = state_backend_open(r->spec, NULL, NULL, &err);
     if (!r->b) {
         fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
@@ -408,7 +493,7 @@ static int open_state(struct run *r)
         state_lock_info_describe(&stale, who, sizeof who);
         fprintf(stderr, "gpuform: took over the lock left by %s, a run that is gone\n", who);
     }
-    if (state_load(r->b, r->spec->state_file, &r->st, &err) != 0) {
+    if (state_load(r->b, r->b->ops->where(r->b), &r->st, &err) != 0) {
         fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
     }
@@ -444,7 +529,8 @@ static int open_clouds(struct run *r)
         const struct prov_ops *ops = prov_find(name);
         if (!ops || !cloud_used(r, name))
             continue;
-        struct prov_config cfg = {.endpoint = r->o.sim ? r->sim.endpoint : NULL};
+        struct prov_config cfg = {.endpoint = r->o.sim ? r->sim.endpoint : NULL,
+                                  .stack = spec_cloud_find(r->spec, (enum core_cloud)c)};
         struct prov_error pe;
         struct prov *p = ops->open(&cfg, &pe);
         if (!p) {
@@ -465,7 +551,8 @@ static bool missing_provider(const struct diff *df)
                             : c->want              ? core_cloud_name(c->want->offer->cloud)
                                                    : c->have->placement.cloud;
         if (cloud && !prov_find(cloud)) {
-            fprintf(stderr, "gpuform: '%s' is on '%s', which has no provider yet (only aws)\n",
+            fprintf(stderr,
+                    "gpuform: '%s' is on '%s', which has no provider yet (aws and gcp have)\n",
                     c->address, cloud);
             return true;
         }
@@ -586,7 +673,10 @@ static int execute(struct run *r, const struct plan_result *plan)
                             .state = r->st,
                             .clouds = r->clouds,
                             .nclouds = r->nclouds};
-    struct exec_options eo = {.parallelism = r->o.parallelism};
+    const char *term = getenv("TERM");
+    struct exec_options eo = {.parallelism = r->o.parallelism,
+                              /* a terminal gets a live status line; CI, one line per event */
+                              .live = isatty(STDERR_FILENO) && !(term && !strcmp(term, "dumb"))};
     struct exec *x = exec_new(&in, &eo);
     if (!x) {
         fprintf(stderr, "gpuform: out of memory\n");
@@ -599,12 +689,12 @@ static int execute(struct run *r, const struct plan_result *plan)
     exec_free(x);
     if (res.error[0])
         fprintf(stderr, "gpuform: error: %s\n", res.error);
-    printf("%s %s: %zu created, %zu replaced, %zu destroyed, %zu failed",
+    printf("%s %s: %zu created, %zu replaced, %zu updated, %zu destroyed, %zu failed",
            r->o.destroy ? "Destroy" : "Apply",
            rc == 0           ? "complete"
            : res.interrupted ? "interrupted"
                              : "incomplete",
-           res.created, res.replaced, res.deleted, res.failed);
+           res.created, res.replaced, res.updated, res.deleted, res.failed);
     if (res.failovers)
         printf("; %zu placement%s given up for capacity or quota (blocked for an hour)",
                res.failovers, res.failovers == 1 ? "" : "s");
@@ -682,9 +772,10 @@ static void after_apply(struct run *r)
     core_diags_init(&d, 50);
     for (size_t k = 0; k < r->df.nchanges; k++) {
         const struct diff_change *c = &r->df.changes[k];
-        const struct state_node *n = c->action == DIFF_CREATE || c->action == DIFF_REPLACE
-                                         ? state_find(r->st, c->address)
-                                         : NULL;
+        const struct state_node *n =
+            c->action == DIFF_CREATE || c->action == DIFF_REPLACE || c->action == DIFF_UPDATE
+                ? state_find(r->st, c->address)
+                : NULL;
         if (n)
             policy_after_apply(r->ps, json_array_get(nodes, (size_t)(n - r->st->nodes)), &d);
     }
@@ -915,13 +1006,11 @@ static int run_apply(struct run *r)
     }
     if (r->o.plan_file && saved_plan_check_inputs(r) != 0)
         return -1;
-    if (!r->spec->state_file) {
-        fprintf(stderr, "gpuform: the stack has no state file to record what it creates\n");
-        return -1;
-    }
     if (open_state(r) != 0 || (r->o.plan_file && saved_plan_check_state(r) != 0))
         return -1;
-    if (r->o.sim && sim_start(r->o.sim_config, r->spec->state_file, &r->sim) != 0)
+    if (r->o.sim &&
+        sim_start(r->o.sim_config, r->spec->state_dir, spec_cloud_find(r->spec, CORE_CLOUD_AZURE),
+                  cloud_used(r, "gcp"), spec_cloud_find(r->spec, CORE_CLOUD_GCP), &r->sim) != 0)
         return -1;
     /* a journal left by a killed run is settled before anything is planned */
     char *jtext = NULL;
@@ -1003,12 +1092,13 @@ static int run_apply(struct run *r)
                 r->df.nskipped, r->df.nskipped == 1 ? "" : "s");
     if (r->o.plan_file && saved_plan_check_changes(r) != 0)
         return -1;
-    if (r->df.ncreate + r->df.nreplace + r->df.ndelete == 0) {
+    if (diff_nchanges(&r->df) == 0) {
         printf("No changes: the clouds match the stack (%zu node%s).\n", r->df.nnoop,
                r->df.nnoop == 1 ? "" : "s");
         return 0;
     }
-    print_changes(&r->df);
+    diff_render_text(&r->df, r->st, cli_use_color(stdout), stdout);
+    fflush(stdout);
     if (missing_provider(&r->df) || before_apply(r) != 0)
         return -1;
     if (!r->o.auto_approve && !r->o.plan_file) { /* a saved plan was reviewed already */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -32,6 +33,18 @@ static int parse_listen(const char *s, char host[64], unsigned *port)
     host[colon - s] = 0;
     *port = (unsigned)p;
     return 0;
+}
+
+/* The environment's Azure service principal (AZURE_TENANT_ID, AZURE_CLIENT_ID,
+ * AZURE_CLIENT_SECRET, all three set), accepted by the ARM dialect's token endpoint besides
+ * those of clouds.azure.service_principals. 0, or -1 when out of memory. */
+static int env_azure_principal(struct sim_config *conf)
+{
+    const char *t = getenv("AZURE_TENANT_ID"), *c = getenv("AZURE_CLIENT_ID"),
+               *s = getenv("AZURE_CLIENT_SECRET");
+    if (!t || !*t || !c || !*c || !s || !*s)
+        return 0;
+    return sim_config_add_azure_principal(conf, t, c, s);
 }
 
 static int load_config(const char *path, const char *seed, struct sim_config *conf)
@@ -57,17 +70,84 @@ static int load_config(const char *path, const char *seed, struct sim_config *co
     if (rc == 0 && akid && *akid && secret && *secret &&
         sim_config_add_credential(conf, akid, secret) < 0)
         rc = -1;
-    if (rc == 0 && conf->ncreds == 0) {
-        fprintf(stderr, "gpuform: cloudsim has no credentials to accept: set AWS_ACCESS_KEY_ID "
-                        "and AWS_SECRET_ACCESS_KEY, or list them under clouds.aws.credentials "
-                        "in the config\n");
+    if (rc == 0 && env_azure_principal(conf) < 0) {
         sim_config_release(conf);
         rc = -1;
     }
+    if (rc == 0 && conf->ncreds == 0 && sim_config_cloud_regions(conf, CORE_CLOUD_AWS))
+        fprintf(stderr, "cloudsim: no AWS credentials to accept, so EC2 requests are refused: "
+                        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or list them under "
+                        "clouds.aws.credentials in the config\n");
     core_diags_sort(&d);
     core_diags_render(&d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
     core_diags_release(&d);
     return rc;
+}
+
+/*
+ * The GCP service account the simulated GCE accepts besides the config's: the one whose key
+ * GOOGLE_APPLICATION_CREDENTIALS names, or, when there is none, one made up now
+ * (*made set; its key file is written once the port is known, see write_gcp_key).
+ */
+static int gcp_credentials(struct sim_config *conf, struct sim_gce_key *made)
+{
+    const char *gac = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+    char why[320];
+    memset(made, 0, sizeof *made);
+    if (gac && *gac) {
+        FILE *f = fopen(gac, "rb");
+        char *buf = malloc(65536);
+        size_t n = f && buf ? fread(buf, 1, 65536, f) : 0;
+        if (f)
+            fclose(f);
+        int rc = n && n < 65536 ? sim_gce_account_from_key(
+                                      conf, buf, n, getenv("GOOGLE_CLOUD_PROJECT"), why, sizeof why)
+                                : -1;
+        if (buf)
+            memset(buf, 0, n);
+        free(buf);
+        if (rc == 0)
+            return 0;
+        fprintf(stderr, "gpuform: GOOGLE_APPLICATION_CREDENTIALS '%s': %s\n", gac,
+                n ? why : "cannot read it");
+        return -1;
+    }
+    if (sim_gce_generate_account(conf, getenv("GOOGLE_CLOUD_PROJECT"), made, why, sizeof why) == 0)
+        return 0;
+    fprintf(stderr, "gpuform: %s\n", why);
+    return -1;
+}
+
+/* Writes the made-up account's key file (token_uri: this cloudsim) to `path`, or beside the
+ * state, or in a new private directory (tmpdir set: removed at exit), and says where. */
+static int write_gcp_key(const struct sim_gce_key *k, const char *path, const char *state,
+                         const char *url, char tmpdir[64], char out[4200])
+{
+    char token_uri[160], why[320];
+    snprintf(token_uri, sizeof token_uri, "%s/token", url);
+    const char *slash = state ? strrchr(state, '/') : NULL;
+    if (path) {
+        snprintf(out, 4200, "%s", path);
+    } else if (state) {
+        snprintf(out, 4200, "%.*scloudsim-gcp-key.json", slash ? (int)(slash - state + 1) : 0,
+                 state);
+    } else {
+        snprintf(tmpdir, 64, "%s", "/tmp/gpuform-cloudsim-XXXXXX");
+        if (!mkdtemp(tmpdir)) {
+            fprintf(stderr, "gpuform: cannot make a private directory for the GCP key: %s\n",
+                    strerror(errno));
+            tmpdir[0] = 0;
+            return -1;
+        }
+        snprintf(out, 4200, "%s/gcp-key.json", tmpdir);
+    }
+    if (sim_gce_write_key_file(k, token_uri, out, why, sizeof why) != 0) {
+        fprintf(stderr, "gpuform: %s\n", why);
+        return -1;
+    }
+    printf("cloudsim: gcp service account %s, key file %s (GOOGLE_APPLICATION_CREDENTIALS)\n",
+           k->email, out);
+    return 0;
 }
 
 /* The admin client: `gpuform cloudsim --admin URL health|list|fault|reclaim ...`. */
@@ -124,14 +204,16 @@ int cmd_cloudsim(int argc, char **argv)
 {
     const struct cli_command *cmd = cli_find("cloudsim");
     const char *listen = "127.0.0.1:0", *config = NULL, *state = NULL, *seed = NULL;
+    const char *gcp_key = NULL;
     if (argc >= 3 && !strcmp(argv[1], "--admin"))
         return admin(cmd, argv[2], argc - 3, argv + 3);
     for (int i = 1; i < argc; i++) {
-        const char **slot = !strcmp(argv[i], "--listen")   ? &listen
-                            : !strcmp(argv[i], "--config") ? &config
-                            : !strcmp(argv[i], "--state")  ? &state
-                            : !strcmp(argv[i], "--seed")   ? &seed
-                                                           : NULL;
+        const char **slot = !strcmp(argv[i], "--listen")    ? &listen
+                            : !strcmp(argv[i], "--config")  ? &config
+                            : !strcmp(argv[i], "--state")   ? &state
+                            : !strcmp(argv[i], "--seed")    ? &seed
+                            : !strcmp(argv[i], "--gcp-key") ? &gcp_key
+                                                            : NULL;
         if (!slot)
             return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
         if (i + 1 >= argc)
@@ -143,16 +225,23 @@ int cmd_cloudsim(int argc, char **argv)
     if (parse_listen(listen, host, &port) < 0)
         return cli_usage_error(cmd, "--listen wants HOST:PORT, not '%s'", listen);
     struct sim_config conf;
+    struct sim_gce_key made;
     if (load_config(config, seed, &conf) < 0)
         return CLI_ERROR;
+    if (gcp_credentials(&conf, &made) < 0) {
+        sim_config_release(&conf);
+        return CLI_ERROR;
+    }
     struct sim_world *w = sim_world_new(&conf);
     if (!w) {
+        sim_gce_key_release(&made);
         fprintf(stderr, "gpuform: out of memory\n");
         return CLI_ERROR;
     }
     char err[256];
     if (state && sim_world_load(w, state, err) < 0) {
         fprintf(stderr, "gpuform: %s\n", err);
+        sim_gce_key_release(&made);
         sim_world_free(w);
         return CLI_ERROR;
     }
@@ -166,6 +255,7 @@ int cmd_cloudsim(int argc, char **argv)
     struct sim_server *s = sim_server_start(w, &o, err);
     if (!s) {
         fprintf(stderr, "gpuform: %s\n", err);
+        sim_gce_key_release(&made);
         sim_world_free(w);
         return CLI_ERROR;
     }
@@ -179,11 +269,26 @@ int cmd_cloudsim(int argc, char **argv)
     }
     printf("cloudsim: listening on http://%s:%u (%s; seed %" PRIu64 ")\n", host, sim_server_port(s),
            *clouds ? clouds : "no regions", w->conf.seed);
+    char url[128], tmpdir[64] = "", keyfile[4200] = "";
+    snprintf(url, sizeof url, "http://%s:%u", host, sim_server_port(s));
+    int krc = made.private_pem ? write_gcp_key(&made, gcp_key, state, url, tmpdir, keyfile) : 0;
+    sim_gce_key_release(&made);
     fflush(stdout);
+    if (krc != 0) {
+        sim_server_stop(s);
+        sim_world_free(w);
+        if (*tmpdir)
+            rmdir(tmpdir);
+        return CLI_ERROR;
+    }
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "cloudsim: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     sim_server_stop(s);
     sim_world_free(w);
+    if (*tmpdir) {
+        unlink(keyfile);
+        rmdir(tmpdir);
+    }
     return CLI_OK;
 }

@@ -349,9 +349,7 @@ int cmd_plan(int argc, char **argv)
         wr = diff_render_text(&df, st, out_color, stdout);
     else
         wr = plan_render_text(res, out_color, stdout);
-    rc = wr != 0                                                            ? CLI_ERROR
-         : o.detailed_exitcode && df.ncreate + df.nreplace + df.ndelete > 0 ? CLI_CHANGES
-                                                                            : CLI_OK;
+    rc = wr != 0 ? CLI_ERROR : o.detailed_exitcode && diff_nchanges(&df) > 0 ? CLI_CHANGES : CLI_OK;
 done:
     fflush(stdout);
     diff_release(&df);

@@ -12,14 +12,18 @@
 #include <time.h>
 
 #include "cli/build_info.h"
+#include "core/buf.h"
 #include "core/diag.h"
 #include "executor/backend.h"
 #include "executor/state.h"
+#include "modules/state/state_backends.h"
 #include "parser/spec.h"
 
 struct sopts {
     const char *stack; /* --stack PATH */
     bool json;
+    bool force;          /* push --force */
+    const char *version; /* pull --version N */
     const char *args[64];
     size_t nargs;
 };
@@ -34,6 +38,10 @@ static int parse(const struct cli_command *cmd, int argc, char **argv, int first
             o->stack = argv[i] + 8;
         else if (strcmp(argv[i], "--json") == 0)
             o->json = true;
+        else if (strcmp(argv[i], "--force") == 0)
+            o->force = true;
+        else if (strcmp(argv[i], "--version") == 0 && i + 1 < argc)
+            o->version = argv[++i];
         else if (strcmp(argv[i], "--stack") == 0)
             return cli_usage_error(cmd, "option '--stack' needs a value");
         else if (argv[i][0] == '-' && argv[i][1])
@@ -60,10 +68,14 @@ static struct state_backend *open_backend(const char *stack, char **state_path)
         fprintf(stderr, "%s: the stack must load to find its state\n", stack);
     } else {
         struct state_err err;
-        *state_path = strdup(spec->state_file);
-        b = *state_path ? state_local_open(spec->state_file, &err) : NULL;
-        if (!b)
-            fprintf(stderr, "gpuform: %s\n", *state_path ? err.msg : "out of memory");
+        b = state_backend_open(spec, NULL, NULL, &err);
+        *state_path = b ? strdup(b->ops->where(b)) : NULL;
+        if (!b || !*state_path) {
+            fprintf(stderr, "gpuform: %s\n", b ? "out of memory" : err.msg);
+            if (b)
+                b->ops->close(b);
+            b = NULL;
+        }
     }
     spec_free(spec);
     core_diags_release(&d);
@@ -180,26 +192,35 @@ static int state_show(const struct sopts *o)
     return rc;
 }
 
-static int state_rm(const struct sopts *o)
+/* Takes the backend's lock for `op` (at once or not at all); -1 after printing why. */
+static int take_lock(struct state_backend *b, const char *op)
 {
-    char *path = NULL;
-    struct state_backend *b = open_backend(o->stack, &path);
-    struct state *st = NULL;
     struct state_lock_info me, holder, stale;
     struct state_err err;
-    int rc = CLI_ERROR;
-    if (!b)
-        goto out;
-    if (state_lock_info_self(&me, "state rm", GPUFORM_VERSION) != 0 ||
+    if (state_lock_info_self(&me, op, GPUFORM_VERSION) != 0 ||
         b->ops->lock(b, &me, 0, &holder, &stale, &err) != 0) {
         fprintf(stderr, "gpuform: %s\n", err.msg);
-        goto out;
+        return -1;
     }
     if (stale.id[0]) {
         char who[512];
         state_lock_info_describe(&stale, who, sizeof who);
         fprintf(stderr, "gpuform: took over the lock left by %s, a run that is gone\n", who);
     }
+    return 0;
+}
+
+static int state_rm(const struct sopts *o)
+{
+    char *path = NULL;
+    struct state_backend *b = open_backend(o->stack, &path);
+    struct state *st = NULL;
+    struct state_err err;
+    int rc = CLI_ERROR;
+    if (!b)
+        goto out;
+    if (take_lock(b, "state rm") != 0)
+        goto out;
     int lr = load_state(b, path, &st);
     if (lr == 1)
         fprintf(stderr, "gpuform: no state yet at '%s'\n", path);
@@ -231,11 +252,141 @@ out:
     return rc;
 }
 
+/* `state pull [--version N]`: the stored document, byte for byte, on standard output. */
+static int state_pull(const struct sopts *o)
+{
+    char *path = NULL;
+    struct state_backend *b = open_backend(o->stack, &path);
+    if (!b)
+        return CLI_ERROR;
+    char *end = NULL;
+    unsigned long back = o->version ? strtoul(o->version, &end, 10) : 0;
+    int rc = CLI_ERROR;
+    char *text = NULL, id[64] = "current";
+    size_t len = 0;
+    struct state_err err;
+    if (o->version && (!*o->version || *end || back > 100000)) {
+        fprintf(stderr, "gpuform: --version takes how many versions back (0, 1, ...), not '%s'\n",
+                o->version);
+    } else if (b->ops->read_version(b, back, &text, &len, id, sizeof id, &err) != 0) {
+        fprintf(stderr, "gpuform: %s\n", err.msg);
+    } else if (!text) {
+        fprintf(stderr, "gpuform: %s at %s\n",
+                back ? "no version that old is kept" : "no state yet", path);
+    } else if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+        fprintf(stderr, "gpuform: cannot write the state to standard output\n");
+    } else {
+        if (back)
+            fprintf(stderr, "gpuform: %s of %s\n", id, path);
+        rc = CLI_OK;
+    }
+    free(text);
+    b->ops->close(b);
+    free(path);
+    return rc;
+}
+
+/* Reads a whole state file given on the command line ("-": standard input). */
+static char *read_input(const char *file, size_t *len)
+{
+    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+    if (!f)
+        return NULL;
+    struct core_buf b;
+    core_buf_init(&b, 256u << 20);
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = core_buf_add(&b, chunk, n);
+    bool bad = rc != 0 || ferror(f);
+    if (f != stdin)
+        fclose(f);
+    *len = b.len;
+    char *text = bad ? NULL : core_buf_take(&b);
+    core_buf_release(&b);
+    return text;
+}
+
+/*
+ * Whether `next` may replace `cur` (NULL: nothing stored): the same lineage and a serial not
+ * older, unless forced. Prints why not.
+ */
+static bool may_replace(const struct state *cur, const struct state *next, bool force,
+                        const char *where)
+{
+    if (!cur || force)
+        return true;
+    if (strcmp(cur->lineage, next->lineage) != 0) {
+        fprintf(stderr,
+                "gpuform: %s holds lineage %s, not %s: a different state; --force replaces it "
+                "anyway\n",
+                where, cur->lineage, next->lineage);
+        return false;
+    }
+    if (next->serial < cur->serial) {
+        fprintf(stderr,
+                "gpuform: %s is at serial %llu, newer than serial %llu; --force replaces it "
+                "anyway\n",
+                where, (unsigned long long)cur->serial, (unsigned long long)next->serial);
+        return false;
+    }
+    return true;
+}
+
+/* Writes `next` over what `b` holds (cur), at a serial above both. */
+static int replace_state(struct state_backend *b, const struct state *cur, struct state *next,
+                         struct state_err *err)
+{
+    if (cur && cur->serial > next->serial)
+        next->serial = cur->serial;
+    return state_save(b, next, err);
+}
+
+/* `state push FILE [--force]`: replaces the stored state under its lock. */
+static int state_push(const struct sopts *o)
+{
+    size_t len = 0;
+    char *text = read_input(o->args[0], &len);
+    if (!text) {
+        fprintf(stderr, "gpuform: cannot read '%s'\n", o->args[0]);
+        return CLI_ERROR;
+    }
+    struct state *next = NULL, *cur = NULL;
+    struct state_err err;
+    int rc = CLI_ERROR;
+    char *path = NULL;
+    struct state_backend *b = NULL;
+    if (state_parse(text, len, o->args[0], &next, &err) != 0) {
+        fprintf(stderr, "gpuform: %s; nothing was pushed\n", err.msg);
+        goto out;
+    }
+    if (!(b = open_backend(o->stack, &path)) || take_lock(b, "state push") != 0 ||
+        load_state(b, path, &cur) < 0 || !may_replace(cur, next, o->force, path))
+        goto out;
+    if (replace_state(b, cur, next, &err) != 0) {
+        fprintf(stderr, "gpuform: %s\n", err.msg);
+        goto out;
+    }
+    printf("pushed the state to %s: serial %llu, lineage %s, %zu node%s\n", path,
+           (unsigned long long)next->serial, next->lineage, next->nnodes,
+           next->nnodes == 1 ? "" : "s");
+    rc = CLI_OK;
+out:
+    free(text);
+    state_free(next);
+    state_free(cur);
+    if (b)
+        b->ops->close(b);
+    free(path);
+    return rc;
+}
+
 int cmd_state(int argc, char **argv)
 {
     const struct cli_command *cmd = cli_find("state");
     if (argc < 2)
-        return cli_usage_error(cmd, "missing subcommand (list, show or rm)");
+        return cli_usage_error(cmd, "missing subcommand (list, show, rm, pull or push)");
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         fputs(cmd->usage, stdout);
         return CLI_OK;
@@ -258,7 +409,17 @@ int cmd_state(int argc, char **argv)
             return cli_usage_error(cmd, "state rm takes one or more addresses");
         return state_rm(&o);
     }
-    return cli_usage_error(cmd, "unknown subcommand '%s' (list, show or rm)", argv[1]);
+    if (strcmp(argv[1], "pull") == 0) {
+        if (o.nargs)
+            return cli_usage_error(cmd, "state pull takes no arguments (the stack: --stack PATH)");
+        return state_pull(&o);
+    }
+    if (strcmp(argv[1], "push") == 0) {
+        if (o.nargs != 1)
+            return cli_usage_error(cmd, "state push takes one state file ('-': standard input)");
+        return state_push(&o);
+    }
+    return cli_usage_error(cmd, "unknown subcommand '%s' (list, show, rm, pull or push)", argv[1]);
 }
 
 int cmd_force_unlock(int argc, char **argv)

@@ -119,7 +119,13 @@ static void print_summary(const char *path, const struct spec *s, size_t warning
             }
         }
     }
-    core_buf_addf(&b, "\n  state:     %s\n", s->state_file ? s->state_file : "-");
+    if (s->state_backend == SPEC_BACKEND_ETCD)
+        core_buf_addf(&b, "\n  state:     etcd %s%s/ at %s%s\n", s->state_prefix, s->stack,
+                      s->state_endpoints[0], s->nstate_endpoints > 1 ? ", ..." : "");
+    else if (s->state_backend == SPEC_BACKEND_S3)
+        core_buf_addf(&b, "\n  state:     s3://%s/%s\n", s->state_bucket, s->state_key);
+    else
+        core_buf_addf(&b, "\n  state:     %s\n", s->state_file ? s->state_file : "-");
     core_buf_addf(&b, "  workloads: %zu, %d node%s, %d GPU%s\n", s->nworkloads, nodes,
                   nodes == 1 ? "" : "s", gpus, gpus == 1 ? "" : "s");
     size_t shown = s->nworkloads > SUMMARY_WORKLOADS ? SUMMARY_WORKLOADS : s->nworkloads;

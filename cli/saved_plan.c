@@ -231,7 +231,7 @@ int saved_plan_write(const char *path, const struct saved_plan_meta *m, const st
                              : json_null();
     json_t *doc = json_pack(
         "{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:{s:o, s:s}, s:{s:s, s:f}, s:o, s:o, s:o, "
-        "s:s, s:{s:I, s:I, s:I, s:f, s:f, s:s}, s:o}",
+        "s:s, s:{s:I, s:I, s:I, s:I, s:f, s:f, s:s}, s:o}",
         "format", SAVED_PLAN_FORMAT, "format_version", SAVED_PLAN_VERSION, "gpuform_version",
         GPUFORM_VERSION, "created", created, "stack", stack ? stack : "", "stack_path",
         m->stack_path, "stack_sha256", m->stack_sha256, "variables", strings(m->vars, m->nvars),
@@ -239,9 +239,10 @@ int saved_plan_write(const char *path, const struct saved_plan_meta *m, const st
         m->catalog_sha256, "solver", "name", m->solver, "time_limit_s", m->time_limit_s, "targets",
         strings(m->targets, m->ntargets), "policy_overrides", strings(m->overrides, m->noverrides),
         "state", state, "changes_sha256", m->changes_sha256, "summary", "create",
-        (json_int_t)df->ncreate, "replace", (json_int_t)df->nreplace, "delete",
-        (json_int_t)df->ndelete, "hourly_before_usd", df->hourly_before, "hourly_after_usd",
-        df->hourly_after, "monthly_estimate", phrase, "plan", plan_doc);
+        (json_int_t)df->ncreate, "replace", (json_int_t)df->nreplace, "update",
+        (json_int_t)df->nupdate, "delete", (json_int_t)df->ndelete, "hourly_before_usd",
+        df->hourly_before, "hourly_after_usd", df->hourly_after, "monthly_estimate", phrase, "plan",
+        plan_doc);
     if (!doc) {
         snprintf(err, errlen, "out of memory writing the saved plan");
         return -1;
@@ -404,6 +405,7 @@ int saved_plan_read(const char *path, struct saved_plan *sp, char *err, size_t e
     sp->ncreate = (size_t)json_integer_value(json_object_get(sum, "create"));
     sp->nreplace = (size_t)json_integer_value(json_object_get(sum, "replace"));
     sp->ndelete = (size_t)json_integer_value(json_object_get(sum, "delete"));
+    sp->nupdate = (size_t)json_integer_value(json_object_get(sum, "update"));
     return 0;
 }
 
@@ -470,8 +472,10 @@ int saved_plan_render_text(const struct saved_plan *sp, bool color, FILE *out)
         fputc('\n', out);
     }
     json_t *sum = json_object_get(sp->doc, "summary");
-    fprintf(out, "\n%zu to create, %zu to replace, %zu to destroy; monthly estimate %s\n",
-            sp->ncreate, sp->nreplace, sp->ndelete,
+    fprintf(out,
+            "\n%zu to create, %zu to replace, %zu to update, %zu to destroy; monthly estimate "
+            "%s\n",
+            sp->ncreate, sp->nreplace, sp->nupdate, sp->ndelete,
             json_string_value(json_object_get(sum, "monthly_estimate"))
                 ? json_string_value(json_object_get(sum, "monthly_estimate"))
                 : "unknown");

@@ -89,7 +89,7 @@ struct saved_plan {
     bool has_state;
     const char *lineage;
     uint64_t serial;
-    size_t ncreate, nreplace, ndelete;
+    size_t ncreate, nreplace, ndelete, nupdate;
 };
 
 /* Whether `path` is a regular file that starts like a saved plan (a JSON object), so that

@@ -12,6 +12,7 @@
 #include "core/diag.h"
 #include "executor/backend.h"
 #include "lua/hook_check.h"
+#include "modules/state/state_backends.h"
 #include "parser/spec.h"
 
 int cli_load_stack(const char *path, const struct spec_options *opts, struct core_diags *d,
@@ -37,11 +38,13 @@ int cli_read_state(const struct spec *spec, struct state **out)
 {
     *out = NULL;
     struct stat sb;
-    if (!spec->state_file || stat(spec->state_file, &sb) != 0)
+    /* a local state that doesn't exist is "no state" (and its directory is not made) */
+    if (spec->state_backend == SPEC_BACKEND_FILE &&
+        (!spec->state_file || stat(spec->state_file, &sb) != 0))
         return 0;
     struct state_err err;
-    struct state_backend *b = state_local_open(spec->state_file, &err);
-    int rc = b ? state_load(b, spec->state_file, out, &err) : -1;
+    struct state_backend *b = state_backend_open(spec, NULL, NULL, &err);
+    int rc = b ? state_load(b, b->ops->where(b), out, &err) : -1;
     if (rc != 0)
         fprintf(stderr, "gpuform: %s\n", err.msg);
     if (b)

@@ -58,6 +58,7 @@ struct bucket {
 struct core_http_client {
     struct core_http_options o;
     char *user_agent;
+    char *ca_file, *client_cert, *client_key; /* copies of the options' */
     pthread_mutex_t mu;
     struct rate_rule *rules;
     size_t nrules;
@@ -263,8 +264,16 @@ struct core_http_client *core_http_client_new(const struct core_http_options *op
         if (getrandom(&c->rng, sizeof c->rng, 0) != (ssize_t)sizeof c->rng)
             c->rng = real_now_ms(NULL) ^ (uint64_t)(uintptr_t)c;
     }
+    c->ca_file = c->o.ca_file ? strdup(c->o.ca_file) : NULL;
+    c->client_cert = c->o.client_cert ? strdup(c->o.client_cert) : NULL;
+    c->client_key = c->o.client_key ? strdup(c->o.client_key) : NULL;
+    c->o.ca_file = c->ca_file;
+    c->o.client_cert = c->client_cert;
+    c->o.client_key = c->client_key;
     pthread_mutex_init(&c->mu, NULL);
-    if (c->user_agent == NULL) {
+    if (c->user_agent == NULL || (opts && opts->ca_file && !c->ca_file) ||
+        (opts && opts->client_cert && !c->client_cert) ||
+        (opts && opts->client_key && !c->client_key)) {
         core_http_client_free(c);
         return NULL;
     }
@@ -303,6 +312,9 @@ void core_http_client_free(struct core_http_client *c)
         wipe_free(c->secrets[i]);
     free(c->secrets);
     free(c->user_agent);
+    free(c->ca_file);
+    free(c->client_cert);
+    free(c->client_key);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -377,6 +389,21 @@ static struct bucket *bucket_for(struct core_http_client *c, const char *key, ui
     b[c->nbuckets] = (struct bucket){k, rate, burst, burst, now};
     c->nbuckets++;
     return rate > 0 ? &b[c->nbuckets - 1] : NULL;
+}
+
+uint64_t core_http_now_ms(struct core_http_client *c)
+{
+    return c->o.clock->now_ms(c->o.clock->ctx);
+}
+
+void core_http_sleep_ms(struct core_http_client *c, uint64_t ms)
+{
+    c->o.clock->sleep_ms(c->o.clock->ctx, ms);
+}
+
+int64_t core_http_unix_s(struct core_http_client *c)
+{
+    return c->o.clock->unix_s(c->o.clock->ctx);
 }
 
 uint64_t core_http_rate_acquire(struct core_http_client *c, const char *key)
@@ -819,6 +846,12 @@ static int curl_transport(const struct curl_setup *s, const struct core_http_req
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
     }
+    if (s->c->o.ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, s->c->o.ca_file);
+    if (s->c->o.client_cert)
+        curl_easy_setopt(h, CURLOPT_SSLCERT, s->c->o.client_cert);
+    if (s->c->o.client_key)
+        curl_easy_setopt(h, CURLOPT_SSLKEY, s->c->o.client_key);
     if (s->c->o.insecure_loopback_only) {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);

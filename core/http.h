@@ -189,6 +189,12 @@ struct core_http_options {
     /* Turns TLS peer and host verification off. Only for tests against loopback:
      * core_http_do refuses (CORE_HTTP_ERR_TLS) any other host while it is set. */
     bool insecure_loopback_only;
+    /* TLS files (copied): a CA bundle to trust instead of the system's (PEM), and a client
+     * certificate with its private key (PEM) for servers that authenticate clients by
+     * certificate (etcd with --client-cert-auth). NULL: none. */
+    const char *ca_file;
+    const char *client_cert;
+    const char *client_key;
     bool no_default_rates;               /* do not install core_http_default_rates */
     const struct core_http_clock *clock; /* NULL: the real clock (CLOCK_MONOTONIC, nanosleep) */
     uint64_t (*random_u64)(void *ctx);   /* NULL: a thread-safe PRNG seeded from
@@ -232,6 +238,18 @@ int core_http_do(struct core_http_client *c, const struct core_http_request *req
 /* A GET with the client's defaults, marked idempotent (so retried). Same contract. */
 int core_http_get(struct core_http_client *c, const char *url, struct core_http_response *resp,
                   struct core_http_error *err);
+
+/* ---- the client's clock, for callers that poll ---- */
+
+/* The client's monotonic clock in milliseconds (the injected one in tests). */
+uint64_t core_http_now_ms(struct core_http_client *c);
+
+/* Sleeps `ms` on the client's clock (a fake clock just advances), as retries do: for callers
+ * that wait between polls of a long-running operation. */
+void core_http_sleep_ms(struct core_http_client *c, uint64_t ms);
+
+/* The client's wall clock in seconds since 1970 (for Retry-After dates, expiry times). */
+int64_t core_http_unix_s(struct core_http_client *c);
 
 /* ---- rate limits ---- */
 

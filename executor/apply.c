@@ -32,6 +32,7 @@ enum task_kind {
     TASK_DELETE,
     TASK_REPLACE_DELETE_FIRST, /* delete the old node, then create the new one */
     TASK_REPLACE_CREATE_FIRST, /* services: create the new node, then delete the old one */
+    TASK_UPDATE,               /* set the workload's labels on the instance's tags */
 };
 
 /* What a delete needs of the old node, copied: the state changes under the workers. */
@@ -42,8 +43,9 @@ struct old_node {
 
 struct task {
     enum task_kind kind;
-    const char *address;     /* borrowed from the diff */
-    enum spec_kind wkind;    /* the workload's kind (creates) */
+    const char *address;                  /* borrowed from the diff */
+    enum spec_kind wkind;                 /* the workload's kind (creates) */
+    const struct spec_workload *workload; /* creates and updates: its labels; NULL for deletes */
     struct plan_offer offer; /* where to create: a copy, strings borrowed from the catalog */
     bool spot;
     double hourly;
@@ -80,7 +82,9 @@ struct exec {
     size_t ntasks;
     uint64_t serial0; /* the state's serial when the run began (part of every token) */
     struct exec_result res;
-    struct timespec t0;
+    double started;          /* now_s() when the run began */
+    atomic_size_t nfinished; /* tasks finished, failed or not (the live status line) */
+    atomic_size_t nfailed;
     pthread_cond_t tick_cv; /* wakes the progress ticker to end it; under log_mu */
     bool done;              /* the workers are finished; under log_mu */
     struct group *groups;
@@ -108,14 +112,34 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
+/* The live status line (o.live), drawn after the last event line; under log_mu. */
+static void status_line(struct exec *x)
+{
+    size_t inflight = 0;
+    for (size_t i = 0; i < x->ntasks; i++)
+        inflight += x->tasks[i].busy_since > 0;
+    size_t failed = atomic_load(&x->nfailed);
+    long s = (long)(now_s() - x->started);
+    fprintf(x->log, "\r\033[K[%zu of %zu done, %zu in flight%s", atomic_load(&x->nfinished),
+            x->ntasks, inflight, failed ? ", " : "");
+    if (failed)
+        fprintf(x->log, "%zu failed", failed);
+    fprintf(x->log, ", %ldm%02lds]", s / 60, s % 60);
+    fflush(x->log);
+}
+
 static void say(struct exec *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(struct exec *x, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     pthread_mutex_lock(&x->log_mu);
+    if (x->o.live)
+        fputs("\r\033[K", x->log); /* the event replaces the status line, which follows it */
     vfprintf(x->log, fmt, ap);
     fputc('\n', x->log);
+    if (x->o.live && !x->done)
+        status_line(x);
     fflush(x->log);
     pthread_mutex_unlock(&x->log_mu);
     va_end(ap);
@@ -244,6 +268,22 @@ static const char *api_zone(const struct plan_offer *o)
 
 /* ---- the filtered catalog ---- */
 
+/* Whether a healthy node of the state runs on this offer's market (a zone-less offer covers
+ * its region's zones): a block stops new placements there, never moves a node that runs. */
+static bool occupied(const struct state *st, const char *cloud, const struct plan_offer *o,
+                     bool spot)
+{
+    for (size_t i = 0; i < st->nnodes; i++) {
+        const struct state_node *n = &st->nodes[i];
+        const struct state_placement *p = &n->placement;
+        if (n->status == STATE_RUNNING && !n->tainted && n->verify != STATE_VERIFY_FAILED &&
+            p->spot == spot && !strcmp(p->cloud, cloud) && !strcmp(p->region, o->region) &&
+            (!*o->zone || !strcmp(p->zone, o->zone)) && !strcmp(p->instance_type, o->instance_type))
+            return true;
+    }
+    return false;
+}
+
 struct plan_catalog *exec_catalog_unblocked(const struct plan_catalog *cat, const struct state *st,
                                             int64_t now)
 {
@@ -262,12 +302,21 @@ struct plan_catalog *exec_catalog_unblocked(const struct plan_catalog *cat, cons
     for (size_t i = 0; i < cat->noffers; i++) {
         struct plan_offer o = cat->offers[i];
         const char *cloud = core_cloud_name(o.cloud);
+        /* blocked: closed to new nodes; a market where nodes run stays for them alone */
         if (st && o.ondemand >= 0 &&
-            state_blocked(st, cloud, o.region, o.zone, o.instance_type, false, now))
-            o.ondemand = -1;
+            state_blocked(st, cloud, o.region, o.zone, o.instance_type, false, now)) {
+            if (occupied(st, cloud, &o, false))
+                o.blocked_ondemand = true;
+            else
+                o.ondemand = -1;
+        }
         if (st && o.spot >= 0 &&
-            state_blocked(st, cloud, o.region, o.zone, o.instance_type, true, now))
-            o.spot = -1;
+            state_blocked(st, cloud, o.region, o.zone, o.instance_type, true, now)) {
+            if (occupied(st, cloud, &o, true))
+                o.blocked_spot = true;
+            else
+                o.spot = -1;
+        }
         if (o.ondemand >= 0 || o.spot >= 0)
             c->offers[c->noffers++] = o;
     }
@@ -366,9 +415,11 @@ static void *ticker(void *arg)
             struct task *t = &x->tasks[i];
             if (t->busy_since > 0 && now - t->busy_since >= TICK_S * (t->busy_reports + 1) &&
                 ++t->busy_reports)
-                fprintf(x->log, "%s: still %s... [%.0fs elapsed]\n", t->address, t->busy_what,
-                        now - t->busy_since);
+                fprintf(x->log, "%s%s: still %s... [%.0fs elapsed]\n", x->o.live ? "\r\033[K" : "",
+                        t->address, t->busy_what, now - t->busy_since);
         }
+        if (x->o.live && !x->done)
+            status_line(x);
         fflush(x->log);
     }
     pthread_mutex_unlock(&x->log_mu);
@@ -408,6 +459,25 @@ static void block(struct exec *x, const struct task *t, const struct prov_error 
 }
 
 /* Records a created instance: journal done, then the state. */
+/* The workload's labels as state labels (strings borrowed); NULL when it has none or when
+ * out of memory (*ok false then). */
+static struct state_label *wanted_labels(const struct task *t, size_t *n, bool *ok)
+{
+    *n = t->workload ? t->workload->nlabels : 0;
+    *ok = true;
+    if (*n == 0)
+        return NULL;
+    struct state_label *l = calloc(*n, sizeof *l);
+    if (!l) {
+        *ok = false;
+        return NULL;
+    }
+    for (size_t i = 0; i < *n; i++)
+        l[i] = (struct state_label){MUT(t->workload->labels[i].key),
+                                    MUT(t->workload->labels[i].value)};
+    return l;
+}
+
 static int record_created(struct exec *x, const struct task *t, const char *token,
                           const struct prov_instance *inst)
 {
@@ -436,11 +506,14 @@ static int record_created(struct exec *x, const struct task *t, const char *toke
                            .verify = STATE_VERIFY_NONE,
                            .verify_detail = "",
                            .tainted = false};
+    bool ok;
+    n.labels = wanted_labels(t, &n.nlabels, &ok); /* the create set them as tags */
     struct state_err err;
     pthread_mutex_lock(&x->state_mu);
-    int rc = state_put(x->in.state, &n) ? write_state_locked(x->in.backend, x->in.state, &err)
-                                        : state_fail(&err, "out of memory recording a node");
+    int rc = ok && state_put(x->in.state, &n) ? write_state_locked(x->in.backend, x->in.state, &err)
+                                              : state_fail(&err, "out of memory recording a node");
     pthread_mutex_unlock(&x->state_mu);
+    free(n.labels);
     if (rc != 0)
         fatal(x, "%s", err.msg);
     return rc != 0 ? rc : jrc;
@@ -465,6 +538,17 @@ static int settle_create(struct exec *x, struct prov *p, const struct task *t, c
 }
 
 /* Sends one create, retrying transient and throttled errors with the same token. */
+/* The workload's labels as tags for the provider (strings borrowed); NULL when none or out
+ * of memory (then *n is the count, so the caller can tell). */
+static struct prov_tag *task_tags(const struct task *t, size_t *n)
+{
+    *n = t->workload ? t->workload->nlabels : 0;
+    struct prov_tag *tags = *n ? calloc(*n, sizeof *tags) : NULL;
+    for (size_t i = 0; tags && i < *n; i++)
+        tags[i] = (struct prov_tag){t->workload->labels[i].key, t->workload->labels[i].value};
+    return tags;
+}
+
 static int send_create(struct exec *x, struct prov *p, const struct prov_create *req,
                        struct prov_instance *out, struct prov_error *pe)
 {
@@ -485,7 +569,8 @@ static int do_create(struct exec *x, struct task *t)
     const char *cloud = core_cloud_name(t->offer.cloud);
     struct prov *p = find_prov(x->in.clouds, x->in.nclouds, cloud);
     if (!p) {
-        fatal(x, "%s: no provider for cloud '%s' (only aws is built)", t->address, cloud);
+        fatal(x, "%s: no provider for cloud '%s' (aws, gcp and azure are built)", t->address,
+              cloud);
         return -1;
     }
     char from[256], to[256], why[512];
@@ -509,6 +594,12 @@ static int do_create(struct exec *x, struct task *t)
         say(x, "%s: creating (%s)...", t->address, where(&t->offer, t->spot, from, sizeof from));
         busy(x, t, "creating");
         double t0 = now_s();
+        size_t ntags = 0;
+        struct prov_tag *tags = task_tags(t, &ntags);
+        if (ntags && !tags) {
+            fatal(x, "out of memory");
+            return -1;
+        }
         struct prov_create req = {.stack = x->in.spec->stack,
                                   .address = t->address,
                                   .token = token,
@@ -517,10 +608,15 @@ static int do_create(struct exec *x, struct task *t)
                                   .instance_type = t->offer.instance_type,
                                   .spot = t->spot,
                                   .image = x->image,
-                                  .user_data = x->user_data};
+                                  .user_data = x->user_data,
+                                  .tags = tags,
+                                  .ntags = ntags,
+                                  .gpu = t->offer.gpu,
+                                  .gpus = t->offer.gpus};
         struct prov_instance inst;
         struct prov_error pe;
         int sent = send_create(x, p, &req, &inst, &pe);
+        free(tags);
         busy(x, t, NULL);
         if (sent == 0) {
             if (record_created(x, t, token, &inst) != 0)
@@ -588,7 +684,8 @@ static int do_delete(struct exec *x, struct task *t, struct old_node *old)
 {
     struct prov *p = find_prov(x->in.clouds, x->in.nclouds, old->cloud);
     if (!p) {
-        fatal(x, "%s: no provider for cloud '%s' (only aws is built)", old->address, old->cloud);
+        fatal(x, "%s: no provider for cloud '%s' (aws, gcp and azure are built)", old->address,
+              old->cloud);
         return -1;
     }
     if (!*old->cloud_id) { /* a create never confirmed: its token says whether it made one */
@@ -706,6 +803,86 @@ static int set_aside(struct exec *x, struct task *t)
     return save(x);
 }
 
+/*
+ * An update: the workload's labels set on the instance's tags and the ones it no longer has
+ * removed (retrying transient and throttled errors: setting tags is idempotent), then the
+ * node's labels recorded and the state written. No journal: a run that dies in between
+ * leaves the state with the old labels, and the next plan updates again.
+ */
+static int do_update(struct exec *x, struct task *t)
+{
+    struct prov *p = find_prov(x->in.clouds, x->in.nclouds, t->old.cloud);
+    if (!p) {
+        fatal(x, "%s: no provider for cloud '%s'", t->address, t->old.cloud);
+        return -1;
+    }
+    if (!p->ops->set_tags) {
+        say(x,
+            "%s: the %s provider can't change an instance's tags yet; its labels are left as "
+            "they are",
+            t->address, t->old.cloud);
+        return -1;
+    }
+    size_t nset = 0, nremove = 0;
+    struct prov_tag *set = task_tags(t, &nset);
+    const struct state_node *have = &t->old.copy;
+    const char **remove = have->nlabels ? calloc(have->nlabels, sizeof *remove) : NULL;
+    if ((nset && !set) || (have->nlabels && !remove)) {
+        free(set);
+        free(remove);
+        fatal(x, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < have->nlabels; i++) {
+        bool kept = false;
+        for (size_t k = 0; k < nset && !kept; k++)
+            kept = strcmp(set[k].key, have->labels[i].key) == 0;
+        if (!kept)
+            remove[nremove++] = have->labels[i].key;
+    }
+    say(x, "%s: updating labels (%s)...", t->address, t->old.cloud_id);
+    busy(x, t, "updating");
+    double t0 = now_s();
+    unsigned delay = x->o.backoff_ms;
+    struct prov_error pe;
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        memset(&pe, 0, sizeof pe);
+        rc = p->ops->set_tags(p, t->old.region, t->old.cloud_id, set, nset, remove, nremove, &pe);
+        if (rc == 0 || !retryable(pe.cls) || attempt >= x->o.max_retries || atomic_load(&x->stop))
+            break;
+        sleep_ms(delay);
+        delay *= 2;
+    }
+    busy(x, t, NULL);
+    free(set);
+    free(remove);
+    if (rc != 0) {
+        say(x, "%s: update failed (%s): %s", t->address, class_name(pe.cls), pe.message);
+        if (pe.cls == PROV_AUTH)
+            fatal(x, "%s", pe.message);
+        return -1;
+    }
+    bool ok;
+    size_t nl;
+    struct state_label *labels = wanted_labels(t, &nl, &ok);
+    struct state_err err;
+    pthread_mutex_lock(&x->state_mu);
+    struct state_node *n = state_find(x->in.state, t->address);
+    rc = !ok ? state_fail(&err, "out of memory")
+         : n && strcmp(n->cloud_id, t->old.cloud_id) == 0 && state_node_set_labels(n, labels, nl)
+             ? state_fail(&err, "out of memory")
+             : write_state_locked(x->in.backend, x->in.state, &err);
+    pthread_mutex_unlock(&x->state_mu);
+    free(labels);
+    if (rc != 0) {
+        fatal(x, "%s", err.msg);
+        return -1;
+    }
+    say(x, "%s: labels updated in %.1fs", t->address, now_s() - t0);
+    return 0;
+}
+
 static bool makes_nodes(const struct task *t);
 static int wait_for_group(struct exec *x, struct task *t);
 
@@ -726,6 +903,8 @@ static int run_task(struct exec *x, struct task *t)
         if (set_aside(x, t) != 0 || do_create(x, t) != 0 || atomic_load(&x->stop))
             return -1;
         return do_delete(x, t, &t->old);
+    case TASK_UPDATE:
+        return do_update(x, t);
     }
     return -1;
 }
@@ -747,12 +926,17 @@ static void *worker(void *arg)
             x->groups[t->group].failed += rc != 0;
             pthread_cond_broadcast(&x->group_cv);
         }
+        atomic_fetch_add(&x->nfinished, 1);
+        if (rc != 0)
+            atomic_fetch_add(&x->nfailed, 1);
         if (rc != 0)
             x->res.failed++;
         else if (t->kind == TASK_CREATE)
             x->res.created++;
         else if (t->kind == TASK_DELETE)
             x->res.deleted++;
+        else if (t->kind == TASK_UPDATE)
+            x->res.updated++;
         else
             x->res.replaced++;
         pthread_mutex_unlock(&x->state_mu);
@@ -761,46 +945,6 @@ static void *worker(void *arg)
 }
 
 /* ---- the run ---- */
-
-static char *sdup(const char *s, bool *ok)
-{
-    char *d = strdup(s ? s : "");
-    if (!d)
-        *ok = false;
-    return d;
-}
-
-/* A deep copy of a state node (every string duplicated); 0, or -1 out of memory. */
-static int node_dup(struct state_node *dst, const struct state_node *src)
-{
-    bool ok = true;
-    *dst = *src;
-    dst->address = sdup(src->address, &ok);
-    dst->provider = sdup(src->provider, &ok);
-    dst->cloud_id = sdup(src->cloud_id, &ok);
-    dst->token = sdup(src->token, &ok);
-    dst->verify_detail = sdup(src->verify_detail, &ok);
-    dst->placement.cloud = sdup(src->placement.cloud, &ok);
-    dst->placement.region = sdup(src->placement.region, &ok);
-    dst->placement.zone = sdup(src->placement.zone, &ok);
-    dst->placement.instance_type = sdup(src->placement.instance_type, &ok);
-    dst->placement.gpu = sdup(src->placement.gpu, &ok);
-    return ok ? 0 : -1;
-}
-
-static void node_drop(struct state_node *n)
-{
-    free(n->address);
-    free(n->provider);
-    free(n->cloud_id);
-    free(n->token);
-    free(n->verify_detail);
-    free(n->placement.cloud);
-    free(n->placement.region);
-    free(n->placement.zone);
-    free(n->placement.instance_type);
-    free(n->placement.gpu);
-}
 
 struct exec *exec_new(const struct exec_input *in, const struct exec_options *o)
 {
@@ -832,6 +976,8 @@ struct exec *exec_new(const struct exec_input *in, const struct exec_options *o)
     pthread_cond_init(&x->group_cv, NULL);
     atomic_init(&x->stop, 0);
     atomic_init(&x->next, 0);
+    atomic_init(&x->nfinished, 0);
+    atomic_init(&x->nfailed, 0);
     return x;
 }
 
@@ -841,7 +987,7 @@ static void old_release(struct old_node *o)
     free(o->cloud_id);
     free(o->cloud);
     free(o->region);
-    node_drop(&o->copy);
+    state_node_release(&o->copy);
 }
 
 void exec_free(struct exec *x)
@@ -867,8 +1013,8 @@ static int old_copy(struct old_node *o, const struct state_node *n)
     o->cloud_id = strdup(n->cloud_id);
     o->cloud = strdup(n->placement.cloud);
     o->region = strdup(n->placement.region);
-    int rc = node_dup(&o->copy, n);
-    return o->address && o->cloud_id && o->cloud && o->region && rc == 0 ? 0 : -1;
+    bool ok = state_node_copy(&o->copy, n);
+    return o->address && o->cloud_id && o->cloud && o->region && ok ? 0 : -1;
 }
 
 /* The group of `address`'s workload, made when `add`; -1 when none (or out of memory). */
@@ -889,9 +1035,10 @@ static int group_of(struct exec *x, const char *address, bool add)
     return (int)x->ngroups++;
 }
 
+/* Creates and replaces: what a workload's deletes wait for. */
 static bool makes_nodes(const struct task *t)
 {
-    return t->kind != TASK_DELETE;
+    return t->kind != TASK_DELETE && t->kind != TASK_UPDATE;
 }
 
 /* Groups the tasks by workload; the deletes of a workload wait for its creates. */
@@ -969,6 +1116,7 @@ static int build_tasks(struct exec *x, const struct diff *d)
         t->address = c->address;
         if (c->want) {
             t->wkind = c->want->workload->kind;
+            t->workload = c->want->workload;
             t->offer = *c->want->offer;
             t->spot = c->want->spot;
             t->hourly = c->want->hourly;
@@ -981,6 +1129,9 @@ static int build_tasks(struct exec *x, const struct diff *d)
             break;
         case DIFF_DELETE:
             t->kind = TASK_DELETE;
+            break;
+        case DIFF_UPDATE:
+            t->kind = TASK_UPDATE;
             break;
         default:
             t->kind = t->wkind == SPEC_KIND_SERVICE && *c->have->cloud_id &&
@@ -996,6 +1147,7 @@ int exec_run(struct exec *x, const struct diff *d, struct exec_result *res)
 {
     memset(&x->res, 0, sizeof x->res);
     x->serial0 = x->in.state->serial;
+    x->started = now_s();
     int rc = -1;
     if (build_tasks(x, d) != 0 || group_tasks(x) != 0) {
         snprintf(x->res.error, sizeof x->res.error, "out of memory");
@@ -1019,6 +1171,8 @@ int exec_run(struct exec *x, const struct diff *d, struct exec_result *res)
         pthread_join(th[i], NULL);
     pthread_mutex_lock(&x->log_mu);
     x->done = true;
+    if (x->o.live) /* the summary follows the events, not the status line */
+        fputs("\r\033[K", x->log);
     pthread_cond_signal(&x->tick_cv);
     pthread_mutex_unlock(&x->log_mu);
     if (ticking)

@@ -41,6 +41,8 @@ struct exec_options {
     const char *image;     /* NULL: $GPUFORM_AWS_AMI, else EXEC_DEFAULT_AMI */
     const char *user_data; /* NULL: a small boot script naming the node */
     FILE *log;             /* progress, one line per event; NULL: stderr */
+    bool live;             /* `log` is a terminal: keep a status line under the events, redrawn each
+                            * second ("[12 of 40 done, 8 in flight, 1 failed, 2m10s]") */
 };
 
 /* What the engine works on. Everything is borrowed; `state` is changed in place and
@@ -56,10 +58,10 @@ struct exec_input {
 };
 
 struct exec_result {
-    size_t created, deleted, replaced; /* changes finished */
-    size_t failed;                     /* changes that did not finish */
-    size_t failovers;                  /* placements given up for capacity or quota */
-    bool interrupted;                  /* exec_stop was called */
+    size_t created, deleted, replaced, updated; /* changes finished */
+    size_t failed;                              /* changes that did not finish */
+    size_t failovers;                           /* placements given up for capacity or quota */
+    bool interrupted;                           /* exec_stop was called */
     bool unsettled;   /* an outcome is unknown: the journal was kept for the next run */
     char error[1024]; /* the first fatal error (auth, invalid, a state write), or "" */
 };
@@ -101,8 +103,10 @@ int exec_replay(struct state_backend *b, struct state *st, const struct exec_clo
 /*
  * A copy of `cat` without the offers the state's blocklist covers at `now` (a blocked
  * spot market removes only the spot price, a blocked on-demand one only the on-demand
- * price). Strings are borrowed from `cat`, which must outlive the copy; free it with
- * plan_catalog_free. NULL when out of memory.
+ * price), except where a healthy node of the state runs: that market stays, marked blocked
+ * (plan_offer.blocked_*), so the planner keeps the nodes there and places no new one: a
+ * block keeps new nodes away, it never moves one that runs. Strings are borrowed from `cat`, which
+ * must outlive the copy; free it with plan_catalog_free. NULL when out of memory.
  */
 struct plan_catalog *exec_catalog_unblocked(const struct plan_catalog *cat, const struct state *st,
                                             int64_t now);

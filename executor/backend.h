@@ -1,11 +1,13 @@
 /*
  * Where the state, its lock and the journal live. A backend is a const vtable (the local
- * file backend now, etcd and S3 later) behind one handle, so the executor never knows which
- * one it talks to. Every slot returns 0 or -1 with a message in `err` that names the place.
+ * file here; etcd and S3 in modules/state/, chosen from the spec by state_backend_open)
+ * behind one handle, so the executor never knows which one it talks to. Every slot returns
+ * 0 or -1 with a message in `err` that names the place.
  */
 #ifndef GPUFORM_EXECUTOR_BACKEND_H
 #define GPUFORM_EXECUTOR_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,10 +31,23 @@ int state_lock_info_self(struct state_lock_info *who, const char *operation, con
 /* "alice@build-7 (pid 4242, apply, since 2026-11-21 18:02:11 UTC, lock 1b4e...)" */
 void state_lock_info_describe(const struct state_lock_info *who, char *out, size_t outlen);
 
+/* The holder as one line of JSON (what a lock file, key or object holds), with `expires`
+ * (Unix seconds) added when non-zero; malloc'd, NULL when out of memory. */
+char *state_lock_info_json(const struct state_lock_info *who, int64_t expires);
+
+/* Reads a holder back from that JSON; false when `text` holds no valid record. `expires`
+ * (may be NULL) gets its expiry, 0 when it has none. */
+bool state_lock_info_parse(const char *text, size_t len, struct state_lock_info *who,
+                           int64_t *expires);
+
 struct state_backend;
 
 struct state_backend_ops {
-    const char *name; /* "local" */
+    const char *name; /* "local", "etcd", "s3" */
+
+    /* Where the state is, for messages: a path, "etcd key gpuform/prod/state", "s3://b/k".
+     * Owned by the handle. */
+    const char *(*where)(struct state_backend *b);
 
     /*
      * Reads the stored state document. Returns 0 with *text (malloc'd, the caller frees)
@@ -45,7 +60,10 @@ struct state_backend_ops {
      * the new one, never a mix, whatever moment the process dies. The previous document is
      * kept as the backup. Refuses (-1) when the current document exists but was not read
      * successfully through this handle: gpuform never writes over a state it could not
-     * read.
+     * read. The shared backends also refuse, compare-and-swap, when the stored document is
+     * no longer the one this handle read or last wrote (no update is lost), and when this
+     * handle held the lock and lost it (the fence: a run whose lease expired writes
+     * nothing).
      */
     int (*write)(struct state_backend *b, const char *text, size_t len, struct state_err *err);
 
@@ -53,10 +71,22 @@ struct state_backend_ops {
     const char *(*backup_name)(struct state_backend *b);
 
     /*
+     * History: the document `back` versions before the current one (0: the current one,
+     * 1: the previous, ...). Returns 0 with *text (malloc'd; the caller frees) and `id`
+     * naming the version ("backup", "revision 812", "s3 backup"), or with *text NULL when
+     * the backend keeps no version that old; -1 on an error.
+     */
+    int (*read_version)(struct state_backend *b, size_t back, char **text, size_t *len, char *id,
+                        size_t idlen, struct state_err *err);
+
+    /*
      * Takes the exclusive lock for `me`, waiting up to `timeout_s` seconds (0: fail at
      * once). When another run holds it, returns -1 with `holder` filled and err naming it.
      * A lock left by a process that is gone (same host) is taken over, and `stale` (when
      * not NULL) gets the old holder's info with stale->id set; otherwise stale->id is "".
+     * The shared backends' locks expire when their holder stops renewing them (etcd: a
+     * lease kept alive by a thread; S3: an expiry in the lock object, renewed); an expired
+     * one is taken over and reported the same way.
      */
     int (*lock)(struct state_backend *b, const struct state_lock_info *me, double timeout_s,
                 struct state_lock_info *holder, struct state_lock_info *stale,
@@ -99,6 +129,13 @@ int state_load(struct state_backend *b, const char *what, struct state **out,
 
 /* Bumps the serial and writes the whole state (atomically, as the backend does). 0 or -1. */
 int state_save(struct state_backend *b, struct state *st, struct state_err *err);
+
+/*
+ * The backends' shared parts of the state: what it says about a document that is not the
+ * one this handle read, for the compare-and-swap refusals ("serial 12 of lineage 0b7c...,
+ * written since"). Writes at most outlen bytes.
+ */
+void state_describe_text(const char *text, size_t len, char *out, size_t outlen);
 
 /*
  * The local backend: `state_file` (mode 0600; the spec's state.path, by default

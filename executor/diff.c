@@ -21,6 +21,8 @@ const char *diff_action_name(enum diff_action a)
         return "delete";
     case DIFF_REPLACE:
         return "replace";
+    case DIFF_UPDATE:
+        return "update";
     }
     return "?";
 }
@@ -29,7 +31,8 @@ const char *const *diff_action_list(enum diff_action a, bool create_first, size_
 {
     static const char *const noop[] = {"no-op"}, *const create[] = {"create"},
                              *const del[] = {"delete"}, *const del_create[] = {"delete", "create"},
-                             *const create_del[] = {"create", "delete"};
+                             *const create_del[] = {"create", "delete"},
+                             *const update[] = {"update"};
     *n = a == DIFF_REPLACE ? 2 : 1;
     switch (a) {
     case DIFF_CREATE:
@@ -38,6 +41,8 @@ const char *const *diff_action_list(enum diff_action a, bool create_first, size_
         return del;
     case DIFF_REPLACE:
         return create_first ? create_del : del_create;
+    case DIFF_UPDATE:
+        return update;
     case DIFF_NOOP:
         break;
     }
@@ -87,6 +92,46 @@ static const char *replace_reason(struct core_arena *a, const struct plan_node *
                              have->hourly_usd, want->hourly);
 }
 
+/* The node's recorded label with this key, or NULL. */
+static const char *have_label(const struct state_node *have, const char *key)
+{
+    for (size_t i = 0; i < have->nlabels; i++)
+        if (strcmp(have->labels[i].key, key) == 0)
+            return have->labels[i].value;
+    return NULL;
+}
+
+/* NULL when the workload's labels are the node's; else what changes, in label order:
+ * "labels: team=evals (was research), +tier=gold, -old" (in the arena; "" when out of
+ * memory, which the caller treats as a failure). */
+static const char *label_changes(struct core_arena *a, const struct spec_workload *w,
+                                 const struct state_node *have)
+{
+    bool same = w->nlabels == have->nlabels;
+    for (size_t i = 0; same && i < w->nlabels; i++) {
+        const char *v = have_label(have, w->labels[i].key);
+        same = v && strcmp(v, w->labels[i].value) == 0;
+    }
+    if (same)
+        return NULL;
+    const char *r = "labels:";
+    for (size_t i = 0; r && i < w->nlabels; i++) {
+        const char *k = w->labels[i].key, *v = w->labels[i].value, *was = have_label(have, k);
+        if (!was)
+            r = core_arena_printf(a, "%s%s +%s=%s", r, i ? "," : "", k, v);
+        else if (strcmp(was, v) != 0)
+            r = core_arena_printf(a, "%s%s %s=%s (was %s)", r, i ? "," : "", k, v, was);
+    }
+    for (size_t i = 0; r && i < have->nlabels; i++) {
+        bool kept = false;
+        for (size_t k = 0; k < w->nlabels && !kept; k++)
+            kept = strcmp(w->labels[k].key, have->labels[i].key) == 0;
+        if (!kept)
+            r = core_arena_printf(a, "%s -%s", r, have->labels[i].key);
+    }
+    return r ? r : "";
+}
+
 static bool healthy(const struct state_node *have)
 {
     return !have->tainted && have->verify != STATE_VERIFY_FAILED && have->status == STATE_RUNNING;
@@ -119,9 +164,14 @@ int diff_compute(const struct plan_result *plan, const struct state *st, struct 
         }
         named[have - st->nodes] = true;
         if (healthy(have) && same_place(want, have)) {
-            c->action = DIFF_NOOP;
-            c->reason = "";
-            out->nnoop++;
+            const char *labels =
+                want->workload ? label_changes(&out->arena, want->workload, have) : NULL;
+            c->action = labels ? DIFF_UPDATE : DIFF_NOOP;
+            c->reason = labels ? (*labels ? labels : NULL) : "";
+            if (labels)
+                out->nupdate++;
+            else
+                out->nnoop++;
         } else {
             c->action = DIFF_REPLACE;
             c->reason = replace_reason(&out->arena, want, have);
@@ -193,6 +243,9 @@ int diff_restrict(struct diff *d, const char *const *targets, size_t ntargets,
             break;
         case DIFF_REPLACE:
             d->nreplace--;
+            break;
+        case DIFF_UPDATE:
+            d->nupdate--;
             break;
         case DIFF_NOOP:
             d->nnoop--;

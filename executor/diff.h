@@ -17,6 +17,7 @@ enum diff_action {
     DIFF_CREATE,  /* in the plan, not in the state */
     DIFF_DELETE,  /* in the state, not in the plan */
     DIFF_REPLACE, /* placement changed, tainted, failed verification or half-deleted */
+    DIFF_UPDATE,  /* where it should be and healthy, but its labels (instance tags) differ */
 };
 
 struct diff_change {
@@ -31,7 +32,7 @@ struct diff {
     struct core_arena arena;     /* holds changes and reasons */
     struct diff_change *changes; /* every address, no-ops included */
     size_t nchanges;
-    size_t ncreate, ndelete, nreplace, nnoop;
+    size_t ncreate, ndelete, nreplace, nupdate, nnoop;
     double hourly_before; /* USD/h of the nodes in the state that stay or go */
     double hourly_after;  /* USD/h of the plan (of the state after the run, when restricted) */
     size_t nskipped;      /* changes left out by diff_restrict */
@@ -46,6 +47,12 @@ int diff_compute(const struct plan_result *plan, const struct state *st, struct 
 
 void diff_release(struct diff *d);
 
+/* Changes to make: creates, deletes, replaces and updates (no-ops not counted). */
+static inline size_t diff_nchanges(const struct diff *d)
+{
+    return d->ncreate + d->ndelete + d->nreplace + d->nupdate;
+}
+
 /*
  * Keeps only the changes of the addresses `targets` name (`--target`): an address
  * ("chat[3]"), or a workload's name for all its nodes ("chat" names "chat[0]" and
@@ -57,11 +64,12 @@ void diff_release(struct diff *d);
 int diff_restrict(struct diff *d, const char *const *targets, size_t ntargets,
                   const char **unmatched);
 
-/* "create", "delete", "replace", "no-op" */
+/* "create", "delete", "replace", "update", "no-op" */
 const char *diff_action_name(enum diff_action a);
 
 /* The Terraform action list for JSON output: ["create"], ["delete"], ["delete","create"]
- * or ["create","delete"] (a replace that creates first), ["no-op"]. *n gets the length. */
+ * or ["create","delete"] (a replace that creates first), ["update"], ["no-op"]. *n gets the
+ * length. */
 const char *const *diff_action_list(enum diff_action a, bool create_first, size_t *n);
 
 /*

@@ -69,9 +69,9 @@ int diff_render_text(const struct diff *d, const struct state *st, bool color, F
 {
     fprintf(out,
             "changes against the state (serial %llu): %zu to create, %zu to replace, %zu to "
-            "delete, %zu unchanged\n\n",
-            st ? (unsigned long long)st->serial : 0ULL, d->ncreate, d->nreplace, d->ndelete,
-            d->nnoop);
+            "update, %zu to delete, %zu unchanged\n\n",
+            st ? (unsigned long long)st->serial : 0ULL, d->ncreate, d->nreplace, d->nupdate,
+            d->ndelete, d->nnoop);
     int w = 0;
     for (size_t i = 0; i < d->nchanges; i++)
         if (d->changes[i].action != DIFF_NOOP && (int)strlen(d->changes[i].address) > w)
@@ -98,6 +98,11 @@ int diff_render_text(const struct diff *d, const struct state *st, bool color, F
             fprintf(out, "  %s-/+ %-*s  %s -> %s  %s/h -> %s/h  (%s)%s\n", color ? YELLOW : "", w,
                     c->address, where_have(c, a, sizeof a), where_want(c, b, sizeof b), pa, pb,
                     c->reason, color ? RESET : "");
+            break;
+        case DIFF_UPDATE:
+            price(pa, sizeof pa, c->have->hourly_usd);
+            fprintf(out, "  %s~   %-*s  %s  %s/h  (%s)%s\n", color ? YELLOW : "", w, c->address,
+                    where_have(c, a, sizeof a), pa, c->reason, color ? RESET : "");
             break;
         }
     }
@@ -129,8 +134,9 @@ int diff_render_markdown(const struct diff *d, const struct plan_result *plan, F
     plan_fmt_usd(after, sizeof after, d->hourly_after * 730);
     fputs("### gpuform plan: ", out);
     md_code(out, plan->spec && plan->spec->stack ? plan->spec->stack : "");
-    fprintf(out, "\n\n**%zu to create, %zu to replace, %zu to delete**, %zu unchanged. ",
-            d->ncreate, d->nreplace, d->ndelete, d->nnoop);
+    fprintf(out,
+            "\n\n**%zu to create, %zu to replace, %zu to update, %zu to delete**, %zu unchanged. ",
+            d->ncreate, d->nreplace, d->nupdate, d->ndelete, d->nnoop);
     fprintf(out, "The monthly estimate %s: %s → %s.", phrase, before, after);
     if (plan->gap > 0)
         fprintf(out, " The placement is within %.1f%% of optimal.",
@@ -148,10 +154,10 @@ int diff_render_markdown(const struct diff *d, const struct plan_result *plan, F
         if (c->action == DIFF_NOOP)
             continue;
         char a[200] = "", b[200] = "", cost[80];
-        static const char *const sign[] = {"", "+", "−", "∓"};
+        static const char *const sign[] = {"", "+", "−", "∓", "~"};
         if (c->have)
             where_have(c, a, sizeof a);
-        if (c->want)
+        if (c->want && c->action != DIFF_UPDATE) /* an update stays where it is */
             where_want(c, b, sizeof b);
         char pa[32], pb[32];
         if (c->action == DIFF_REPLACE) {
@@ -175,10 +181,25 @@ int diff_render_markdown(const struct diff *d, const struct plan_result *plan, F
     return ferror(out) ? -1 : 0;
 }
 
-/* "{cloud, region, zone, instance_type, gpu, gpus, spot, hourly_usd[, id]}", streamed. */
+/* ", \"labels\": {...}": the state node's labels, or else the workload's. */
+static void put_labels(FILE *out, const struct state_node *have, const struct spec_workload *w)
+{
+    fputs(", \"labels\": {", out);
+    size_t n = have ? have->nlabels : w ? w->nlabels : 0;
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ", " : "", out);
+        plan_json_str(out, have ? have->labels[i].key : w->labels[i].key);
+        fputs(": ", out);
+        plan_json_str(out, have ? have->labels[i].value : w->labels[i].value);
+    }
+    fputc('}', out);
+}
+
+/* "{cloud, region, zone, instance_type, gpu, gpus, spot, hourly_usd[, id], labels}",
+ * streamed. */
 static void put_place(FILE *out, const char *cloud, const char *region, const char *zone,
                       const char *itype, const char *gpu, int gpus, bool spot, double hourly,
-                      const char *id)
+                      const char *id, const struct state_node *have, const struct spec_workload *w)
 {
     fputs("{\"cloud\": ", out);
     plan_json_str(out, cloud);
@@ -196,6 +217,7 @@ static void put_place(FILE *out, const char *cloud, const char *region, const ch
         fputs(", \"id\": ", out);
         plan_json_str(out, id);
     }
+    put_labels(out, have, w);
     fputc('}', out);
 }
 
@@ -225,7 +247,7 @@ int diff_write_resource_changes(const struct diff *d, FILE *out)
         if (c->have) {
             const struct state_placement *p = &c->have->placement;
             put_place(out, p->cloud, p->region, p->zone, p->instance_type, p->gpu, p->gpus, p->spot,
-                      c->have->hourly_usd, c->have->cloud_id);
+                      c->have->hourly_usd, c->have->cloud_id, c->have, NULL);
         } else {
             fputs("null", out);
         }
@@ -233,7 +255,7 @@ int diff_write_resource_changes(const struct diff *d, FILE *out)
         if (c->want) {
             const struct plan_offer *o = c->want->offer;
             put_place(out, core_cloud_name(o->cloud), o->region, o->zone, o->instance_type, o->gpu,
-                      o->gpus, c->want->spot, c->want->hourly, NULL);
+                      o->gpus, c->want->spot, c->want->hourly, NULL, NULL, c->want->workload);
         } else {
             fputs("null", out);
         }

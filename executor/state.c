@@ -72,6 +72,15 @@ static void placement_release(struct state_placement *p)
     free(p->gpu);
 }
 
+static void labels_free(struct state_label *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(l[i].key);
+        free(l[i].value);
+    }
+    free(l);
+}
+
 static void node_release(struct state_node *n)
 {
     free(n->address);
@@ -80,6 +89,40 @@ static void node_release(struct state_node *n)
     free(n->token);
     free(n->verify_detail);
     placement_release(&n->placement);
+    labels_free(n->labels, n->nlabels);
+    n->labels = NULL;
+    n->nlabels = 0;
+}
+
+void state_node_release(struct state_node *n)
+{
+    node_release(n);
+}
+
+static int label_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct state_label *)a)->key, ((const struct state_label *)b)->key);
+}
+
+int state_node_set_labels(struct state_node *n, const struct state_label *labels, size_t nlabels)
+{
+    struct state_label *l = nlabels ? calloc(nlabels, sizeof *l) : NULL;
+    if (nlabels && !l)
+        return -1;
+    for (size_t i = 0; i < nlabels; i++) {
+        l[i].key = strdup(labels[i].key ? labels[i].key : "");
+        l[i].value = strdup(labels[i].value ? labels[i].value : "");
+        if (!l[i].key || !l[i].value) {
+            labels_free(l, i + 1);
+            return -1;
+        }
+    }
+    if (nlabels > 1)
+        qsort(l, nlabels, sizeof *l, label_cmp);
+    labels_free(n->labels, n->nlabels);
+    n->labels = l;
+    n->nlabels = nlabels;
+    return 0;
 }
 
 static void block_release(struct state_block *b)
@@ -142,9 +185,20 @@ static bool node_copy(struct state_node *dst, const struct state_node *src)
     dst->placement.zone = dup(src->placement.zone, &ok);
     dst->placement.instance_type = dup(src->placement.instance_type, &ok);
     dst->placement.gpu = dup(src->placement.gpu, &ok);
-    if (!ok)
+    dst->labels = NULL;
+    dst->nlabels = 0;
+    if (ok && state_node_set_labels(dst, src->labels, src->nlabels) != 0)
+        ok = false;
+    if (!ok) {
         node_release(dst);
+        memset(dst, 0, sizeof *dst);
+    }
     return ok;
+}
+
+bool state_node_copy(struct state_node *dst, const struct state_node *src)
+{
+    return node_copy(dst, src);
 }
 
 static bool block_copy(struct state_block *dst, const struct state_block *src)
@@ -317,15 +371,20 @@ static json_t *placement_json(const struct state_placement *p)
 
 static json_t *node_json(const struct state_node *n)
 {
-    json_t *pl = placement_json(&n->placement);
-    if (!pl)
+    json_t *pl = placement_json(&n->placement), *labels = json_object();
+    for (size_t i = 0; labels && i < n->nlabels; i++) /* sorted: a fixed order */
+        json_object_set_new(labels, n->labels[i].key, json_string(n->labels[i].value));
+    if (!pl || !labels) {
+        json_decref(pl);
+        json_decref(labels);
         return NULL;
-    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:f, s:s, s:I, s:{s:s, s:s}, s:b}", "address",
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:f, s:s, s:I, s:{s:s, s:s}, s:b, s:o}", "address",
                      n->address, "provider", n->provider, "cloud_id", n->cloud_id, "token",
                      n->token, "placement", pl, "hourly_usd", n->hourly_usd, "status",
                      state_status_name(n->status), "created_at", (json_int_t)n->created_at,
                      "verify", "result", state_verify_name(n->verify), "detail", n->verify_detail,
-                     "tainted", n->tainted);
+                     "tainted", n->tainted, "labels", labels);
 }
 
 static json_t *block_json(const struct state_block *b)
@@ -468,6 +527,33 @@ static int read_placement(struct rd *r, json_t *o, struct state_placement *p)
     return rc;
 }
 
+/* "labels": an object of strings; absent in states written before labels (none then). */
+static int read_labels(struct rd *r, json_t *o, struct state_node *n)
+{
+    if (!o)
+        return 0;
+    if (!json_is_object(o) || json_object_size(o) > 4096)
+        return bad(r, "labels", "is not an object of labels");
+    size_t k = 0, cap = json_object_size(o);
+    struct state_label *l = cap ? calloc(cap, sizeof *l) : NULL;
+    if (cap && !l)
+        return state_fail(r->err, "out of memory reading state '%s'", r->what);
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        if (!json_is_string(v)) {
+            free(l);
+            return bad(r, "labels", "holds a value that is not a string");
+        }
+        l[k++] =
+            (struct state_label){(char *)(uintptr_t)key, (char *)(uintptr_t)json_string_value(v)};
+    }
+    int rc = state_node_set_labels(n, l, k);
+    free(l);
+    return rc == 0 ? 0 : state_fail(r->err, "out of memory reading state '%s'", r->what);
+}
+
 static int read_node(struct rd *r, json_t *o, struct state_node *n)
 {
     int status = 0, verify = 0;
@@ -496,6 +582,8 @@ static int read_node(struct rd *r, json_t *o, struct state_node *n)
                  ? -1
                  : 0;
     r->path[plen] = '\0';
+    if (rc == 0)
+        rc = read_labels(r, json_object_get(o, "labels"), n);
     n->hourly_usd = json_number_value(hourly);
     n->status = (enum state_status)status;
     n->verify = (enum state_verify)verify;

@@ -45,6 +45,12 @@ struct state_placement {
     bool spot;
 };
 
+/* A label of the node's workload, set on its instance as a tag. */
+struct state_label {
+    char *key;
+    char *value;
+};
+
 struct state_node {
     char *address;  /* "llm-pretrain[0]", "fl-clinics[paris]"; unique in a state */
     char *provider; /* the provider that made it: "aws", "gcp", "azure" */
@@ -55,8 +61,11 @@ struct state_node {
     enum state_status status;
     int64_t created_at; /* Unix seconds */
     enum state_verify verify;
-    char *verify_detail; /* "" or a one-line summary of the verify report */
-    bool tainted;        /* replace at the next apply */
+    char *verify_detail;        /* "" or a one-line summary of the verify report */
+    bool tainted;               /* replace at the next apply */
+    struct state_label *labels; /* sorted by key: the tags set on the instance besides
+                                 * gpuform's own; none in states written before labels */
+    size_t nlabels;
 };
 
 /* A placement that failed with a capacity or quota error, avoided until `until`. */
@@ -110,6 +119,17 @@ struct state_node *state_find(const struct state *st, const char *address);
  * state is unchanged).
  */
 struct state_node *state_put(struct state *st, const struct state_node *n);
+
+/* A deep copy of `src` into `dst` (every string, the labels); false when out of memory
+ * (then `dst` holds nothing to release). */
+bool state_node_copy(struct state_node *dst, const struct state_node *src);
+
+/* Frees what a node copied by state_node_copy (or read from a document) holds. */
+void state_node_release(struct state_node *n);
+
+/* Replaces the node's labels with copies of `labels` (any order; stored sorted by key). 0,
+ * or -1 when out of memory (the node is unchanged). */
+int state_node_set_labels(struct state_node *n, const struct state_label *labels, size_t nlabels);
 
 /* Removes the node with this address; returns whether there was one. */
 bool state_remove(struct state *st, const char *address);

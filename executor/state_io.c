@@ -5,6 +5,7 @@
  */
 #include "executor/backend.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -36,4 +37,18 @@ int state_save(struct state_backend *b, struct state *st, struct state_err *err)
     int rc = b->ops->write(b, text, len, err);
     free(text);
     return rc;
+}
+
+void state_describe_text(const char *text, size_t len, char *out, size_t outlen)
+{
+    json_t *o = text ? json_loadb(text, len, 0, NULL) : NULL;
+    json_t *serial = json_object_get(o, "serial"), *lineage = json_object_get(o, "lineage");
+    if (!text)
+        snprintf(out, outlen, "no state");
+    else if (json_is_integer(serial) && json_is_string(lineage))
+        snprintf(out, outlen, "serial %lld of lineage %.36s", (long long)json_integer_value(serial),
+                 json_string_value(lineage));
+    else
+        snprintf(out, outlen, "a document that is not a gpuform state");
+    json_decref(o);
 }

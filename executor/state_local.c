@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,70 +38,6 @@ static char *suffixed(const char *path, const char *suffix)
     if (p)
         snprintf(p, n, "%s%s", path, suffix);
     return p;
-}
-
-/* ---- lock holder info ---- */
-
-int state_lock_info_self(struct state_lock_info *who, const char *operation, const char *version)
-{
-    memset(who, 0, sizeof *who);
-    if (state_uuid(who->id) != 0)
-        return -1;
-    const char *user = getenv("USER");
-    struct passwd *pw = user ? NULL : getpwuid(getuid());
-    snprintf(who->user, sizeof who->user, "%s", user ? user : pw ? pw->pw_name : "unknown");
-    if (gethostname(who->host, sizeof who->host - 1) != 0)
-        snprintf(who->host, sizeof who->host, "unknown");
-    who->pid = (long)getpid();
-    snprintf(who->operation, sizeof who->operation, "%s", operation);
-    who->created = (int64_t)time(NULL);
-    snprintf(who->version, sizeof who->version, "%s", version ? version : "");
-    return 0;
-}
-
-void state_lock_info_describe(const struct state_lock_info *who, char *out, size_t outlen)
-{
-    char when[32] = "an unknown time";
-    time_t t = (time_t)who->created;
-    struct tm tm;
-    if (who->created > 0 && gmtime_r(&t, &tm))
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    snprintf(out, outlen, "%s@%s (pid %ld, %s, since %s, lock %s)", who->user, who->host, who->pid,
-             who->operation, when, who->id);
-}
-
-static char *lock_info_json(const struct state_lock_info *who)
-{
-    json_t *o =
-        json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:s}", "id", who->id, "user", who->user, "host",
-                  who->host, "pid", (json_int_t)who->pid, "operation", who->operation, "created",
-                  (json_int_t)who->created, "version", who->version);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return s;
-}
-
-/* Reads the holder from the lock file's text; false when it holds no valid record. */
-static bool lock_info_parse(const char *text, size_t len, struct state_lock_info *who)
-{
-    memset(who, 0, sizeof *who);
-    json_t *o = json_loadb(text, len, 0, NULL);
-    const char *id = NULL, *user = "?", *host = "?", *op = "?", *ver = "?";
-    json_int_t pid = 0, created = 0;
-    bool ok = o && json_unpack(o, "{s:s, s?s, s?s, s?I, s?s, s?I, s?s}", "id", &id, "user", &user,
-                               "host", &host, "pid", &pid, "operation", &op, "created", &created,
-                               "version", &ver) == 0;
-    if (ok) {
-        snprintf(who->id, sizeof who->id, "%s", id);
-        snprintf(who->user, sizeof who->user, "%s", user);
-        snprintf(who->host, sizeof who->host, "%s", host);
-        snprintf(who->operation, sizeof who->operation, "%s", op);
-        snprintf(who->version, sizeof who->version, "%s", ver);
-        who->pid = (long)pid;
-        who->created = (int64_t)created;
-    }
-    json_decref(o);
-    return ok;
 }
 
 /* ---- whole-file helpers ---- */
@@ -259,6 +194,24 @@ static const char *local_backup_name(struct state_backend *b)
     return ((struct local *)b)->backup;
 }
 
+static const char *local_where(struct state_backend *b)
+{
+    return ((struct local *)b)->state;
+}
+
+/* The local backend keeps two versions: the state and its backup. */
+static int local_read_version(struct state_backend *b, size_t back, char **text, size_t *len,
+                              char *id, size_t idlen, struct state_err *err)
+{
+    struct local *l = (struct local *)b;
+    *text = NULL;
+    *len = 0;
+    if (back > 1)
+        return 0;
+    snprintf(id, idlen, "%s", back == 0 ? "current" : "backup");
+    return read_file(back == 0 ? l->state : l->backup, text, len, err);
+}
+
 /* ---- lock ---- */
 
 static double now_mono(void)
@@ -275,7 +228,7 @@ static void read_holder(int fd, const char *path, struct state_lock_info *holder
     struct state_err ignored;
     memset(holder, 0, sizeof *holder);
     if (read_fd(fd, path, &text, &len, &ignored) == 0 && len > 0)
-        lock_info_parse(text, len, holder);
+        state_lock_info_parse(text, len, holder, NULL);
     free(text);
 }
 
@@ -335,7 +288,7 @@ static int local_lock(struct state_backend *b, const struct state_lock_info *me,
         if (stale)
             *stale = old;
     }
-    char *rec = lock_info_json(me);
+    char *rec = state_lock_info_json(me, 0);
     if (!rec || ftruncate(fd, 0) != 0 || write_all(fd, rec, strlen(rec)) != 0 || fsync(fd) != 0) {
         int e = errno;
         free(rec);
@@ -459,9 +412,11 @@ static void local_close(struct state_backend *b)
 
 static const struct state_backend_ops local_ops = {
     .name = "local",
+    .where = local_where,
     .read = local_read,
     .write = local_write,
     .backup_name = local_backup_name,
+    .read_version = local_read_version,
     .lock = local_lock,
     .unlock = local_unlock,
     .force_unlock = local_force_unlock,

@@ -4,10 +4,12 @@
  */
 #include "modules/provider.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const struct prov_ops *const registry[] = {&prov_aws};
+static const struct prov_ops *const registry[] = {&prov_aws, &prov_gcp, &prov_azure};
 
 const struct prov_ops *prov_find(const char *cloud)
 {
@@ -15,6 +17,16 @@ const struct prov_ops *prov_find(const char *cloud)
         if (cloud && strcmp(registry[i]->name, cloud) == 0)
             return registry[i];
     return NULL;
+}
+
+void prov_error_set(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
+{
+    va_list ap;
+    memset(err, 0, sizeof *err);
+    err->cls = cls;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
 }
 
 const char *prov_error_class_name(enum prov_error_class cls)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 struct core_http_client;
+struct spec_cloud;
 
 enum prov_error_class {
     PROV_OK = 0,
@@ -32,6 +33,11 @@ struct prov_error {
     char request_id[128]; /* the cloud's request id, for support cases; "" when none */
     long http_status;     /* 0 when no reply arrived */
 };
+
+/* Clears *err and sets its class and message, printf-style (cut where it is full): how a
+ * provider reports a failure. */
+void prov_error_set(struct prov_error *err, enum prov_error_class cls, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* "capacity", "quota", "throttled", "auth", "invalid", "transient", "not-found" ("ok"). */
 const char *prov_error_class_name(enum prov_error_class cls);
@@ -80,6 +86,12 @@ void prov_instance_list_release(struct prov_instance_list *l);
 /* Appends a copy; 0, or -1 when out of memory. */
 int prov_instance_list_add(struct prov_instance_list *l, const struct prov_instance *in);
 
+/* A tag (a workload's label) set on an instance besides gpuform's own. */
+struct prov_tag {
+    const char *key;
+    const char *value;
+};
+
 /* What to create: one node. */
 struct prov_create {
     const char *stack;   /* tagged gpuform:stack */
@@ -89,8 +101,15 @@ struct prov_create {
     const char *zone; /* "" or NULL: the cloud picks */
     const char *instance_type;
     bool spot;
-    const char *image;     /* the machine image (AMI on AWS) */
-    const char *user_data; /* the boot script, plain text (the provider encodes it) */
+    const char *image;           /* the machine image (AMI on AWS) */
+    const char *user_data;       /* the boot script, plain text (the provider encodes it) */
+    const struct prov_tag *tags; /* the workload's labels, set at creation */
+    size_t ntags;
+    /* The offer's GPUs (model as core/gpu_models.h names it, count): for clouds where the
+     * type alone does not say them (GCP's N1 takes GPUs as guest accelerators). NULL/0: the
+     * type says them. */
+    const char *gpu;
+    int gpus;
 };
 
 struct prov_config {
@@ -100,6 +119,10 @@ struct prov_config {
     const char *endpoint;
     const char *profile;           /* credentials profile; NULL: the default */
     struct core_http_client *http; /* borrowed; NULL: the provider makes its own */
+    /* The stack's settings for this cloud (parser/spec.h: subscription, resource group,
+     * a service principal, ...), borrowed; NULL, or a field unset: the provider's
+     * environment (docs/providers.md). `endpoint` above wins over the stack's. */
+    const struct spec_cloud *stack;
 };
 
 /* A provider's client; each provider's own struct starts with this. */
@@ -148,11 +171,19 @@ struct prov_ops {
     /* The class of one of the cloud's error codes (and HTTP status when the code is
      * unknown). Pure; documented per cloud in docs/providers.md. */
     enum prov_error_class (*classify)(const char *code, long http_status);
+
+    /* Sets `set` (added, or their values replaced) and removes the keys `remove` on an
+     * instance's tags, never gpuform's own. NULL when the provider can't yet (the executor
+     * then says so and leaves the node as it is). */
+    int (*set_tags)(struct prov *p, const char *region, const char *id, const struct prov_tag *set,
+                    size_t nset, const char *const *remove, size_t nremove, struct prov_error *err);
 };
 
 /* The provider for a cloud name, or NULL. */
 const struct prov_ops *prov_find(const char *cloud);
 
 extern const struct prov_ops prov_aws;
+extern const struct prov_ops prov_gcp;
+extern const struct prov_ops prov_azure;
 
 #endif

@@ -307,6 +307,58 @@ static void check_clouds(struct dctx *c)
     }
 }
 
+/* The state block: each backend's own fields, required ones present, no other backend's. */
+static void check_state(struct dctx *c)
+{
+    struct spec *s = c->spec;
+    const struct core_loc *at = written(&s->state_backend_loc) ? &s->state_backend_loc : &s->loc;
+    static const char *const names[] = {"file", "etcd", "s3"};
+    const char *name = names[s->state_backend];
+    struct {
+        const char *field;
+        bool set;
+        enum spec_backend owner;
+    } fields[] = {
+        {"path", s->state_path != NULL, SPEC_BACKEND_FILE},
+        {"endpoints", s->nstate_endpoints > 0, SPEC_BACKEND_ETCD},
+        {"prefix", s->state_prefix != NULL, SPEC_BACKEND_ETCD},
+        {"bucket", s->state_bucket != NULL, SPEC_BACKEND_S3},
+        {"key", s->state_key != NULL, SPEC_BACKEND_S3},
+        {"region", s->state_region != NULL, SPEC_BACKEND_S3},
+        {"endpoint", s->state_endpoint != NULL, SPEC_BACKEND_S3},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        if (fields[i].set && fields[i].owner != s->state_backend)
+            err_at(c, at, "state-field",
+                   "state.%s belongs to the %s backend, not '%s'; remove it or set 'backend: %s'",
+                   fields[i].field, names[fields[i].owner], name, names[fields[i].owner]);
+    if (s->state_backend == SPEC_BACKEND_ETCD && s->nstate_endpoints == 0)
+        err_at(c, at, "state-field",
+               "the etcd backend needs 'endpoints', e.g. [\"https://etcd.internal:2379\"]");
+    if (s->state_backend == SPEC_BACKEND_S3 && (!s->state_bucket || !s->state_key))
+        err_at(c, at, "state-field", "the s3 backend needs 'bucket' and 'key'");
+    if (s->state_backend == SPEC_BACKEND_FILE && s->state_lock_ttl > 0)
+        err_at(c, at, "state-field", "state.lock_ttl is for the etcd and s3 backends");
+    if (s->state_backend == SPEC_BACKEND_FILE) {
+        const char *p = s->state_path ? s->state_path : ".gpuform/state.json";
+        s->state_file = spec_path_join(&s->arena, s->dir, p);
+        const char *slash = s->state_file ? strrchr(s->state_file, '/') : NULL;
+        size_t n = slash ? (size_t)(slash - s->state_file) : 0;
+        char *d = core_arena_alloc(&s->arena, n + 2);
+        if (d) {
+            if (slash)
+                memcpy(d, s->state_file, n ? n : 1), d[n ? n : 1] = '\0';
+            else
+                strcpy(d, ".");
+        }
+        s->state_dir = d;
+    } else {
+        s->state_dir = spec_path_join(&s->arena, s->dir, ".gpuform");
+        if (!s->state_prefix)
+            s->state_prefix = "gpuform/";
+    }
+}
+
 static void check_hooks(struct dctx *c)
 {
     for (size_t i = 0; i < c->spec->nhooks; i++) {
@@ -356,10 +408,7 @@ void spec_check(struct dctx *c)
     check_budgets(c);
     check_hooks(c);
     check_variables(c);
-    if (s->state_backend == SPEC_BACKEND_FILE) {
-        const char *p = s->state_path ? s->state_path : ".gpuform/state.json";
-        s->state_file = spec_path_join(&s->arena, s->dir, p);
-    }
+    check_state(c);
 }
 
 /* ---- public helpers ---- */

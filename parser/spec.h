@@ -32,7 +32,7 @@ enum spec_verify { SPEC_VERIFY_NONE, SPEC_VERIFY_QUICK, SPEC_VERIFY_FULL };
 
 enum spec_together { SPEC_TOGETHER_NONE, SPEC_TOGETHER_REGION, SPEC_TOGETHER_ZONE };
 
-enum spec_backend { SPEC_BACKEND_FILE };
+enum spec_backend { SPEC_BACKEND_FILE, SPEC_BACKEND_ETCD, SPEC_BACKEND_S3 };
 
 enum spec_var_type { SPEC_VAR_STRING, SPEC_VAR_NUMBER, SPEC_VAR_BOOL };
 
@@ -174,6 +174,19 @@ struct spec {
     enum spec_backend state_backend;
     const char *state_path; /* file backend: as written, NULL for the default */
     const char *state_file; /* file backend: the path to use, resolved against `dir` */
+    /* etcd backend: endpoints ("https://etcd.internal:2379") and the key prefix (default
+     * "gpuform/"; the stack's keys live under PREFIX STACK/) */
+    const char **state_endpoints;
+    size_t nstate_endpoints;
+    const char *state_prefix;
+    /* s3 backend: bucket, object key, region (NULL: the AWS environment's), endpoint
+     * (NULL: AWS; an S3-compatible server's URL, addressed path-style) */
+    const char *state_bucket, *state_key, *state_region, *state_endpoint;
+    double state_lock_ttl; /* lock lease/expiry in seconds; 0 = the backend's default */
+    /* A local directory for what is never shared (cloudsim's world with --sim): the state
+     * file's directory with the file backend, `dir`/.gpuform otherwise. */
+    const char *state_dir;
+    struct core_loc state_backend_loc; /* where `backend:` was written (line 0: not) */
     enum spec_spot default_spot;
     enum spec_verify default_verify;
     struct spec_variable *variables;

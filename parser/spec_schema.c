@@ -117,7 +117,7 @@ static const char *const kinds[] = {"training", "service", "batch", "federated",
 static const char *const spots[] = {"never", "auto", "always", NULL};
 static const char *const verifies[] = {"none", "quick", "full", NULL};
 static const char *const togethers[] = {"none", "region", "zone", NULL};
-static const char *const backends[] = {"file", NULL};
+static const char *const backends[] = {"file", "etcd", "s3", NULL};
 static const struct sch_type t_kind = {.kind = SCH_ENUM, .what = "a workload kind", .enums = kinds};
 static const struct sch_type t_spot = {.kind = SCH_ENUM, .what = "a spot policy", .enums = spots};
 static const struct sch_type t_verify = {
@@ -1114,11 +1114,95 @@ static const struct sch_type t_hooks = {
     .json = "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"pattern\":\"\\\\.lua$\"}}",
 };
 
+/* A list of etcd endpoints: http:// or https:// URLs. */
+static int dec_endpoints(struct dctx *c, const struct spec_node *n, void *dst,
+                         const struct sch_field *f, const char *ctx)
+{
+    struct spec *spec = (struct spec *)((char *)dst - f->offset);
+    if (n->kind != SPEC_NODE_SEQ || n->u.seq.n == 0) {
+        sch_error(c, n, "type",
+                  "'endpoints' must be a list of etcd URLs, e.g. [\"https://etcd.internal:2379\"]");
+        return -1;
+    }
+    spec->state_endpoints = core_arena_alloc(&spec->arena, n->u.seq.n * sizeof(char *));
+    if (!spec->state_endpoints)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n->u.seq.n; i++) {
+        const struct spec_node *item = n->u.seq.items[i];
+        bool quoted;
+        const char *s = sch_scalar(c, item, f, ctx, &quoted);
+        if (!s) {
+            rc = -1;
+        } else if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0) {
+            sch_error(c, item, "invalid-value",
+                      "etcd endpoint '%s' must be an http:// or https:// URL", s);
+            rc = -1;
+        } else {
+            spec->state_endpoints[spec->nstate_endpoints++] = s;
+        }
+    }
+    return rc;
+}
+
+static const struct sch_type t_endpoints = {
+    .kind = SCH_CUSTOM,
+    .what = "a list of URLs",
+    .decode = dec_endpoints,
+    .json = "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"pattern\":\"^https?://\"},"
+            "\"minItems\":1}",
+};
+
+/* A lock lifetime: "15s", "1m"; 2 s to 1 h. */
+static int dec_lock_ttl(struct dctx *c, const struct spec_node *n, void *dst,
+                        const struct sch_field *f, const char *ctx)
+{
+    bool quoted;
+    const char *s = sch_scalar(c, n, f, ctx, &quoted);
+    if (!s)
+        return -1;
+    const char *why;
+    double h;
+    if (spec_parse_hours(s, &h, &why) < 0) {
+        sch_error(c, n, "invalid-value", "%s: '%s' is not a duration; %s",
+                  sch_where(c, f->name, ctx), s, why);
+        return -1;
+    }
+    if (h * 3600 < 2 || h * 3600 > 3600) {
+        sch_error(c, n, "range", "%s must be from 2s to 1h", sch_where(c, f->name, ctx));
+        return -1;
+    }
+    *(double *)dst = h * 3600;
+    return 0;
+}
+
+static const struct sch_type t_lock_ttl = {
+    .kind = SCH_CUSTOM,
+    .what = "a duration",
+    .decode = dec_lock_ttl,
+    .json = "{\"type\":\"string\",\"pattern\":\"^([0-9]+(\\\\.[0-9]+)? ?[hms] ?)+$\","
+            "\"examples\":[\"15s\",\"1m\"]}",
+};
+
 static const struct sch_field state_fields[] = {
-    {"backend", &t_backend, offsetof(struct spec, state_backend), 0, 0, 0,
-     "where state is kept: file (default)"},
+    {"backend", &t_backend, offsetof(struct spec, state_backend), 0,
+     offsetof(struct spec, state_backend_loc), SCH_LOC,
+     "where state is kept: file (default), etcd or s3"},
     {"path", &t_string, offsetof(struct spec, state_path), 0, 0, 0,
      "file backend: state file, relative to the stack (default .gpuform/state.json)"},
+    {"endpoints", &t_endpoints, offsetof(struct spec, state_endpoints), 0, 0, 0,
+     "etcd backend: the cluster's client URLs"},
+    {"prefix", &t_string, offsetof(struct spec, state_prefix), 0, 0, 0,
+     "etcd backend: key prefix (default gpuform/); the stack's keys are PREFIX STACK/..."},
+    {"bucket", &t_string, offsetof(struct spec, state_bucket), 0, 0, 0, "s3 backend: the bucket"},
+    {"key", &t_string, offsetof(struct spec, state_key), 0, 0, 0,
+     "s3 backend: the state object's key, e.g. gpu/prod.json"},
+    {"region", &t_string, offsetof(struct spec, state_region), 0, 0, 0,
+     "s3 backend: the bucket's region (default: AWS_REGION or the AWS profile's)"},
+    {"endpoint", &t_string, offsetof(struct spec, state_endpoint), 0, 0, SCH_ENV,
+     "s3 backend: an S3-compatible server's URL (addressed path-style); default AWS"},
+    {"lock_ttl", &t_lock_ttl, offsetof(struct spec, state_lock_ttl), 0, 0, 0,
+     "etcd and s3: how long a lock outlives a run that died (default 15s etcd, 60s s3)"},
 };
 static const struct sch_type t_state = {.kind = SCH_MAP,
                                         .what = "a mapping",

@@ -30,8 +30,11 @@ struct plan_offer {
     int gpu_memory_gb;         /* per GPU, as the catalog states it (decimal GB) */
     double vcpus;
     double ram_gib;
-    double ondemand;    /* USD per hour, < 0 when not offered on demand */
-    double spot;        /* USD per hour, < 0 when not offered as spot */
+    double ondemand; /* USD per hour, < 0 when not offered on demand */
+    double spot;     /* USD per hour, < 0 when not offered as spot */
+    /* Markets new nodes may not take (a capacity or quota block, exec_catalog_unblocked)
+     * while nodes that run there now stay: the planner keeps those, places no other. */
+    bool blocked_ondemand, blocked_spot;
     const char *as_of;  /* YYYY-MM-DD the prices were observed */
     const char *source; /* where the row comes from */
 };

@@ -412,9 +412,16 @@ static void region_reasons(const struct plan_model *m, const struct plan_group *
 }
 
 /* The price a node pays on `o` under `policy`: false when the policy rules it out. */
-static bool offer_price(const struct plan_offer *o, enum spec_spot policy, double *hourly,
+static bool offer_price(const struct plan_offer *full, enum spec_spot policy, double *hourly,
                         bool *spot, enum plan_reason *why)
 {
+    /* a blocked market is closed to new nodes (a kept node's option is made apart) */
+    struct plan_offer open = *full;
+    const struct plan_offer *o = &open;
+    if (full->blocked_ondemand)
+        open.ondemand = -1;
+    if (full->blocked_spot)
+        open.spot = -1;
     switch (policy) {
     case SPEC_SPOT_NEVER:
         *why = PLAN_R_NO_ONDEMAND;

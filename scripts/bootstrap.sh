@@ -4,8 +4,9 @@
 # when something has to be installed.
 #
 #   scripts/bootstrap.sh          build dependencies
-#   scripts/bootstrap.sh --test   also clang, the libFuzzer runtime, clang-format and cbc (the exact solver the
-#                                 planner tests compare against)
+#   scripts/bootstrap.sh --test   also clang, the libFuzzer runtime, clang-format, cbc (the exact solver the
+#                                 planner tests compare against), jq, and etcd-server, etcd-client and
+#                                 openssl for the etcd state backend test
 #
 # Uses sudo when not run as root.
 set -euo pipefail
@@ -34,7 +35,9 @@ packages=(build-essential cmake pkg-config git libyaml-dev libcurl4-openssl-dev 
 if [ "$want_test" = 1 ]; then
     # libclang-rt-14-dev holds libclang_rt.fuzzer*.a (libFuzzer) and the sanitizer runtimes
     # for clang 14, Debian 12's clang.
-    packages+=(clang libclang-rt-14-dev clang-format coinor-cbc jq)
+    # openssl: the Azure SDK fidelity test's throwaway TLS certificate and the etcd test's
+    # certificates; etcd-server, etcd-client: the etcd state backend test
+    packages+=(clang libclang-rt-14-dev clang-format coinor-cbc jq openssl etcd-server etcd-client)
 fi
 
 if ! command -v dpkg >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

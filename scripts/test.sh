@@ -51,13 +51,15 @@ if [ "${#files[@]}" -gt 0 ]; then
     echo "${#files[@]} files formatted"
 fi
 
-step "SDK fidelity test dependencies (tests/sdk: npm ci)"
-# The official AWS SDK for JavaScript, pinned by tests/sdk/package-lock.json; without node
-# and npm the SDK fidelity test skips (exit 77) and says why.
+step "npm test dependencies (tests/sdk, tests/s3: npm ci)"
+# The official AWS, Google Compute Engine and Azure clients, and the S3 test server
+# (s3rver), pinned by their package-lock.json files; without node and npm the SDK fidelity
+# and S3 state tests skip (exit 77) and say why.
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
     (cd tests/sdk && npm ci --no-audit --no-fund)
+    (cd tests/s3 && npm ci --no-audit --no-fund)
 else
-    echo "node/npm not found: the SDK fidelity test will be skipped"
+    echo "node/npm not found: the SDK fidelity and S3 state tests will be skipped"
 fi
 
 step "tests (build-test, everything but the fuzz run)"

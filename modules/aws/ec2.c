@@ -389,6 +389,13 @@ static int aws_create(struct prov *p, const struct prov_create *c, struct prov_i
     form_add(&f, "TagSpecification.1.Tag.1.Value", c->stack);
     form_add(&f, "TagSpecification.1.Tag.2.Key", "gpuform:address");
     form_add(&f, "TagSpecification.1.Tag.2.Value", c->address);
+    for (size_t i = 0; i < c->ntags; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "TagSpecification.1.Tag.%zu.Key", i + 3);
+        form_add(&f, name, c->tags[i].key);
+        snprintf(name, sizeof name, "TagSpecification.1.Tag.%zu.Value", i + 3);
+        form_add(&f, name, c->tags[i].value);
+    }
     if (c->user_data && *c->user_data) {
         size_t n = strlen(c->user_data);
         unsigned char *b64 = malloc(4 * ((n + 2) / 3) + 1);
@@ -425,6 +432,48 @@ static int aws_destroy(struct prov *p, const char *region, const char *id, struc
     if (rc != 0 && err->cls == PROV_NOT_FOUND)
         return 0; /* already gone */
     return rc;
+}
+
+/* CreateTags for `set`, then DeleteTags for `remove`, on one instance. */
+static int aws_set_tags(struct prov *p, const char *region, const char *id,
+                        const struct prov_tag *set, size_t nset, const char *const *remove,
+                        size_t nremove, struct prov_error *err)
+{
+    struct aws *a = (struct aws *)p;
+    if (nset > 48 || nremove > 48) { /* EC2: 50 tags per instance, two of them gpuform's */
+        fail(err, PROV_INVALID, "aws: an instance holds at most 48 labels besides gpuform's tags");
+        return -1;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        size_t n = pass ? nremove : nset;
+        if (n == 0)
+            continue;
+        struct form f;
+        form_init(&f, pass ? "DeleteTags" : "CreateTags");
+        form_add(&f, "ResourceId.1", id);
+        for (size_t i = 0; i < n; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "Tag.%zu.Key", i + 1);
+            form_add(&f, name, pass ? remove[i] : set[i].key);
+            if (!pass) {
+                snprintf(name, sizeof name, "Tag.%zu.Value", i + 1);
+                form_add(&f, name, set[i].value);
+            }
+        }
+        struct core_http_response resp;
+        int rc = call(a, region, &f, &resp, err);
+        if (rc == 0 && (!resp.body.data || !strstr(resp.body.data, "<return>true</return>"))) {
+            fail(err, PROV_TRANSIENT, "aws %s %s: EC2 sent a reply gpuform can't read", region,
+                 f.action);
+            snprintf(err->request_id, sizeof err->request_id, "%s", resp.request_id);
+            rc = -1;
+        }
+        core_buf_release(&f.body);
+        core_http_response_release(&resp);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
 }
 
 static int describe_with(struct aws *a, const char *region, struct form *f,
@@ -540,4 +589,5 @@ const struct prov_ops prov_aws = {
     .find_by_token = aws_find_by_token,
     .console_output = aws_console_output,
     .classify = aws_classify,
+    .set_tags = aws_set_tags,
 };

@@ -91,6 +91,13 @@ struct sim_service_account {
     char *public_key_pem; /* "-----BEGIN PUBLIC KEY-----..." (SubjectPublicKeyInfo) */
 };
 
+/* An Azure service principal whose client secret the ARM dialect's token endpoint accepts. */
+struct sim_azure_principal {
+    char *tenant_id;
+    char *client_id;
+    char *client_secret; /* wiped on free */
+};
+
 struct sim_region {
     char *name;
     char **zones;    /* names: us-east-1a (aws), us-central1-a (gcp), eastus (azure: the region) */
@@ -107,6 +114,9 @@ struct sim_offer {
     double vcpus;
     double spot_price; /* USD per hour, < 0 when no spot */
     enum core_cloud cloud;
+    const char *gpu; /* the catalog's GPU model (static storage: core/gpu_models.h) */
+    int gpus;        /* GPUs per instance */
+    double ram_gib;
 };
 
 struct sim_config {
@@ -136,6 +146,8 @@ struct sim_config {
     size_t ncreds;
     struct sim_service_account *gcp_accounts; /* gcp: service accounts */
     size_t ngcp_accounts;
+    struct sim_azure_principal *azure_principals; /* azure: service principals */
+    size_t nazure_principals;
 };
 
 /*
@@ -158,6 +170,40 @@ int sim_config_add_credential(struct sim_config *c, const char *akid, const char
 /* Adds a GCP service account (copied; the public key as PEM). 0 or -1 (out of memory). */
 int sim_config_add_gcp_account(struct sim_config *c, const char *client_email,
                                const char *project_id, const char *public_key_pem);
+
+/*
+ * Registers the service account of a GCP key file's JSON (its client_email, the public half
+ * of its private key, and `project`, or the key's project_id when NULL) with the GCE
+ * dialect's token endpoint (sim_gce.c). 0, or -1 with why[] saying what is wrong (never the
+ * key).
+ */
+int sim_gce_account_from_key(struct sim_config *c, const char *json, size_t len,
+                             const char *project, char *why, size_t whylen);
+
+/* A service account made up for a simulated run (no key in the environment). */
+struct sim_gce_key {
+    char email[160];
+    char project[64];
+    char *private_pem; /* wiped by sim_gce_key_release */
+};
+
+/*
+ * Makes a fresh 2048-bit RSA service account "gpuform-sim@PROJECT.iam.gserviceaccount.com"
+ * (PROJECT NULL: "cloudsim") and registers its public key with `c`. 0, or -1 with why[].
+ */
+int sim_gce_generate_account(struct sim_config *c, const char *project, struct sim_gce_key *out,
+                             char *why, size_t whylen);
+
+/* Writes the account's key file (type service_account, token_uri as given) to `path`,
+ * mode 0600, atomically. 0, or -1 with why[]. */
+int sim_gce_write_key_file(const struct sim_gce_key *k, const char *token_uri, const char *path,
+                           char *why, size_t whylen);
+
+/* Wipes the private key; the struct may be reused. */
+void sim_gce_key_release(struct sim_gce_key *k);
+/* Adds an Azure service principal (copied). 0 or -1 (out of memory). */
+int sim_config_add_azure_principal(struct sim_config *c, const char *tenant_id,
+                                   const char *client_id, const char *client_secret);
 
 /* The number of regions of `cloud` in the config. */
 size_t sim_config_cloud_regions(const struct sim_config *c, enum core_cloud cloud);
@@ -211,6 +257,7 @@ struct sim_instance {
     struct sim_tag *meta; /* gcp metadata items (startup-script, ...); empty elsewhere */
     size_t nmeta;
     char private_ip[16];
+    char *doc; /* azure: the VM's resource as PUT (JSON; sim_arm.c); NULL elsewhere */
 };
 
 /* A Filter.N: the name and its values (any value may match; '*' and '?' are wildcards). */
@@ -265,6 +312,16 @@ struct sim_operation {
     struct sim_error error; /* kind SIM_ERR_NONE when it succeeds */
 };
 
+/* A resource of a cloud that is not an instance (an Azure network interface): named in an
+ * account, its document kept as the dialect wrote it (JSON), persisted with the world. */
+struct sim_resource {
+    enum core_cloud cloud;
+    char *kind;    /* the dialect's word: "networkInterfaces" */
+    char *account; /* project, or subscription/resource group */
+    char *name;
+    char *doc; /* JSON */
+};
+
 struct sim_bucket {
     double tokens;
     double at; /* when `tokens` was measured */
@@ -278,6 +335,8 @@ struct sim_world {
     size_t ninstances, cap;
     struct sim_operation **ops; /* in start order */
     size_t nops, opcap;
+    struct sim_resource **resources; /* in creation order */
+    size_t nresources, rescap;
     struct sim_bucket (*buckets)[SIM_FAM_COUNT]; /* per region index; the last: unknown regions */
     long fault_count[SIM_FAULT_COUNT];           /* armed by the admin view: the next N requests */
     double fault_rate[SIM_FAULT_COUNT];
@@ -326,6 +385,14 @@ struct sim_instance *sim_world_find_name(const struct sim_world *w, enum core_cl
  */
 bool sim_world_take_token(struct sim_world *w, const char *region, enum sim_family fam, double now);
 
+/* The latency to add to a reply, drawn from the config (0 when none). */
+double sim_world_latency(struct sim_world *w);
+
+struct sim_reply;
+/* Corrupts a good reply (the "malformed" fault): cut in the middle, or (every other time)
+ * bytes that are no API's. */
+void sim_reply_malform(struct sim_world *w, struct sim_reply *r);
+
 /*
  * Decides whether this request gets an injected fault of `kind`: an armed count first, then
  * the configured or admin-set rate (one draw from the generator when a rate is set).
@@ -369,6 +436,10 @@ int sim_world_run(struct sim_world *w, const struct sim_run_request *req, double
  * Starts terminating `inst` (no-op when already shutting down or terminated); the previous
  * state is stored in *prev. `spot_reclaim` gives it the spot interruption reason.
  */
+/* Sets the tag `key` to `value` (added, or its value replaced), or removes it when `value` is
+ * NULL (a tag that isn't there is no error). 0, or -1 when out of memory. */
+int sim_instance_tag(struct sim_instance *inst, const char *key, const char *value);
+
 void sim_world_terminate(struct sim_world *w, struct sim_instance *inst, double now,
                          bool spot_reclaim, enum sim_state *prev);
 
@@ -390,6 +461,23 @@ struct sim_operation *sim_world_find_op_request(const struct sim_world *w, enum 
                                                 const char *account, const char *request_id);
 
 void sim_operation_free(struct sim_operation *op);
+
+/* The resource of `cloud` and `kind` named `name` in `account` (names compared without
+ * case, as ARM does), or NULL. */
+struct sim_resource *sim_world_find_resource(const struct sim_world *w, enum core_cloud cloud,
+                                             const char *kind, const char *account,
+                                             const char *name);
+
+/* Adds a resource (the strings copied; `doc` taken over, malloc'd JSON). NULL when out of
+ * memory (then `doc` is freed). */
+struct sim_resource *sim_world_add_resource(struct sim_world *w, enum core_cloud cloud,
+                                            const char *kind, const char *account, const char *name,
+                                            char *doc);
+
+/* Removes and frees a resource of the world; NULL is a no-op. */
+void sim_world_remove_resource(struct sim_world *w, struct sim_resource *res);
+
+void sim_resource_free(struct sim_resource *res);
 
 /* True when the instance matches every filter; unknown filter names set *unknown. */
 bool sim_instance_matches(const struct sim_instance *inst, const struct sim_filter *f, size_t nf,

@@ -167,6 +167,9 @@ static int add_offer(struct sim_config *c, enum core_cloud cloud, const char *re
     so->type = strdup(o->instance_type);
     so->vcpus = o->vcpus;
     so->spot_price = o->spot;
+    so->gpu = o->gpu;
+    so->gpus = o->gpus;
+    so->ram_gib = o->ram_gib;
     c->noffers++;
     return so->region && so->zone && so->type ? 0 : -1;
 }
@@ -297,6 +300,13 @@ int sim_config_add_credential(struct sim_config *c, const char *akid, const char
     return p[c->ncreds - 1].access_key_id && p[c->ncreds - 1].secret_access_key ? 0 : -1;
 }
 
+static void wipe_buf(char *p, size_t n)
+{
+    volatile char *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
 static void wipe(char *s)
 {
     volatile char *p = s;
@@ -316,6 +326,21 @@ int sim_config_add_gcp_account(struct sim_config *c, const char *client_email,
     p->project_id = strdup(project_id);
     p->public_key_pem = strdup(public_key_pem);
     return p->client_email && p->project_id && p->public_key_pem ? 0 : -1;
+}
+
+int sim_config_add_azure_principal(struct sim_config *c, const char *tenant_id,
+                                   const char *client_id, const char *client_secret)
+{
+    struct sim_azure_principal *p =
+        realloc(c->azure_principals, (c->nazure_principals + 1) * sizeof *p);
+    if (!p)
+        return -1;
+    c->azure_principals = p;
+    p = &p[c->nazure_principals++];
+    p->tenant_id = strdup(tenant_id);
+    p->client_id = strdup(client_id);
+    p->client_secret = strdup(client_secret);
+    return p->tenant_id && p->client_id && p->client_secret ? 0 : -1;
 }
 
 void sim_config_release(struct sim_config *c)
@@ -341,6 +366,13 @@ void sim_config_release(struct sim_config *c)
         free(c->gcp_accounts[i].public_key_pem);
     }
     free(c->gcp_accounts);
+    for (size_t i = 0; i < c->nazure_principals; i++) {
+        free(c->azure_principals[i].tenant_id);
+        free(c->azure_principals[i].client_id);
+        wipe(c->azure_principals[i].client_secret);
+        free(c->azure_principals[i].client_secret);
+    }
+    free(c->azure_principals);
     memset(c, 0, sizeof *c);
 }
 
@@ -679,6 +711,72 @@ static void decode_credentials(struct dec *x, const struct spec_node *n)
     }
 }
 
+/* clouds.gcp.service_accounts: [{key_file: PATH}] (the public half of the key is kept) or
+ * [{client_email, project_id, public_key: PEM}]. */
+static void decode_gcp_accounts(struct dec *x, const struct spec_node *n)
+{
+    if (n->kind != SPEC_NODE_SEQ)
+        return err(x, n,
+                   "'service_accounts' must be a list of {key_file} or {client_email, "
+                   "project_id, public_key}");
+    for (uint32_t i = 0; i < n->u.seq.n; i++) {
+        const struct spec_node *v = n->u.seq.items[i];
+        if (!is_map(x, v, "service_accounts item"))
+            continue;
+        const struct spec_node *kf = spec_node_get(v, "key_file");
+        const struct spec_node *em = spec_node_get(v, "client_email");
+        const struct spec_node *pj = spec_node_get(v, "project_id");
+        const struct spec_node *pk = spec_node_get(v, "public_key");
+        char why[320];
+        if (scalar(kf)) {
+            FILE *fp = fopen(kf->u.str.s, "rb");
+            char *buf = malloc(65536);
+            size_t len = fp && buf ? fread(buf, 1, 65536, fp) : 0;
+            if (fp)
+                fclose(fp);
+            if (!fp || !buf || len == 65536)
+                err(x, kf, "cannot read the key file '%s'", kf->u.str.s);
+            else if (sim_gce_account_from_key(x->c, buf, len, NULL, why, sizeof why) < 0)
+                err(x, kf, "key file '%s': %s", kf->u.str.s, why);
+            if (buf)
+                wipe_buf(buf, len);
+            free(buf);
+        } else if (scalar(em) && scalar(pj) && scalar(pk) &&
+                   !strncmp(pk->u.str.s, "-----BEGIN PUBLIC KEY-----", 26)) {
+            if (sim_config_add_gcp_account(x->c, em->u.str.s, pj->u.str.s, pk->u.str.s) < 0)
+                err(x, v, "out of memory");
+        } else {
+            err(x, v,
+                "a service account needs 'key_file', or 'client_email', 'project_id' and "
+                "'public_key' (PEM: -----BEGIN PUBLIC KEY-----)");
+        }
+    }
+}
+
+static void decode_azure_principals(struct dec *x, const struct spec_node *n)
+{
+    if (n->kind != SPEC_NODE_SEQ)
+        return err(x, n,
+                   "'service_principals' must be a list of {tenant_id, client_id, client_secret}");
+    for (uint32_t i = 0; i < n->u.seq.n; i++) {
+        const struct spec_node *v = n->u.seq.items[i];
+        if (!is_map(x, v, "service_principals item"))
+            continue;
+        const struct spec_node *t = spec_node_get(v, "tenant_id");
+        const struct spec_node *c = spec_node_get(v, "client_id");
+        const struct spec_node *s = spec_node_get(v, "client_secret");
+        if (!scalar(t) || !scalar(c) || !scalar(s) || !*t->u.str.s || !*c->u.str.s ||
+            !*s->u.str.s) {
+            err(x, v,
+                "a service principal needs 'tenant_id', 'client_id' and 'client_secret' "
+                "strings");
+            continue;
+        }
+        if (sim_config_add_azure_principal(x->c, t->u.str.s, c->u.str.s, s->u.str.s) < 0)
+            err(x, v, "out of memory");
+    }
+}
+
 /*
  * What one cloud's section holds besides catalog, regions, capacity and quotas: the key for
  * the credentials its dialect accepts and the decoder for it (NULL: none yet).
@@ -688,8 +786,8 @@ static const struct {
     void (*decode)(struct dec *x, const struct spec_node *n);
 } cloud_credentials[CORE_CLOUD_COUNT] = {
     [CORE_CLOUD_AWS] = {"credentials", decode_credentials},
-    [CORE_CLOUD_GCP] = {NULL, NULL},
-    [CORE_CLOUD_AZURE] = {NULL, NULL},
+    [CORE_CLOUD_GCP] = {"service_accounts", decode_gcp_accounts},
+    [CORE_CLOUD_AZURE] = {"service_principals", decode_azure_principals},
 };
 
 /* The regions to simulate: every one of `cloud` in `cat` (regions absent or "from

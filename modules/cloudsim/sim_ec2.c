@@ -648,6 +648,76 @@ static void terminate_instances(struct sim_world *w, const char *region, const s
     xw_close(&x, r, 200);
 }
 
+/* CreateTags and DeleteTags on instances: ResourceId.N, Tag.N.Key (and Tag.N.Value). As EC2:
+ * every resource must exist (else nothing changes), keys starting "aws:" are reserved, 50
+ * tags per resource at most; DeleteTags with a value removes the tag only when it matches. */
+static void tag_instances(struct sim_world *w, const char *region, const struct sim_param *p,
+                          size_t n, bool create, struct sim_reply *r)
+{
+    const char *ids[1000], *keys[50], *values[50];
+    size_t nids = param_list(p, n, "ResourceId", ids, 1000), nkeys = 0;
+    if (!nids)
+        return sim_ec2_error(w, r, 400, "MissingParameter",
+                             "The request must contain the parameter ResourceId");
+    char name[64];
+    for (int t = 1; t <= 51; t++) {
+        snprintf(name, sizeof name, "Tag.%d.Key", t);
+        const char *k = sim_param_get(p, n, name);
+        if (!k)
+            break;
+        if (nkeys == 50)
+            return sim_ec2_error(w, r, 400, "TagLimitExceeded",
+                                 "The maximum number of Tags for a resource has been reached.");
+        if (!strncmp(k, "aws:", 4))
+            return sim_ec2_error(w, r, 400, "InvalidParameterValue",
+                                 "Tag keys starting with 'aws:' are reserved for internal use");
+        snprintf(name, sizeof name, "Tag.%d.Value", t);
+        keys[nkeys] = k;
+        values[nkeys++] = sim_param_get(p, n, name);
+    }
+    if (create && !nkeys)
+        return sim_ec2_error(w, r, 400, "MissingParameter",
+                             "The request must contain the parameter Tag");
+    for (size_t i = 0; i < nids; i++)
+        if (!instance_or_error(w, r, region, ids[i]))
+            return;
+    for (size_t i = 0; i < nids; i++) {
+        struct sim_instance *inst = sim_world_find(w, ids[i]);
+        size_t after = inst->ntags;
+        for (size_t k = 0; create && k < nkeys; k++) {
+            bool has = false;
+            for (size_t t = 0; t < inst->ntags && !has; t++)
+                has = !strcmp(inst->tags[t].key, keys[k]);
+            after += !has;
+        }
+        if (after > 50)
+            return sim_ec2_error(w, r, 400, "TagLimitExceeded",
+                                 "The maximum number of Tags for a resource has been reached.");
+    }
+    for (size_t i = 0; i < nids; i++) {
+        struct sim_instance *inst = sim_world_find(w, ids[i]);
+        for (size_t k = 0; k < nkeys; k++) {
+            const char *now_value = NULL;
+            for (size_t t = 0; t < inst->ntags; t++)
+                if (!strcmp(inst->tags[t].key, keys[k]))
+                    now_value = inst->tags[t].value;
+            if (!create && values[k] && (!now_value || strcmp(now_value, values[k])))
+                continue; /* DeleteTags with a value that doesn't match */
+            if (sim_instance_tag(inst, keys[k], create ? (values[k] ? values[k] : "") : NULL) != 0)
+                return sim_ec2_error(w, r, 500, "InternalError", "An internal error has occurred");
+        }
+    }
+    struct xw x;
+    char rid[37];
+    request_id(w, rid);
+    snprintf(r->request_id, sizeof r->request_id, "%s", rid);
+    if (xw_open(&x, create ? "CreateTagsResponse" : "DeleteTagsResponse") < 0)
+        return sim_ec2_error(w, r, 500, "InternalError", "An internal error has occurred");
+    el(&x, "requestId", rid);
+    el(&x, "return", "true");
+    xw_close(&x, r, 200);
+}
+
 static void get_console_output(struct sim_world *w, const char *region, const struct sim_param *p,
                                size_t n, double now, struct sim_reply *r)
 {
@@ -786,23 +856,9 @@ static const struct {
     {"DescribeSpotPriceHistory", SIM_FAM_DESCRIBE},
     {"DescribeAvailabilityZones", SIM_FAM_DESCRIBE},
     {"DescribeRegions", SIM_FAM_DESCRIBE},
+    {"CreateTags", SIM_FAM_MUTATING},
+    {"DeleteTags", SIM_FAM_MUTATING},
 };
-
-/* Corrupts a good reply: cut in the middle, or (every other time) bytes that are not XML. */
-static void malform(struct sim_world *w, struct sim_reply *r)
-{
-    if (!r->body)
-        return;
-    if (sim_rand(w) & 1) {
-        r->len = r->len / 2;
-        r->body[r->len] = 0;
-    } else {
-        static const char junk[] = "<html><body>502 Bad Gateway\x01\x02</bo";
-        free(r->body);
-        r->body = strdup(junk);
-        r->len = r->body ? strlen(junk) : 0;
-    }
-}
 
 void sim_ec2_handle(struct sim_world *w, const char *region, const struct sim_param *p, size_t n,
                     double now, struct sim_reply *r)
@@ -812,15 +868,7 @@ void sim_ec2_handle(struct sim_world *w, const char *region, const struct sim_pa
     sim_world_advance(w, now);
     const char *action = sim_param_get(p, n, "Action");
     const char *version = sim_param_get(p, n, "Version");
-    if (w->conf.latency_mean_ms > 0) {
-        double mean = w->conf.latency_mean_ms;
-        r->latency_ms = -mean * log(1 - sim_rand01(w));
-        if (r->latency_ms > 10 * mean)
-            r->latency_ms = 10 * mean;
-    } else if (w->conf.latency_max_ms > 0) {
-        r->latency_ms = w->conf.latency_min_ms +
-                        (w->conf.latency_max_ms - w->conf.latency_min_ms) * sim_rand01(w);
-    }
+    r->latency_ms = sim_world_latency(w);
     if (!action)
         return sim_ec2_error(w, r, 400, "MissingAction",
                              "The request must contain the parameter Action");
@@ -883,12 +931,17 @@ void sim_ec2_handle(struct sim_world *w, const char *region, const struct sim_pa
     case 5:
         describe_zones(w, region, r);
         break;
-    default:
+    case 7:
+    case 8:
+        tag_instances(w, region, p, n, a == 7, r);
+        r->changed = r->status == 200;
+        break;
+    case 6:
         describe_regions(w, r);
         break;
     }
     if (r->status == 200 && sim_world_fault(w, SIM_FAULT_MALFORMED))
-        malform(w, r);
+        sim_reply_malform(w, r);
 }
 
 void sim_ec2_serve(struct sim_world *w, struct sim_query *q, double now, struct sim_reply *r)

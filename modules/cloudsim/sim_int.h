@@ -52,9 +52,9 @@ void sim_ec2_serve(struct sim_world *w, struct sim_query *q, double now, struct 
  * OAuth2 token endpoint (a service account's RS256-signed JWT for an access token). */
 void sim_gce_handle(struct sim_world *w, struct sim_query *q, double now, struct sim_reply *r);
 
-/* Azure Resource Manager (sim_arm.c, to come): /subscriptions/... and /TENANT/oauth2/v2.0/token.
- * Declared for the route table in sim_server.c; until sim_arm.c defines it, those paths
- * are answered 501 there (see the ARM line of the table). */
+/* Azure Resource Manager (sim_arm.c): /subscriptions/... with a bearer token; the identity
+ * platform (sim_arm_auth.c): /TENANT/oauth2/v2.0/token and
+ * /TENANT/v2.0/.well-known/openid-configuration; boot diagnostics' storage links: /_blob/... */
 void sim_arm_handle(struct sim_world *w, struct sim_query *q, double now, struct sim_reply *r);
 
 /*

@@ -51,7 +51,15 @@ static json_t *instance_json(const struct sim_instance *i)
         json_object_set_new(o, "reclaimed", json_true());
     if (i->nmeta)
         json_object_set_new(o, "meta", tags_json(i->meta, i->nmeta));
+    if (i->doc)
+        json_object_set_new(o, "doc", json_string(i->doc));
     return o;
+}
+
+static json_t *resource_json(const struct sim_resource *r)
+{
+    return json_pack("{s:s, s:s, s:s?, s:s, s:s}", "cloud", core_cloud_name(r->cloud), "kind",
+                     r->kind, "account", r->account, "name", r->name, "doc", r->doc);
 }
 
 static json_t *op_json(const struct sim_operation *op)
@@ -86,6 +94,10 @@ int sim_world_save(const struct sim_world *w, const char *path, char err[256])
     for (size_t i = 0; i < w->nops; i++)
         json_array_append_new(ops, op_json(w->ops[i]));
     json_object_set_new(root, "operations", ops);
+    json_t *res = json_array();
+    for (size_t i = 0; i < w->nresources; i++)
+        json_array_append_new(res, resource_json(w->resources[i]));
+    json_object_set_new(root, "resources", res);
     char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (!text) {
@@ -194,6 +206,7 @@ static struct sim_instance *instance_from(json_t *o)
     i->name = dup_opt(o, "name");
     i->account = dup_opt(o, "account");
     i->reclaimed = json_is_true(json_object_get(o, "reclaimed"));
+    i->doc = dup_opt(o, "doc");
     if (!tags_from(json_object_get(o, "tags"), &i->tags, &i->ntags) ||
         !tags_from(json_object_get(o, "meta"), &i->meta, &i->nmeta)) {
         sim_instance_free(i);
@@ -256,6 +269,28 @@ static int load_ops(struct sim_world *w, json_t *list)
     return 0;
 }
 
+/* The other resources of a state file (none in files from before there were any). */
+static int load_resources(struct sim_world *w, json_t *list)
+{
+    for (size_t i = 0; i < w->nresources; i++)
+        sim_resource_free(w->resources[i]);
+    w->nresources = 0;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *o = json_array_get(list, i);
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        const char *name = json_string_value(json_object_get(o, "name"));
+        char *doc = dup_opt(o, "doc");
+        if (!kind || !name || !doc) { /* damaged: dropped */
+            free(doc);
+            continue;
+        }
+        if (!sim_world_add_resource(w, cloud_of(o), kind,
+                                    json_string_value(json_object_get(o, "account")), name, doc))
+            return -1;
+    }
+    return 0;
+}
+
 int sim_world_load(struct sim_world *w, const char *path, char err[256])
 {
     if (access(path, F_OK) != 0)
@@ -282,7 +317,8 @@ int sim_world_load(struct sim_world *w, const char *path, char err[256])
         w->page_secret = strtoull(ps, NULL, 16);
     size_t n = json_array_size(list);
     struct sim_instance **arr = calloc(n ? n : 1, sizeof *arr);
-    if (!arr || load_ops(w, json_object_get(root, "operations")) < 0) {
+    if (!arr || load_ops(w, json_object_get(root, "operations")) < 0 ||
+        load_resources(w, json_object_get(root, "resources")) < 0) {
         free(arr);
         json_decref(root);
         snprintf(err, 256, "out of memory reading '%s'", path);

@@ -69,23 +69,6 @@ static void nap(struct sim_server *s, double ms)
 
 /* ---- routes ---- */
 
-/* Paths of an API cloudsim does not speak yet: a JSON error, 501. */
-static void not_built(struct sim_world *w, struct sim_query *q, double now, struct sim_reply *r)
-{
-    (void)w;
-    (void)now;
-    memset(r, 0, sizeof *r);
-    json_t *j = json_pack("{s:{s:i, s:s, s:s}}", "error", "code", 501, "status", "UNIMPLEMENTED",
-                          "message", "cloudsim does not speak this API yet");
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    (void)q;
-    r->status = 501;
-    r->content_type = "application/json; charset=UTF-8";
-    r->body = text;
-    r->len = text ? strlen(text) : 0;
-}
-
 /*
  * Which dialect answers a path: the first entry whose fnmatch(3) pattern matches the decoded
  * path. Each dialect checks its own authentication and words its own errors; the Server and
@@ -99,15 +82,17 @@ static const struct route {
     const char *request_id_header; /* sim_reply.request_id goes there */
 } routes[] = {
     /* Compute Engine v1 and Google's OAuth2 token endpoint (sim_gce.c) */
-    {"/compute/v1/*", 0, not_built, "ESF (gpuform cloudsim)", "x-goog-request-id"},
-    {"/token", 0, not_built, "ESF (gpuform cloudsim)", "x-goog-request-id"},
-    /* Azure Resource Manager and the Microsoft identity platform's token endpoint: ARM's
-     * dialect is sim_arm.c's sim_arm_handle (declared in sim_int.h); until that file exists
-     * these two lines name not_built, which answers 501. */
-    {"/subscriptions/*", 0, not_built, "Microsoft-HTTPAPI/2.0 (gpuform cloudsim)",
+    {"/compute/v1/projects/*", 0, sim_gce_handle, "ESF (gpuform cloudsim)", "x-goog-request-id"},
+    {"/token", 0, sim_gce_handle, "ESF (gpuform cloudsim)", "x-goog-request-id"},
+    /* Azure Resource Manager, the Microsoft identity platform's token endpoint and OpenID
+     * metadata, and the storage links of boot diagnostics (sim_arm.c, sim_arm_auth.c) */
+    {"/subscriptions/*", 0, sim_arm_handle, "Microsoft-HTTPAPI/2.0 (gpuform cloudsim)",
      "x-ms-request-id"},
-    {"/*/oauth2/v2.0/token", FNM_PATHNAME, not_built, "Microsoft-HTTPAPI/2.0 (gpuform cloudsim)",
-     "x-ms-request-id"},
+    {"/*/oauth2/v2.0/token", FNM_PATHNAME, sim_arm_handle,
+     "Microsoft-HTTPAPI/2.0 (gpuform cloudsim)", "x-ms-request-id"},
+    {"/*/v2.0/.well-known/openid-configuration", FNM_PATHNAME, sim_arm_handle,
+     "Microsoft-HTTPAPI/2.0 (gpuform cloudsim)", "x-ms-request-id"},
+    {"/_blob/*", 0, sim_arm_handle, "Windows-Azure-Blob/1.0 (gpuform cloudsim)", "x-ms-request-id"},
     /* EC2 (sim_ec2.c): everything else, its Query API being POST / */
     {"*", 0, sim_ec2_serve, "AmazonEC2 (gpuform cloudsim)", "x-amzn-RequestId"},
 };

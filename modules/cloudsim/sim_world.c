@@ -10,10 +10,12 @@
 
 #include <fnmatch.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- the generator: splitmix64 seeds xoshiro256** ---- */
 
@@ -123,6 +125,7 @@ void sim_instance_free(struct sim_instance *inst)
     free(inst->reason_message);
     free(inst->transition_reason);
     free_tags(inst->tags, inst->ntags);
+    free(inst->doc);
     free(inst);
 }
 
@@ -148,6 +151,9 @@ void sim_world_free(struct sim_world *w)
     for (size_t i = 0; i < w->nops; i++)
         sim_operation_free(w->ops[i]);
     free(w->ops);
+    for (size_t i = 0; i < w->nresources; i++)
+        sim_resource_free(w->resources[i]);
+    free(w->resources);
     free(w->buckets);
     sim_config_release(&w->conf);
     pthread_mutex_destroy(&w->lock);
@@ -330,6 +336,34 @@ bool sim_world_fault(struct sim_world *w, enum sim_fault kind)
     return sim_rand01(w) < w->fault_rate[kind];
 }
 
+double sim_world_latency(struct sim_world *w)
+{
+    if (w->conf.latency_mean_ms > 0) {
+        double mean = w->conf.latency_mean_ms;
+        double ms = -mean * log(1 - sim_rand01(w));
+        return ms > 10 * mean ? 10 * mean : ms;
+    }
+    if (w->conf.latency_max_ms > 0)
+        return w->conf.latency_min_ms +
+               (w->conf.latency_max_ms - w->conf.latency_min_ms) * sim_rand01(w);
+    return 0;
+}
+
+void sim_reply_malform(struct sim_world *w, struct sim_reply *r)
+{
+    if (!r->body)
+        return;
+    if (sim_rand(w) & 1) {
+        r->len = r->len / 2;
+        r->body[r->len] = 0;
+    } else {
+        static const char junk[] = "<html><body>502 Bad Gateway\x01\x02</bo";
+        free(r->body);
+        r->body = strdup(junk);
+        r->len = r->body ? strlen(junk) : 0;
+    }
+}
+
 /* ---- capacity and quotas ---- */
 
 static bool live(const struct sim_instance *inst)
@@ -481,6 +515,40 @@ static const char *pick_zone(const struct sim_world *w, const struct sim_region 
             return reg->zones[z];
     }
     return first;
+}
+
+int sim_instance_tag(struct sim_instance *inst, const char *key, const char *value)
+{
+    size_t i = 0;
+    while (i < inst->ntags && strcmp(inst->tags[i].key, key) != 0)
+        i++;
+    if (!value) { /* remove, keeping the order of the others */
+        if (i == inst->ntags)
+            return 0;
+        free(inst->tags[i].key);
+        free(inst->tags[i].value);
+        memmove(&inst->tags[i], &inst->tags[i + 1], (inst->ntags - i - 1) * sizeof *inst->tags);
+        inst->ntags--;
+        return 0;
+    }
+    char *v = strdup(value);
+    if (!v)
+        return -1;
+    if (i < inst->ntags) {
+        free(inst->tags[i].value);
+        inst->tags[i].value = v;
+        return 0;
+    }
+    char *k = strdup(key);
+    struct sim_tag *t = k ? realloc(inst->tags, (inst->ntags + 1) * sizeof *t) : NULL;
+    if (!t) {
+        free(k);
+        free(v);
+        return -1;
+    }
+    inst->tags = t;
+    inst->tags[inst->ntags++] = (struct sim_tag){k, v};
+    return 0;
 }
 
 static bool copy_tags(struct sim_tag **dst, size_t *ndst, const struct sim_tag *src, size_t n)
@@ -770,6 +838,77 @@ struct sim_operation *sim_world_find_op_request(const struct sim_world *w, enum 
             !strcmp(w->ops[i]->request_id, request_id) && same(w->ops[i]->account, account))
             return w->ops[i];
     return NULL;
+}
+
+/* ---- other resources ---- */
+
+void sim_resource_free(struct sim_resource *res)
+{
+    if (!res)
+        return;
+    free(res->kind);
+    free(res->account);
+    free(res->name);
+    free(res->doc);
+    free(res);
+}
+
+struct sim_resource *sim_world_find_resource(const struct sim_world *w, enum core_cloud cloud,
+                                             const char *kind, const char *account,
+                                             const char *name)
+{
+    for (size_t i = 0; name && i < w->nresources; i++) {
+        struct sim_resource *r = w->resources[i];
+        if (r->cloud == cloud && !strcmp(r->kind, kind) && !strcasecmp(r->name, name) &&
+            same(r->account, account))
+            return r;
+    }
+    return NULL;
+}
+
+struct sim_resource *sim_world_add_resource(struct sim_world *w, enum core_cloud cloud,
+                                            const char *kind, const char *account, const char *name,
+                                            char *doc)
+{
+    struct sim_resource *r = calloc(1, sizeof *r);
+    if (w->nresources == w->rescap && r) {
+        size_t ncap = w->rescap ? w->rescap * 2 : 16;
+        struct sim_resource **p = realloc(w->resources, ncap * sizeof *p);
+        if (!p) {
+            free(r);
+            r = NULL;
+        } else {
+            w->resources = p;
+            w->rescap = ncap;
+        }
+    }
+    if (!r) {
+        free(doc);
+        return NULL;
+    }
+    r->cloud = cloud;
+    r->kind = strdup(kind);
+    r->account = account ? strdup(account) : NULL;
+    r->name = strdup(name);
+    r->doc = doc;
+    if (!r->kind || (account && !r->account) || !r->name) {
+        sim_resource_free(r);
+        return NULL;
+    }
+    w->resources[w->nresources++] = r;
+    return r;
+}
+
+void sim_world_remove_resource(struct sim_world *w, struct sim_resource *res)
+{
+    for (size_t i = 0; res && i < w->nresources; i++)
+        if (w->resources[i] == res) {
+            memmove(&w->resources[i], &w->resources[i + 1],
+                    (w->nresources - i - 1) * sizeof *w->resources);
+            w->nresources--;
+            sim_resource_free(res);
+            return;
+        }
 }
 
 /* ---- filters ---- */

@@ -13,19 +13,8 @@
 set -uo pipefail
 gpuform="$1"
 src="$2"
-command -v jq >/dev/null || { echo "skip - jq is not installed"; exit 77; }
-command -v curl >/dev/null || { echo "skip - curl is not installed"; exit 77; }
-tmp="$(mktemp -d)"
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-    echo "not ok - $*"
-    exit 1
-}
+. "$src/tests/integration/lib.sh"
+integration_setup
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE GPUFORM_AWS_ENDPOINT
 unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_EC2
 
@@ -85,16 +74,7 @@ clouds:
   aws:
     regions: [us-east-1]
 YAML
-"$gpuform" cloudsim --listen 127.0.0.1:0 --config "$tmp/world.yaml" >"$tmp/sim.out" 2>"$tmp/sim.err" &
-pid=$!
-url=""
-for _ in $(seq 1 200); do
-    url="$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$tmp/sim.out")"
-    [ -n "$url" ] && break
-    sleep 0.05
-done
-[ -n "$url" ] || fail "cloudsim did not start: $(cat "$tmp/sim.err")"
-export GPUFORM_AWS_ENDPOINT="$url"
+start_cloudsim "$gpuform" "$tmp/world.yaml" "$tmp" || fail "cloudsim did not start: $(cat "$tmp/sim.err")"
 stack="$tmp/chaos"
 mkdir -p "$stack"
 cat >"$stack/stack.yaml" <<'YAML'

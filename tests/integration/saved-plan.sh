@@ -8,23 +8,13 @@
 #   3. --target: only the named node or workload changes
 #   4. plan --refresh-only: drift shown, nothing written, exit 2 with --detailed-exitcode
 #   5. two applies at once: the second fails at once naming the holder; --lock-timeout waits
+#   6. labels: set as instance tags; a changed label is an update in place (~)
 #   test: saved-plan.sh GPUFORM_BINARY SOURCE_DIR
 set -u
 gpuform="$1"
 src="$2"
-command -v jq >/dev/null || { echo "skip - jq is not installed"; exit 77; }
-command -v curl >/dev/null || { echo "skip - curl is not installed"; exit 77; }
-tmp="$(mktemp -d)"
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-    echo "not ok - $*"
-    exit 1
-}
+. "$src/tests/integration/lib.sh"
+integration_setup
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_EC2
 export AWS_ACCESS_KEY_ID=AKIDSAVEDPLAN AWS_SECRET_ACCESS_KEY='saved/plan+secret' NO_COLOR=1
 cat >"$tmp/world.yaml" <<'YAML'
@@ -39,16 +29,7 @@ clouds:
   aws:
     regions: [us-east-1]
 YAML
-"$gpuform" cloudsim --listen 127.0.0.1:0 --config "$tmp/world.yaml" >"$tmp/sim.out" 2>"$tmp/sim.err" &
-pid=$!
-url=""
-for _ in $(seq 1 200); do
-    url="$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$tmp/sim.out")"
-    [ -n "$url" ] && break
-    sleep 0.05
-done
-[ -n "$url" ] || fail "cloudsim did not start: $(cat "$tmp/sim.err")"
-export GPUFORM_AWS_ENDPOINT="$url"
+start_cloudsim "$gpuform" "$tmp/world.yaml" "$tmp" || fail "cloudsim did not start: $(cat "$tmp/sim.err")"
 live() { # the stack's live instance ids in cloudsim
     curl -sf "$url/_cloudsim/instances" |
         jq -r --arg s "$1" '.. | objects | select(has("instance_id")) | select(.tags["gpuform:stack"] == $s) |
@@ -170,20 +151,39 @@ grep -q "names no node" t.err || fail "unknown target: $(cat t.err)"
 [ "$(live saved)" = "$(jq -r '.nodes[].cloud_id' "$state" | sort)" ] || fail "cloudsim and the state differ"
 echo "ok - --target plans and applies only the named workload"
 
+# ---- 6. labels: set as instance tags; a changed label is an update in place (~) ----
+tags() { # tags ID: the instance's tags as k=v lines, gpuform's own left out
+    curl -sf "$url/_cloudsim/instances" |
+        jq -r --arg id "$1" '.. | objects | select(.instance_id? == $id) | .tags | to_entries[] |
+               select(.key | startswith("gpuform:") | not) | "\(.key)=\(.value)"' | sort
+}
+sed -i 's/^  eval:/  eval:\n    labels: { team: evals, tier: gold }/' stack/stack.yaml
+"$gpuform" plan --detailed-exitcode stack >u.out 2>u.err
+[ $? = 2 ] || fail "a new label is no change: $(cat u.out u.err)"
+grep -q "~   eval\[0\] .*labels: +team=evals, +tier=gold" u.out || fail "plan does not show the update: $(cat u.out)"
+"$gpuform" plan --json stack | jq -e '.resource_changes[] | select(.address == "eval[0]") |
+    .actions == ["update"] and .after.labels == {"team": "evals", "tier": "gold"}' >/dev/null ||
+    fail "plan --json: the update"
+eval_id="$(jq -r '.nodes[] | select(.address == "eval[0]") | .cloud_id' "$state")"
+"$gpuform" apply --auto-approve stack </dev/null >u.out 2>u.err || fail "apply of a label change: $(cat u.err)"
+grep -q "Apply complete: 0 created, 0 replaced, 1 updated, 0 destroyed" u.out || fail "update: $(cat u.out)"
+[ "$(jq -r '.nodes[] | select(.address == "eval[0]") | .cloud_id' "$state")" = "$eval_id" ] ||
+    fail "the update replaced the instance"
+[ "$(tags "$eval_id" | tr '\n' ' ')" = "team=evals tier=gold " ] || fail "cloudsim's tags: $(tags "$eval_id")"
+sed -i -e 's/team: evals, tier: gold/team: research/' stack/stack.yaml
+"$gpuform" plan stack | grep -q "labels: team=research (was evals) -tier" || fail "the second label change"
+"$gpuform" apply --auto-approve stack </dev/null >u.out 2>u.err || fail "apply: $(cat u.err)"
+[ "$(tags "$eval_id")" = "team=research" ] || fail "tags after the second update: $(tags "$eval_id")"
+jq -e '.nodes[] | select(.address == "eval[0]") | .labels == {"team": "research"}' "$state" >/dev/null ||
+    fail "the state's labels"
+"$gpuform" plan --detailed-exitcode stack >/dev/null 2>&1 || fail "a plan after the update shows changes"
+echo "ok - labels are instance tags: a change is an update in place (~), applied without a new instance"
+
 # ---- 5. two applies at once ----
 # a slow cloud: every call 300-400 ms, so the first apply holds the lock a while
 kill "$pid" && wait "$pid" 2>/dev/null
 sed -i 's/latency_ms: .*/latency_ms: { min: 300, max: 400 }/' "$tmp/world.yaml"
-"$gpuform" cloudsim --listen 127.0.0.1:0 --config "$tmp/world.yaml" >"$tmp/sim.out" 2>"$tmp/sim.err" &
-pid=$!
-url=""
-for _ in $(seq 1 200); do
-    url="$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$tmp/sim.out")"
-    [ -n "$url" ] && break
-    sleep 0.05
-done
-[ -n "$url" ] || fail "cloudsim did not restart"
-export GPUFORM_AWS_ENDPOINT="$url"
+start_cloudsim "$gpuform" "$tmp/world.yaml" "$tmp" || fail "cloudsim did not restart"
 mkdir two
 sed 's/stack: saved/stack: two/' stack/stack.yaml >two/stack.yaml
 "$gpuform" apply --auto-approve two </dev/null >1.out 2>1.err &

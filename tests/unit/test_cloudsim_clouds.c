@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "modules/cloudsim/sim.h"
+#include "sim_testlib.h"
 
 #define T0 1800000000.0
 
@@ -315,34 +316,20 @@ static void test_cloudsim_ec2_sees_only_aws(void **state)
     sim_world_free(w);
 }
 
-static int load_text(const char *text, struct core_diags *d, struct sim_config *c)
-{
-    char path[] = "/tmp/cloudsim-conf-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (long)strlen(text));
-    close(fd);
-    core_diags_init(d, 0);
-    assert_int_equal(sim_config_defaults(c, d), 0);
-    int rc = sim_config_load(c, path, d);
-    unlink(path);
-    return rc;
-}
-
 static void test_cloudsim_config_lists_the_clouds_to_simulate(void **state)
 {
     (void)state;
     struct core_diags d;
     struct sim_config c;
-    assert_int_equal(load_text("clouds:\n"
-                               "  gcp:\n"
-                               "    regions: [us-central1, europe-west4]\n"
-                               "    capacity: { us-central1-a/a3-highgpu-8g: 0, default: 5 }\n"
-                               "    quotas: { us-central1: { on_demand_vcpus: 96 } }\n"
-                               "  azure:\n"
-                               "    regions: [eastus]\n"
-                               "    capacity: { eastus/Standard_NC4as_T4_v3: 2 }\n",
-                               &d, &c),
+    assert_int_equal(sim_tl_config("clouds:\n"
+                                   "  gcp:\n"
+                                   "    regions: [us-central1, europe-west4]\n"
+                                   "    capacity: { us-central1-a/a3-highgpu-8g: 0, default: 5 }\n"
+                                   "    quotas: { us-central1: { on_demand_vcpus: 96 } }\n"
+                                   "  azure:\n"
+                                   "    regions: [eastus]\n"
+                                   "    capacity: { eastus/Standard_NC4as_T4_v3: 2 }\n",
+                                   &d, &c),
                      0);
     assert_int_equal(d.errors, 0);
     assert_int_equal(sim_config_cloud_regions(&c, CORE_CLOUD_AWS), 0); /* not listed: off */
@@ -361,13 +348,13 @@ static void test_cloudsim_config_lists_the_clouds_to_simulate(void **state)
         assert_int_not_equal(c.offers[o].cloud, CORE_CLOUD_AWS);
     sim_config_release(&c);
     core_diags_release(&d);
-    assert_int_equal(load_text("clouds:\n"
-                               "  gcp:\n"
-                               "    regions: [us-east-1]\n"
-                               "    capacity: { us-east-1a: 1 }\n"
-                               "    credentials: []\n"
-                               "  oracle: {}\n",
-                               &d, &c),
+    assert_int_equal(sim_tl_config("clouds:\n"
+                                   "  gcp:\n"
+                                   "    regions: [us-east-1]\n"
+                                   "    capacity: { us-east-1a: 1 }\n"
+                                   "    credentials: []\n"
+                                   "  oracle: {}\n",
+                                   &d, &c),
                      -1);
     core_diags_sort(&d);
     assert_int_equal(d.errors, 4);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "modules/cloudsim/sim.h"
+#include "sim_testlib.h"
 
 #define T0 1800000000.0 /* a fixed "now" */
 
@@ -440,39 +441,26 @@ static void test_cloudsim_form_decoding_refuses_bad_escapes(void **state)
 
 /* ---- config ---- */
 
-static int load_text(const char *text, struct core_diags *d, struct sim_config *c)
-{
-    char path[] = "/tmp/cloudsim-conf-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (long)strlen(text));
-    close(fd);
-    core_diags_init(d, 0);
-    assert_int_equal(sim_config_defaults(c, d), 0);
-    int rc = sim_config_load(c, path, d);
-    unlink(path);
-    return rc;
-}
-
 static void test_cloudsim_config_loads_the_documented_keys(void **state)
 {
     (void)state;
     struct core_diags d;
     struct sim_config c;
-    assert_int_equal(load_text("seed: 42\n"
-                               "time_scale: 0.01\n"
-                               "lifecycle: { pending_seconds: [1, 2] }\n"
-                               "latency_ms: { min: 3, max: 4 }\n"
-                               "throttle: { run_instances: { burst: 9, refill_per_second: 1 } }\n"
-                               "faults: { capacity: 0.5, timeout_hold_ms: 10 }\n"
-                               "clouds:\n"
-                               "  aws:\n"
-                               "    regions: [us-west-2]\n"
-                               "    capacity: { p5.48xlarge: 3, default: 10 }\n"
-                               "    quotas: { us-west-2: { spot_vcpus: 96 } }\n"
-                               "    credentials: [{ access_key_id: A, secret_access_key: S }]\n",
-                               &d, &c),
-                     0);
+    assert_int_equal(
+        sim_tl_config("seed: 42\n"
+                      "time_scale: 0.01\n"
+                      "lifecycle: { pending_seconds: [1, 2] }\n"
+                      "latency_ms: { min: 3, max: 4 }\n"
+                      "throttle: { run_instances: { burst: 9, refill_per_second: 1 } }\n"
+                      "faults: { capacity: 0.5, timeout_hold_ms: 10 }\n"
+                      "clouds:\n"
+                      "  aws:\n"
+                      "    regions: [us-west-2]\n"
+                      "    capacity: { p5.48xlarge: 3, default: 10 }\n"
+                      "    quotas: { us-west-2: { spot_vcpus: 96 } }\n"
+                      "    credentials: [{ access_key_id: A, secret_access_key: S }]\n",
+                      &d, &c),
+        0);
     assert_int_equal(d.errors, 0);
     assert_int_equal(c.seed, 42);
     assert_true(c.time_scale == 0.01);
@@ -488,7 +476,7 @@ static void test_cloudsim_config_loads_the_documented_keys(void **state)
     assert_string_equal(c.creds[0].access_key_id, "A");
     sim_config_release(&c);
     core_diags_release(&d);
-    assert_int_equal(load_text("latency_ms: { mean: 120 }\n", &d, &c), 0);
+    assert_int_equal(sim_tl_config("latency_ms: { mean: 120 }\n", &d, &c), 0);
     assert_true(c.latency_mean_ms == 120);
     sim_config_release(&c);
     core_diags_release(&d);
@@ -499,13 +487,13 @@ static void test_cloudsim_config_errors_say_file_and_line(void **state)
     (void)state;
     struct core_diags d;
     struct sim_config c;
-    assert_int_equal(load_text("seed: 1\n"
-                               "time_scal: 2\n"
-                               "faults: { capacity: 1.5, lightning: 0.1 }\n"
-                               "clouds:\n"
-                               "  aws:\n"
-                               "    regions: [mars-north-1]\n",
-                               &d, &c),
+    assert_int_equal(sim_tl_config("seed: 1\n"
+                                   "time_scal: 2\n"
+                                   "faults: { capacity: 1.5, lightning: 0.1 }\n"
+                                   "clouds:\n"
+                                   "  aws:\n"
+                                   "    regions: [mars-north-1]\n",
+                                   &d, &c),
                      -1);
     assert_int_equal(d.errors, 4);
     core_diags_sort(&d);

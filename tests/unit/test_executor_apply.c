@@ -54,6 +54,7 @@ static const char spec_text[] = "version: 1\n"
 struct fixture {
     char dir[64];
     FILE *log; /* the engine's progress lines; NULL: stderr */
+    bool live; /* as on a terminal: a status line under the events */
     struct sim_world *world;
     struct sim_server *server;
     char endpoint[64];
@@ -241,7 +242,7 @@ static size_t apply(struct fixture *f, bool destroy, int *rc, struct exec_result
                             .state = f->st,
                             .clouds = &f->cloud,
                             .nclouds = 1};
-    struct exec_options o = {.parallelism = 4, .backoff_ms = 1, .log = f->log};
+    struct exec_options o = {.parallelism = 4, .backoff_ms = 1, .log = f->log, .live = f->live};
     struct exec *x = exec_new(&in, &o);
     assert_non_null(x);
     *rc = exec_run(x, &df, res);
@@ -537,6 +538,30 @@ static void readdress(struct fixture *f, const char *from, const char *to)
     state_remove(f->st, from);
 }
 
+static void test_a_block_moves_no_node_that_runs_there(void **state)
+{
+    struct fixture *f = *state;
+    struct exec_result res;
+    int rc;
+    assert_int_equal(apply(f, false, &rc, &res), 3); /* all in us-east-1a, the cheaper */
+    struct state_block b = {"aws",
+                            "us-east-1",
+                            "us-east-1a",
+                            "g5.xlarge",
+                            false,
+                            "capacity",
+                            "InsufficientInstanceCapacity",
+                            time(NULL),
+                            time(NULL) + 3600};
+    assert_int_equal(state_block_put(f->st, &b), 0);
+    assert_int_equal(apply(f, false, &rc, &res), 0); /* the three stay */
+    assert_int_equal(live(f, "us-east-1a"), 3);
+    state_remove(f->st, "train[2]"); /* a node to make anew: not in the blocked zone */
+    assert_int_equal(apply(f, false, &rc, &res), 1);
+    assert_int_equal(rc, 0);
+    assert_string_equal(state_find(f->st, "train[2]")->placement.zone, "us-east-1b");
+}
+
 static void test_a_workloads_deletes_wait_for_its_creates(void **state)
 {
     struct fixture *f = *state;
@@ -565,6 +590,25 @@ static void test_a_workloads_deletes_wait_for_its_creates(void **state)
     free(log);
     assert_false(live_id(f, moved_id));
     assert_int_equal(live(f, ""), 3);
+}
+
+static void test_a_terminal_gets_a_status_line_that_the_summary_replaces(void **state)
+{
+    struct fixture *f = *state;
+    f->live = true;
+    struct exec_result res;
+    int rc;
+    size_t changes;
+    char *log = apply_logged(f, &rc, &res, &changes);
+    assert_int_equal(rc, 0);
+    assert_int_equal(res.created, 3);
+    /* each event line clears the status line first, and the status line follows it */
+    assert_non_null(strstr(log, "\r\033[Ktrain[0]: creating"));
+    assert_non_null(strstr(log, " of 3 done, "));
+    /* the run ends on a cleared line, so the summary stands alone */
+    size_t n = strlen(log);
+    assert_true(n > 4 && strcmp(log + n - 4, "\r\033[K") == 0);
+    free(log);
 }
 
 static void test_a_service_keeps_an_old_replica_when_its_new_one_fails(void **state)
@@ -708,8 +752,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_no_capacity_anywhere_fails_each_node_after_blocking_every_offer,
             setup_no_room_anywhere, teardown),
+        cmocka_unit_test_setup_teardown(test_a_block_moves_no_node_that_runs_there, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_a_workloads_deletes_wait_for_its_creates, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_terminal_gets_a_status_line_that_the_summary_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_service_keeps_an_old_replica_when_its_new_one_fails,
                                         setup_service, teardown),
         cmocka_unit_test_setup_teardown(test_an_auth_error_stops_the_run_and_saves_the_state, setup,

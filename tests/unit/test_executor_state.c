@@ -47,7 +47,10 @@ static void test_state_roundtrips_byte_for_byte(void **ctx)
     assert_non_null(st);
     st->serial = 7;
     struct state_node b = sample_node("train[1]", "i-0b"), a = sample_node("train[0]", "i-0a");
-    assert_non_null(state_put(st, &b));
+    struct state_label labels[] = {{"tier", "gold"}, {"team", "evals"}};
+    b.labels = labels; /* borrowed: state_put copies them, sorted by key */
+    b.nlabels = 2;
+    assert_string_equal(state_put(st, &b)->labels[0].key, "team");
     assert_non_null(state_put(st, &a));
     struct state_block blk = {"aws",
                               "us-east-1",
@@ -76,6 +79,10 @@ static void test_state_roundtrips_byte_for_byte(void **ctx)
     assert_string_equal(back->nodes[1].cloud_id, "i-0b");
     assert_true(back->nodes[0].placement.spot);
     assert_int_equal(back->nodes[0].verify, STATE_VERIFY_PASSED);
+    assert_int_equal(back->nodes[0].nlabels, 0); /* a state without labels reads as none */
+    assert_int_equal(back->nodes[1].nlabels, 2);
+    assert_string_equal(back->nodes[1].labels[1].key, "tier");
+    assert_string_equal(back->nodes[1].labels[1].value, "gold");
     size_t len2;
     char *text2 = state_serialize(back, &len2);
     assert_int_equal(len, len2);
@@ -131,6 +138,13 @@ static void expect_parse_error(const char *text, const char *fragment)
 }
 
 #define HEAD "{\"format_version\":1,\"lineage\":\"0b7c4a52-7d3e-4f1a-9c2b-5e6f7a8b9c0d\","
+/* NODE_OK with a "labels" member. */
+#define NODE_LABELS(l)                                                                             \
+    "{\"address\":\"a[0]\",\"provider\":\"aws\",\"cloud_id\":\"i-1\",\"token\":\"t\","             \
+    "\"placement\":{\"cloud\":\"aws\",\"region\":\"us-east-1\",\"zone\":\"\","                     \
+    "\"instance_type\":\"g5.xlarge\",\"gpu\":\"A10G\",\"gpus\":1,\"spot\":false},"                 \
+    "\"hourly_usd\":1.006,\"status\":\"running\",\"created_at\":1,"                                \
+    "\"verify\":{\"result\":\"none\",\"detail\":\"\"},\"tainted\":false,\"labels\":" l "}"
 #define NODE_OK                                                                                    \
     "{\"address\":\"a[0]\",\"provider\":\"aws\",\"cloud_id\":\"i-1\",\"token\":\"t\","             \
     "\"placement\":{\"cloud\":\"aws\",\"region\":\"us-east-1\",\"zone\":\"\","                     \
@@ -153,6 +167,11 @@ static void test_state_refuses_damaged_documents(void **ctx)
                        "serial is out of range");
     expect_parse_error(HEAD "\"serial\":1,\"stack\":\"s\",\"nodes\":[" NODE_OK "," NODE_OK "]}",
                        "'a[0]' appears twice");
+    expect_parse_error(HEAD "\"serial\":1,\"stack\":\"s\",\"nodes\":[" NODE_LABELS("[]") "]}",
+                       "nodes[0].labels is not an object of labels");
+    expect_parse_error(HEAD
+                       "\"serial\":1,\"stack\":\"s\",\"nodes\":[" NODE_LABELS("{\"a\":1}") "]}",
+                       "nodes[0].labels holds a value that is not a string");
     expect_parse_error(HEAD "\"serial\":1,\"stack\":\"s\",\"nodes\":[{\"address\":\"b\"}]}",
                        "nodes[0].provider is missing");
     expect_parse_error(

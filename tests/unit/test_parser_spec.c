@@ -613,6 +613,48 @@ static void test_spec_state_path_is_resolved_against_the_stack(void **state)
     assert_string_equal(f->spec->dir, f->dir);
 }
 
+static void test_spec_shared_state_backends_decode_their_fields(void **state)
+{
+    struct fixture *f = *state;
+    const struct spec *s =
+        load_clean(f, HEAD TRAIN "state: {backend: etcd, endpoints: [\"https://e1:2379\", "
+                                 "\"https://e2:2379\"], lock_ttl: 10s}\n");
+    assert_int_equal(s->state_backend, SPEC_BACKEND_ETCD);
+    assert_int_equal(s->nstate_endpoints, 2);
+    assert_string_equal(s->state_endpoints[1], "https://e2:2379");
+    assert_string_equal(s->state_prefix, "gpuform/");
+    assert_true(s->state_lock_ttl == 10.0);
+    assert_null(s->state_file);
+    assert_string_equal(s->state_dir, ".gpuform");
+    s = load_clean(f, HEAD TRAIN "state: {backend: s3, bucket: tfstate, key: gpu/prod.json, "
+                                 "region: us-east-1}\n");
+    assert_int_equal(s->state_backend, SPEC_BACKEND_S3);
+    assert_string_equal(s->state_bucket, "tfstate");
+    assert_string_equal(s->state_key, "gpu/prod.json");
+    assert_string_equal(s->state_region, "us-east-1");
+    assert_null(s->state_endpoint);
+}
+
+static void test_spec_state_backend_fields_must_match_the_backend(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(load(f, HEAD TRAIN "state: {backend: etcd}\n"), -1);
+    assert_non_null(find_diag(f, "state-field"));
+    assert_int_equal(load(f, HEAD TRAIN "state: {backend: s3, bucket: b}\n"), -1);
+    assert_non_null(find_diag(f, "state-field"));
+    assert_int_equal(
+        load(f, HEAD TRAIN "state: {backend: etcd, endpoints: [\"http://e:2379\"], bucket: b}\n"),
+        -1);
+    assert_non_null(find_diag(f, "state-field"));
+    assert_int_equal(load(f, HEAD TRAIN "state: {backend: etcd, endpoints: [\"e:2379\"]}\n"), -1);
+    assert_non_null(find_diag(f, "invalid-value"));
+    assert_int_equal(load(f, HEAD TRAIN "state: {path: a.json, lock_ttl: 10s}\n"), -1);
+    assert_int_equal(load(f, HEAD TRAIN
+                          "state: {backend: etcd, endpoints: [\"http://e:2379\"], lock_ttl: 1s}\n"),
+                     -1);
+    assert_non_null(find_diag(f, "range"));
+}
+
 static void test_spec_gpu_aliases_and_lists_become_canonical_names(void **state)
 {
     struct fixture *f = *state;
@@ -1674,6 +1716,8 @@ int main(void)
         T(test_spec_full_stack_decodes_variables_and_hooks),
         T(test_spec_minimal_stack_loads_cleanly),
         T(test_spec_state_path_is_resolved_against_the_stack),
+        T(test_spec_shared_state_backends_decode_their_fields),
+        T(test_spec_state_backend_fields_must_match_the_backend),
         T(test_spec_gpu_aliases_and_lists_become_canonical_names),
         T(test_spec_variable_default_is_used_without_overrides),
         T(test_spec_environment_overrides_the_default),

@@ -19,6 +19,7 @@
 #include "modules/aws/ec2.h"
 #include "modules/cloudsim/sim.h"
 #include "modules/provider.h"
+#include "sim_testlib.h"
 
 #define AKID   "AKIDGPUFORMTEST0001"
 #define SECRET "gpuform-test-secret-d41d8cd98f00b204e980"
@@ -69,19 +70,8 @@ static int setup(void **state)
     c.time_scale = 0.001;   /* pending and shutting-down last milliseconds */
     c.timeout_hold_ms = 20; /* a "timeout" fault drops the connection soon */
     assert_int_equal(sim_config_add_credential(&c, AKID, SECRET), 0);
-    f->world = sim_world_new(&c);
-    assert_non_null(f->world);
-    char err[256] = "";
-    struct sim_server_options so = {.host = "127.0.0.1", .port = 0};
-    f->server = sim_server_start(f->world, &so, err);
-    if (!f->server)
-        fail_msg("cloudsim did not start: %s", err);
-    snprintf(f->endpoint, sizeof f->endpoint, "http://127.0.0.1:%u", sim_server_port(f->server));
-    /* Short backoff so retries are quick; the outcome never depends on it. */
-    struct core_http_options o = {
-        .backoff_base_ms = 1, .backoff_cap_ms = 10, .max_attempts = 5, .timeout_ms = 20000};
-    f->http = core_http_client_new(&o);
-    assert_non_null(f->http);
+    sim_tl_serve(&c, &f->world, &f->server, f->endpoint);
+    f->http = sim_tl_http();
     struct prov_error pe;
     f->prov = open_aws(f, &pe);
     if (!f->prov)
@@ -96,27 +86,9 @@ static int teardown(void **state)
     if (f->prov)
         f->prov->ops->close(f->prov);
     core_http_client_free(f->http);
-    sim_server_stop(f->server);
-    sim_world_free(f->world);
+    sim_tl_stop(f->world, f->server);
     free(f);
     return 0;
-}
-
-/* Arms the next `n` requests with fault `kind`, as the admin view does. */
-static void arm(struct fixture *f, enum sim_fault kind, long n)
-{
-    pthread_mutex_lock(&f->world->lock);
-    f->world->fault_count[kind] = n;
-    pthread_mutex_unlock(&f->world->lock);
-}
-
-/* Faults still armed of `kind` (0 once the requests consumed them). */
-static long armed(struct fixture *f, enum sim_fault kind)
-{
-    pthread_mutex_lock(&f->world->lock);
-    long n = f->world->fault_count[kind];
-    pthread_mutex_unlock(&f->world->lock);
-    return n;
 }
 
 /* How many instances the world holds that were launched with `token`. */
@@ -240,21 +212,21 @@ static void test_provider_aws_rides_out_5xx_throttling_and_dropped_connections(v
     struct prov_error err;
     struct prov_instance a;
     /* four failed attempts in a row, each a different fault; the fifth gets through */
-    arm(f, SIM_FAULT_INTERNAL, 1);
-    arm(f, SIM_FAULT_UNAVAILABLE, 1);
-    arm(f, SIM_FAULT_THROTTLE, 1);
-    arm(f, SIM_FAULT_TIMEOUT, 1);
+    sim_tl_arm(f->world, SIM_FAULT_INTERNAL, 1);
+    sim_tl_arm(f->world, SIM_FAULT_UNAVAILABLE, 1);
+    sim_tl_arm(f->world, SIM_FAULT_THROTTLE, 1);
+    sim_tl_arm(f->world, SIM_FAULT_TIMEOUT, 1);
     struct prov_create c = node("gpuform-demo-storm-0", "storm/0");
     if (f->prov->ops->create(f->prov, &c, &a, &err) != 0)
         fail_msg("create under faults: %s", err.message);
     assert_int_equal(world_count(f, NULL), 1);
     for (int k = SIM_FAULT_INTERNAL; k <= SIM_FAULT_TIMEOUT; k++)
-        assert_int_equal(armed(f, (enum sim_fault)k), 0); /* every fault was met */
+        assert_int_equal(sim_tl_armed(f->world, (enum sim_fault)k), 0); /* every fault was met */
 
     struct prov_instance_list l = {0};
-    arm(f, SIM_FAULT_UNAVAILABLE, 2);
+    sim_tl_arm(f->world, SIM_FAULT_UNAVAILABLE, 2);
     assert_int_equal(f->prov->ops->list(f->prov, REGION, "demo", &l, &err), 0);
-    assert_int_equal(armed(f, SIM_FAULT_UNAVAILABLE), 0);
+    assert_int_equal(sim_tl_armed(f->world, SIM_FAULT_UNAVAILABLE), 0);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.items[0].id, a.id);
     prov_instance_list_release(&l);
@@ -286,10 +258,10 @@ static void test_provider_aws_garbage_reply_after_a_create_makes_no_duplicate(vo
     struct prov_error err;
     struct prov_instance a, b;
     /* cloudsim launches the instance, then mangles the 200 reply */
-    arm(f, SIM_FAULT_MALFORMED, 1);
+    sim_tl_arm(f->world, SIM_FAULT_MALFORMED, 1);
     struct prov_create c = node("gpuform-demo-lost-0", "lost/0");
     assert_int_equal(ops->create(f->prov, &c, &a, &err), -1);
-    assert_int_equal(armed(f, SIM_FAULT_MALFORMED), 0);
+    assert_int_equal(sim_tl_armed(f->world, SIM_FAULT_MALFORMED), 0);
     assert_int_equal(err.cls, PROV_TRANSIENT);
     assert_non_null(strstr(err.message, "RunInstances"));
     assert_int_equal(world_count(f, "gpuform-demo-lost-0"), 1);
@@ -308,14 +280,14 @@ static void test_provider_aws_capacity_error_is_classed_capacity(void **state)
     struct fixture *f = *state;
     struct prov_error err;
     struct prov_instance a;
-    arm(f, SIM_FAULT_CAPACITY, 100); /* more than the client's retries */
+    sim_tl_arm(f->world, SIM_FAULT_CAPACITY, 100); /* more than the client's retries */
     struct prov_create c = node("gpuform-demo-full-0", "full/0");
     assert_int_equal(f->prov->ops->create(f->prov, &c, &a, &err), -1);
     assert_int_equal(err.cls, PROV_CAPACITY);
     assert_string_equal(err.code, "InsufficientInstanceCapacity");
     assert_true(err.request_id[0] != '\0');
     assert_int_equal(world_count(f, NULL), 0);
-    arm(f, SIM_FAULT_CAPACITY, 0);
+    sim_tl_arm(f->world, SIM_FAULT_CAPACITY, 0);
 }
 
 static void test_provider_aws_wrong_secret_is_an_auth_error_without_the_secret(void **state)
