@@ -47,16 +47,8 @@ YAML
 # cloudsim on its world file, so that a restart (another world config) keeps the instances
 sim() { # sim AZURE_CAPACITY
     world "$1" >"$tmp/world.yaml"
-    "$gpuform" cloudsim --listen 127.0.0.1:0 --config "$tmp/world.yaml" --state "$tmp/world.json" \
-        --gcp-key "$tmp/key.json" >"$tmp/sim.out" 2>"$tmp/sim.err" &
-    pid=$!
-    url=""
-    for _ in $(seq 1 200); do
-        url="$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$tmp/sim.out")"
-        [ -n "$url" ] && [ -s "$tmp/key.json" ] && break
-        sleep 0.05
-    done
-    [ -n "$url" ] && [ -s "$tmp/key.json" ] || fail "cloudsim did not start: $(cat "$tmp/sim.err")"
+    start_cloudsim "$gpuform" "$tmp/world.yaml" "$tmp" --state "$tmp/world.json" --gcp-key "$tmp/key.json" ||
+        fail "cloudsim did not start: $(cat "$tmp/sim.err")"
     # the key's token_uri names the first cloudsim's port; a restarted one has another
     export GPUFORM_AWS_ENDPOINT="$url" GPUFORM_GCP_ENDPOINT="$url" GPUFORM_GCP_TOKEN_URI="$url/token" \
         GPUFORM_AZURE_ENDPOINT="$url" AZURE_AUTHORITY_HOST="$url"
