@@ -69,18 +69,20 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Whether the state's zone names a zone of its region ("us-east-1a", "us-central1-a") and so
- * can be compared with where the instance runs. An AWS catalog zone id ("use1-az1") is not:
- * the create names only the region and the cloud picks the zone, so any zone matches it. */
-static bool zone_name_of(const char *zone, const char *region)
-{
-    size_t n = strlen(region);
-    return !*zone || strncmp(zone, region, n) == 0;
-}
-
 static bool alive(enum prov_state s)
 {
     return s == PROV_PENDING || s == PROV_RUNNING || s == PROV_STOPPING || s == PROV_STOPPED;
+}
+
+/* Whether the instance runs in another zone than the state says. The state keeps the plan's
+ * zone; apply sends it to the cloud only when it is a zone name of the region
+ * ("us-east-1a"). A zone id ("use1-az1") is not sent, the cloud picks the zone, and the
+ * instance's zone name can't be compared with it. */
+static bool zone_differs(const struct prov_instance *in, const struct state_placement *p)
+{
+    size_t n = strlen(p->region);
+    bool named = strncmp(p->zone, p->region, n) == 0 && p->zone[n];
+    return named && *in->zone && strcmp(in->zone, p->zone) != 0;
 }
 
 int refresh_state(struct state *st, const char *stack, const struct refresh_place *extra,
@@ -140,9 +142,7 @@ int refresh_state(struct state *st, const char *stack, const struct refresh_plac
             continue;
         }
         if (strcmp(in->instance_type, n->placement.instance_type) != 0 ||
-            (*in->zone && zone_name_of(n->placement.zone, n->placement.region) &&
-             strcmp(in->zone, n->placement.zone) != 0) ||
-            in->spot != n->placement.spot) {
+            zone_differs(in, &n->placement) || in->spot != n->placement.spot) {
             snprintf(detail, sizeof detail, "runs as %s in %s%s, the state says %s in %s%s",
                      in->instance_type, in->zone, in->spot ? " (spot)" : "",
                      n->placement.instance_type, n->placement.zone,

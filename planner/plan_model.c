@@ -520,12 +520,12 @@ static bool offer_fits(const struct plan_model *m, const struct plan_group *g,
     return true;
 }
 
-static int find_offer(const struct plan_model *m, const struct oref *by_rank,
-                      const struct plan_current *c)
+static int find_place(const struct plan_model *m, const struct oref *by_rank,
+                      const struct plan_current *c, const char *zone)
 {
     struct plan_offer key = {.cloud = c->cloud,
                              .region = c->region ? c->region : "",
-                             .zone = c->zone ? c->zone : "",
+                             .zone = zone,
                              .instance_type = c->instance_type ? c->instance_type : ""};
     size_t lo = 0, hi = m->cat->noffers;
     while (lo < hi) {
@@ -538,6 +538,17 @@ static int find_offer(const struct plan_model *m, const struct oref *by_rank,
     if (lo < m->cat->noffers && cmp_offer_place(by_rank[lo].o, &key) == 0)
         return by_rank[lo].idx;
     return -1;
+}
+
+/* The offer a current node runs on: the one of its zone, else the one priced for its whole
+ * region (zone ""), which apply records with the zone the instance landed in. -1: none. */
+static int find_offer(const struct plan_model *m, const struct oref *by_rank,
+                      const struct plan_current *c)
+{
+    int oi = find_place(m, by_rank, c, c->zone ? c->zone : "");
+    if (oi < 0 && c->zone && *c->zone)
+        oi = find_place(m, by_rank, c, "");
+    return oi;
 }
 
 static int add_kept_options(struct plan_model *m, struct plan_group *g, const struct gpu_index *gi,

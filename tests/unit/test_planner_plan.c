@@ -493,6 +493,34 @@ static void test_plan_keeps_nodes_unless_moving_saves_more_than_the_threshold(vo
     assert_int_equal(f->res->nkept, 0);
 }
 
+/* An offer priced for a whole region (zone ""): apply records the zone the instance landed
+ * in, and the node is still known to run on that offer, so it stays unless moving saves
+ * more than the threshold. */
+static void test_plan_keeps_nodes_of_regional_offers_recorded_with_their_zone(void **state)
+{
+    struct fixture *f = *state;
+    static const struct toffer regional[] = {
+        {"aws", "us-east-1", "", "g6.xlarge", "L4", 1, 0.8048, -1},
+        {"aws", "us-east-2", "", "g6.xlarge", "L4", 1, 0.78, -1}, /* 3% cheaper */
+    };
+    tl_catalog_free(f->cat);
+    f->cat = tl_catalog(regional, 2);
+    assert_non_null(f->cat);
+    struct plan_current cur[] = {
+        {"w[0]", CORE_CLOUD_AWS, "us-east-1", "us-east-1b", "g6.xlarge", false},
+    };
+    f->opts.current = cur;
+    f->opts.ncurrent = 1;
+    assert_int_equal(plan_text(f, HEAD "clouds: { aws: { regions: [us-east-1, us-east-2] } }\n"
+                                       "workloads:\n"
+                                       "  w: { kind: training, gpu: L4, nodes: 2, hours: 10 }\n"),
+                     0);
+    assert_place(node(f, "w[0]"), "us-east-1", "", "g6.xlarge");
+    assert_true(node(f, "w[0]")->kept);
+    assert_place(node(f, "w[1]"), "us-east-2", "", "g6.xlarge");
+    assert_int_equal(f->res->nkept, 1);
+}
+
 /* ---- determinism ---- */
 
 static char *render(const struct plan_result *r, bool json)
@@ -715,6 +743,7 @@ int main(void)
         T(test_plan_explains_together_and_spread_failures),
         T(test_plan_names_the_cheapest_total_a_budget_needs),
         T(test_plan_keeps_nodes_unless_moving_saves_more_than_the_threshold),
+        T(test_plan_keeps_nodes_of_regional_offers_recorded_with_their_zone),
         T(test_plan_renders_identical_bytes_for_identical_inputs),
         cmocka_unit_test(test_plan_matches_exhaustive_search_on_tiny_instances),
         cmocka_unit_test(test_plan_matches_exhaustive_search_when_quotas_bind),
