@@ -328,7 +328,7 @@ const struct cli_command cli_commands[] = {
      "\n"
      "Without a usable GPU (no driver, no device, or a gpuform built without nvcc) the\n"
      "cuda backend says why and exits 1. Verifying a stack's nodes (ADDRESS...) and\n"
-     "verification-gated apply need the apply engine and are not in this release.\n"
+     "verification-gated apply are not in this release.\n"
      "The CUDA kernels are compiled but have not yet run on a GPU.\n"
      "\n"
      "exit status: 0 every check passed or warned, 1 a check failed or verify could not run\n"},

@@ -566,17 +566,18 @@ static int send_create(struct exec *x, struct prov *p, const struct prov_create 
 
 static int do_create(struct exec *x, struct task *t)
 {
-    const char *cloud = core_cloud_name(t->offer.cloud);
-    struct prov *p = find_prov(x->in.clouds, x->in.nclouds, cloud);
-    if (!p) {
-        fatal(x, "%s: no provider for cloud '%s' (aws, gcp and azure are built)", t->address,
-              cloud);
-        return -1;
-    }
     char from[256], to[256], why[512];
     for (int placement = 0; placement < x->o.max_placements; placement++) {
         if (atomic_load(&x->stop))
             return -1;
+        /* each placement's own cloud: a failover may move the node to another one */
+        const char *cloud = core_cloud_name(t->offer.cloud);
+        struct prov *p = find_prov(x->in.clouds, x->in.nclouds, cloud);
+        if (!p) {
+            fatal(x, "%s: no provider for cloud '%s' (aws, gcp and azure are built)", t->address,
+                  cloud);
+            return -1;
+        }
         char token[48];
         exec_token(x->in.state->lineage, t->address, x->serial0, t->ncreates++, token);
         struct journal_rec intent = {.op = JOURNAL_CREATE,

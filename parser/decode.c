@@ -243,7 +243,8 @@ static void type_error(struct dctx *c, const struct spec_node *n, const struct s
 
 static void fmt_num(char *buf, size_t size, double v)
 {
-    if (v == (double)(long long)v)
+    /* only a value a long long holds exactly may be converted (else UB): 2^53 */
+    if (v > -9007199254740992.0 && v < 9007199254740992.0 && v == (double)(long long)v)
         snprintf(buf, size, "%lld", (long long)v);
     else
         snprintf(buf, size, "%g", v);

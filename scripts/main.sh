@@ -2,8 +2,9 @@
 # The main job: installs what is missing, builds gpuform (Release, in build-release/),
 # validates every example stack, printing what each contains, plans each one over the
 # bundled catalog (where every node goes, what it costs, how close to optimal), then
-# applies one on the embedded default, the simulator with local state: `apply --sim`,
-# a plan that has nothing left to do, and `destroy --sim`.
+# applies the quickstart stack (AWS, GCP and Azure at once) on the embedded default, the
+# simulator with local state: `apply --sim` creates every node across the three clouds'
+# APIs (EC2, GCE, ARM), a plan that has nothing left to do, and `destroy --sim`.
 #
 #   scripts/main.sh   from any directory
 set -euo pipefail
@@ -33,9 +34,9 @@ done
 # source tree
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cp -r specs/examples/hello-world "$work/stack"
+cp -r specs/examples/quickstart "$work/stack"
 echo
-echo "==> gpuform apply --sim --auto-approve (specs/examples/hello-world, on cloudsim)"
+echo "==> gpuform apply --sim --auto-approve (specs/examples/quickstart: aws, gcp and azure on cloudsim)"
 build-release/gpuform apply --sim --auto-approve "$work/stack"
 echo
 echo "==> gpuform plan --detailed-exitcode (nothing left to do)"

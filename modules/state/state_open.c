@@ -166,10 +166,17 @@ static json_t *marker_load(const struct spec *spec, bool *bad)
 {
     *bad = false;
     char *path = marker_path(spec);
-    json_error_t je;
-    json_t *m = path ? json_load_file(path, 0, &je) : NULL;
-    if (!m && path && access(path, F_OK) == 0)
+    /* one open: "absent" is ENOENT on it, never a second look that another run's rename
+     * could answer differently (16 runs marking a new stack at once) */
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f && (!path || errno != ENOENT))
         *bad = true;
+    json_error_t je;
+    json_t *m = f ? json_loadf(f, 0, &je) : NULL;
+    if (f && !m)
+        *bad = true;
+    if (f)
+        fclose(f);
     free(path);
     if (m && !json_is_string(json_object_get(m, "identity"))) {
         json_decref(m);

@@ -3,7 +3,8 @@
  * (cloudsim's live instances equal the state's), a second apply has nothing to do, destroy
  * leaves nothing; a zone without capacity sends the nodes elsewhere and blocks the offer in
  * the state; a journal left by a "killed" run (records written by hand) is settled: made
- * instances adopted, unmade ones dropped, no duplicate. Assertions never depend on timing.
+ * instances adopted, unmade ones dropped, no duplicate; a failover that moves a node to
+ * another cloud creates it through that cloud's provider. Assertions never depend on timing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,12 +34,14 @@
 #define SECRET "gpuform-apply-test-secret-0123456789"
 #define STACK  "apply-test"
 
-/* Two zones of one region; us-east-1a is cheaper, so the planner wants it. */
+/* Two zones of one region; us-east-1a is cheaper, so the planner wants it. Azure (a stack
+ * that declares it) is the dearest. */
 static const char catalog_text[] =
     "cloud,region,zone,instance_type,gpu,gpus,gpu_memory_gb,vcpus,ram_gib,ondemand_usd_hour,"
     "spot_usd_hour,as_of,source\n"
     "aws,us-east-1,us-east-1a,g5.xlarge,A10G,1,24,4,16,1,,2026-01-21,test\n"
-    "aws,us-east-1,us-east-1b,g5.xlarge,A10G,1,24,4,16,1.2,,2026-01-21,test\n";
+    "aws,us-east-1,us-east-1b,g5.xlarge,A10G,1,24,4,16,1.2,,2026-01-21,test\n"
+    "azure,eastus,,Standard_NC4as_T4_v3,A10G,1,24,4,28,1.5,,2026-01-21,test\n";
 
 static const char spec_text[] = "version: 1\n"
                                 "stack: " STACK "\n"
@@ -60,6 +63,8 @@ struct fixture {
     char endpoint[64];
     struct prov *prov;
     struct exec_cloud cloud;
+    struct exec_cloud clouds[2]; /* aws, then azure where the stack declares it */
+    size_t nclouds;
     struct spec *spec;
     struct plan_catalog *cat;
     struct state_backend *b;
@@ -77,6 +82,7 @@ static void start_sim(struct fixture *f, const char *const *full_zones)
     c.time_scale = 0.001;
     c.throttle = false;
     assert_int_equal(sim_config_add_credential(&c, AKID, SECRET), 0);
+    assert_int_equal(sim_config_add_azure_principal(&c, "apply-tenant", "apply-client", SECRET), 0);
     for (size_t i = 0; full_zones && full_zones[i]; i++) { /* no room for g5.xlarge */
         struct sim_capacity_rule *r = realloc(c.capacity, (i + 1) * sizeof *r);
         assert_non_null(r);
@@ -99,6 +105,25 @@ static void start_sim(struct fixture *f, const char *const *full_zones)
     if (!f->prov)
         fail_msg("the aws provider did not open: %s", pe.message);
     f->cloud = (struct exec_cloud){.name = "aws", .prov = f->prov};
+    f->clouds[0] = f->cloud;
+    f->nclouds = 1;
+    const struct spec_cloud *azure = NULL;
+    for (size_t i = 0; i < f->spec->nclouds; i++)
+        if (!strcmp(f->spec->clouds[i].name, "azure"))
+            azure = &f->spec->clouds[i];
+    if (!azure)
+        return;
+    setenv("AZURE_TENANT_ID", "apply-tenant", 1);
+    setenv("AZURE_CLIENT_ID", "apply-client", 1);
+    setenv("AZURE_CLIENT_SECRET", SECRET, 1);
+    setenv("AZURE_AUTHORITY_HOST", f->endpoint, 1);
+    setenv("GPUFORM_AZURE_SSH_PUBLIC_KEY", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAItest test", 1);
+    unsetenv("GPUFORM_AZURE_ENDPOINT");
+    struct prov_config az = {.endpoint = f->endpoint, .stack = azure};
+    struct prov *p = prov_find("azure")->open(&az, &pe);
+    if (!p)
+        fail_msg("the azure provider did not open: %s", pe.message);
+    f->clouds[f->nclouds++] = (struct exec_cloud){.name = "azure", .prov = p};
 }
 
 static int setup_with(void **state, const char *spec_src, const char *const *full_zones)
@@ -163,6 +188,26 @@ static const char service_spec_text[] = "version: 1\n"
                                         "    gpu: A10G:1\n"
                                         "    replicas: 2\n";
 
+static const char two_clouds_spec_text[] =
+    "version: 1\n"
+    "stack: " STACK "\n"
+    "clouds:\n"
+    "  aws: { regions: [us-east-1] }\n"
+    "  azure: { regions: [eastus], subscription: 00000000-0000-4000-8000-0000000000a1, "
+    "resource_group: apply-rg }\n"
+    "workloads:\n"
+    "  train:\n"
+    "    kind: training\n"
+    "    gpu: A10G:1\n"
+    "    nodes: 1\n"
+    "    hours: 4\n";
+
+static int setup_two_clouds_aws_full(void **state)
+{
+    static const char *const full[] = {"us-east-1a", "us-east-1b", NULL};
+    return setup_with(state, two_clouds_spec_text, full);
+}
+
 static int setup_service(void **state)
 {
     return setup_with(state, service_spec_text, NULL);
@@ -172,6 +217,8 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     f->prov->ops->close(f->prov);
+    if (f->nclouds > 1)
+        f->clouds[1].prov->ops->close(f->clouds[1].prov);
     sim_server_stop(f->server);
     sim_world_free(f->world);
     state_free(f->st);
@@ -240,8 +287,8 @@ static size_t apply(struct fixture *f, bool destroy, int *rc, struct exec_result
                             .plan = destroy ? &empty : plan,
                             .backend = f->b,
                             .state = f->st,
-                            .clouds = &f->cloud,
-                            .nclouds = 1};
+                            .clouds = f->clouds,
+                            .nclouds = f->nclouds};
     struct exec_options o = {.parallelism = 4, .backoff_ms = 1, .log = f->log, .live = f->live};
     struct exec *x = exec_new(&in, &o);
     assert_non_null(x);
@@ -341,6 +388,41 @@ static void test_apply_fails_over_to_the_next_zone_and_blocks_the_full_one(void 
     /* the next plan avoids the blocked zone: nothing moves back */
     assert_int_equal(apply(f, false, &rc, &res), 0);
     assert_int_equal(live(f, ""), 3);
+}
+
+/* Both AWS zones full: the node fails over twice and lands on Azure, created through the
+ * Azure provider (ARM), not sent to EC2 with an Azure placement. */
+static void test_a_failover_to_another_cloud_creates_through_that_clouds_provider(void **state)
+{
+    struct fixture *f = *state;
+    struct exec_result res;
+    int rc;
+    assert_int_equal(apply(f, false, &rc, &res), 1);
+    assert_int_equal(rc, 0);
+    assert_int_equal(res.created, 1);
+    assert_int_equal(res.failed, 0);
+    assert_int_equal(res.failovers, 2);
+    assert_int_equal(f->st->nnodes, 1);
+    const struct state_node *n = &f->st->nodes[0];
+    assert_string_equal(n->placement.cloud, "azure");
+    assert_string_equal(n->provider, "azure");
+    assert_string_equal(n->placement.region, "eastus");
+    pthread_mutex_lock(&f->world->lock);
+    size_t on_azure = 0;
+    for (size_t i = 0; i < f->world->ninstances; i++) {
+        const struct sim_instance *in = f->world->instances[i];
+        on_azure += in->cloud == CORE_CLOUD_AZURE &&
+                    (in->state == SIM_PENDING || in->state == SIM_RUNNING) &&
+                    !strcmp(in->name, n->cloud_id);
+    }
+    pthread_mutex_unlock(&f->world->lock);
+    assert_int_equal(on_azure, 1);
+    assert_int_equal(live(f, ""), 0); /* nothing on EC2 */
+    assert_int_equal(f->st->nblocks, 2);
+    assert_int_equal(apply(f, false, &rc, &res), 0); /* the next plan keeps it there */
+    assert_int_equal(apply(f, true, &rc, &res), 1);
+    assert_int_equal(rc, 0);
+    assert_int_equal(f->st->nnodes, 0);
 }
 
 static void journal_put(struct fixture *f, enum journal_op op, enum journal_phase phase,
@@ -668,12 +750,12 @@ static void test_an_auth_error_stops_the_run_and_saves_the_state(void **state)
     struct prov_error pe;
     struct prov *bad = prov_find("aws")->open(&cfg, &pe);
     assert_non_null(bad);
-    struct prov *good = f->cloud.prov;
-    f->cloud.prov = bad;
+    struct prov *good = f->clouds[0].prov;
+    f->clouds[0].prov = bad;
     struct exec_result res;
     int rc;
     assert_int_equal(apply(f, false, &rc, &res), 3);
-    f->cloud.prov = good;
+    f->clouds[0].prov = good;
     bad->ops->close(bad);
     assert_int_equal(rc, -1);
     assert_int_equal(res.created, 0);
@@ -741,6 +823,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_apply_fails_over_to_the_next_zone_and_blocks_the_full_one, setup_no_room_in_a,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_failover_to_another_cloud_creates_through_that_clouds_provider,
+            setup_two_clouds_aws_full, teardown),
         cmocka_unit_test_setup_teardown(
             test_replay_adopts_what_was_made_drops_what_was_not_and_apply_makes_no_duplicate, setup,
             teardown),

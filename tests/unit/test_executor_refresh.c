@@ -1,6 +1,7 @@
 /*
  * Refresh against an in-process cloudsim through the AWS provider: instances terminated
- * out of band leave the state, changed ones and unknown tagged ones are reported, and a
+ * out of band leave the state, changed ones and unknown tagged ones are reported (a zone id
+ * matches any zone the cloud picked), and a
  * cloud that can't be asked fails the refresh without touching the state.
  */
 #include <setjmp.h>
