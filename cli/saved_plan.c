@@ -6,16 +6,16 @@
 #include "cli/saved_plan.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <sys/stat.h>
 
 #include "cli/build_info.h"
+#include "core/digest.h"
+#include "core/file.h"
 #include "executor/diff.h"
 #include "executor/diff_render.h"
 #include "executor/state.h"
@@ -48,28 +48,6 @@ const char *cli_envlog_getenv(const char *name, void *ud)
 }
 
 /* ---- digests ---- */
-
-static void hex32(const unsigned char *d, char out[65])
-{
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[64] = '\0';
-}
-
-static int md_finish(EVP_MD_CTX *md, char out[65])
-{
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned int dlen = 0;
-    int ok = EVP_DigestFinal_ex(md, d, &dlen) && dlen == 32;
-    EVP_MD_CTX_free(md);
-    if (!ok)
-        return -1;
-    hex32(d, out);
-    return 0;
-}
 
 /* A field of the digest: its bytes then a NUL, so that no two sequences of fields run
  * together into the same bytes. */
@@ -137,11 +115,11 @@ int cli_stack_digest(const struct spec *spec, const struct cli_envlog *env, cons
             return -1;
         }
     }
-    if (md_finish(md, out) != 0) {
+    int rc = core_sha256_final_hex(md, out);
+    EVP_MD_CTX_free(md);
+    if (rc != 0)
         snprintf(err, errlen, "SHA-256 failed (OpenSSL)");
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 int cli_changes_digest(const struct diff *df, char out[65])
@@ -152,12 +130,7 @@ int cli_changes_digest(const struct diff *df, char out[65])
     int rc = -1;
     if (mem && diff_write_resource_changes(df, mem) == 0 && fclose(mem) == 0) {
         mem = NULL;
-        unsigned char d[EVP_MAX_MD_SIZE];
-        unsigned int dlen = 0;
-        if (EVP_Digest(text, len, d, &dlen, EVP_sha256(), NULL) && dlen == 32) {
-            hex32(d, out);
-            rc = 0;
-        }
+        rc = core_sha256_hex(text, len, out);
     }
     if (mem)
         fclose(mem);
@@ -173,47 +146,6 @@ static json_t *strings(const char *const *v, size_t n)
     for (size_t i = 0; a && i < n; i++)
         json_array_append_new(a, json_string(v[i]));
     return a;
-}
-
-/* Writes `text` to `path` through PATH.tmp (mode 0600, fsync'd) renamed into place. */
-static int write_atomic(const char *path, const char *text, size_t len, char *err, size_t errlen)
-{
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 16);
-    if (!tmp) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    snprintf(tmp, n + 16, "%s.tmp%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int rc = -1;
-    if (fd < 0) {
-        snprintf(err, errlen, "can't write '%s': %s", tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
-    if (off == len && fsync(fd) == 0 && close(fd) == 0) {
-        fd = -1;
-        if (rename(tmp, path) == 0)
-            rc = 0;
-    }
-    if (rc != 0) {
-        snprintf(err, errlen, "can't write '%s': %s", path, strerror(errno ? errno : EIO));
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-    }
-    free(tmp);
-    return rc;
 }
 
 int saved_plan_write(const char *path, const struct saved_plan_meta *m, const struct diff *df,
@@ -261,9 +193,11 @@ int saved_plan_write(const char *path, const struct saved_plan_meta *m, const st
         text[len++] = '\n';
         text[len] = '\0';
     }
-    int rc = write_atomic(path, text, len, err, errlen);
+    int e = core_write_atomic(path, text, len, 0600);
     free(text);
-    return rc;
+    if (e)
+        snprintf(err, errlen, "can't write '%s': %s", path, strerror(e));
+    return e ? -1 : 0;
 }
 
 /* ---- reading ---- */

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <openssl/evp.h>
+#include "core/digest.h"
 
 #define DEFAULT_MAX_FILE ((size_t)32 << 20)
 #define MAX_FILES        1000
@@ -39,21 +39,6 @@ static void digest_file(EVP_MD_CTX *md, const char *path, const char *text, size
     EVP_DigestUpdate(md, base, strlen(base));
     EVP_DigestUpdate(md, head, (size_t)n);
     EVP_DigestUpdate(md, text, len);
-}
-
-static void digest_finish(EVP_MD_CTX *md, char out[65])
-{
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned int dlen = 0;
-    out[0] = '\0';
-    if (!EVP_DigestFinal_ex(md, d, &dlen) || dlen != 32)
-        return;
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[64] = '\0';
 }
 
 /* ---- merging ---- */
@@ -415,7 +400,7 @@ static int load_roots(const char *path, const char *const *files, size_t nfiles,
     }
     merger_release(&m);
     if (md)
-        digest_finish(md, spec->sha256);
+        core_sha256_final_hex(md, spec->sha256);
     EVP_MD_CTX_free(md);
     if (rc < 0 || diags->errors > errors_before) {
         spec_free(spec);
@@ -466,7 +451,7 @@ int spec_load_buffer(const char *name, const char *data, size_t len,
         EVP_MD_CTX *md = EVP_MD_CTX_new();
         if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
             digest_file(md, name, data, len);
-            digest_finish(md, spec->sha256);
+            core_sha256_final_hex(md, spec->sha256);
         }
         EVP_MD_CTX_free(md);
         if (!root || spec_node_is_null(root)) {

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/digest.h"
+#include "core/file.h"
 #include "core/gpu_models.h"
 #include "core/suggest.h"
 #include "planner/csv_int.h"
@@ -54,18 +56,7 @@ static const char *const columns[NCOLS] = {
 
 int plan_sha256_hex(const void *data, size_t len, char out[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    out[0] = '\0';
-    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-        return -1;
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
-    return 0;
+    return core_sha256_hex(data, len, out);
 }
 
 int plan_offer_cmp(const struct plan_offer *a, const struct plan_offer *b)
@@ -681,43 +672,7 @@ int plan_catalog_save(const struct plan_catalog *cat, const char *path, struct c
         }
         mode = st.st_mode & 0777;
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof(".tmp-XXXXXX"));
-    if (!tmp) {
-        free(text);
-        core_diag_add(diags, CORE_SEV_ERROR, "out-of-memory", NULL, "out of memory");
-        return -1;
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", sizeof(".tmp-XXXXXX"));
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int err = errno;
-        free(tmp);
-        free(text);
-        return io_error(diags, "create a file next to", path, err);
-    }
-    int err = 0;
-    if (fchmod(fd, mode) != 0)
-        err = errno;
-    for (size_t off = 0; !err && off < len;) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            err = w < 0 ? errno : EIO;
-        else
-            off += (size_t)w;
-    }
-    if (!err && fsync(fd) != 0)
-        err = errno;
-    if (close(fd) != 0 && !err)
-        err = errno;
-    if (!err && rename(tmp, path) != 0)
-        err = errno;
-    if (err)
-        unlink(tmp);
-    free(tmp);
+    int err = core_write_atomic(path, text, len, mode);
     free(text);
     return err ? io_error(diags, "write the catalog to", path, err) : 0;
 }

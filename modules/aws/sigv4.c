@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "core/buf.h"
+#include "core/digest.h"
 
 #define SIGV4_MAX (8u << 20) /* the most a canonical request may grow to */
 
@@ -32,24 +33,6 @@ void sigv4_amz_date(time_t t, char out[17])
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
-}
-
-static void hex(const unsigned char *d, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[d[i] >> 4];
-        out[2 * i + 1] = digits[d[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static void sha256_hex(const void *data, size_t len, char out[65])
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    hex(md, 32, out);
 }
 
 static void hmac(const void *key, size_t keylen, const char *msg, unsigned char out[32])
@@ -404,7 +387,7 @@ static void signing_key(const char *secret, const char *date, const char *region
 static char *string_to_sign(const char *amz_date, const char *scope, const char *creq)
 {
     char h[65];
-    sha256_hex(creq, strlen(creq), h);
+    core_sha256_hex(creq, strlen(creq), h);
     size_t n = strlen(amz_date) + strlen(scope) + 90;
     char *s = malloc(n);
     if (s)
@@ -419,7 +402,7 @@ static void sign(const struct sigv4_params *p, const char *sts, char out[65])
     snprintf(date, sizeof date, "%.8s", p->amz_date);
     signing_key(p->secret_access_key, date, p->region, p->service, key);
     hmac(key, 32, sts, sig);
-    hex(sig, 32, out);
+    core_hex(sig, 32, out);
     OPENSSL_cleanse(key, sizeof key);
 }
 
@@ -432,7 +415,7 @@ int sigv4_sign_headers(const struct sigv4_request *r, const struct sigv4_params 
                        struct sigv4_result *out)
 {
     memset(out, 0, sizeof *out);
-    sha256_hex(r->body ? r->body : "", r->body ? r->body_len : 0, out->payload_sha256);
+    core_sha256_hex(r->body ? r->body : "", r->body ? r->body_len : 0, out->payload_sha256);
     struct sigv4_header *all = calloc(r->nheaders + 3, sizeof *all);
     if (!all)
         return -1;
@@ -480,7 +463,7 @@ int sigv4_presign(const struct sigv4_request *r, const struct sigv4_params *p, l
                   struct sigv4_result *out)
 {
     memset(out, 0, sizeof *out);
-    sha256_hex(r->body ? r->body : "", r->body ? r->body_len : 0, out->payload_sha256);
+    core_sha256_hex(r->body ? r->body : "", r->body ? r->body_len : 0, out->payload_sha256);
     size_t nh = 0;
     struct hdr *hs = collect_headers(r->headers, r->nheaders, &nh);
     if (!hs)
@@ -598,7 +581,7 @@ int sigv4_verify(const struct sigv4_request *r, const struct sigv4_auth *a, cons
     if (sent_hash && strlen(sent_hash) < sizeof payload)
         snprintf(payload, sizeof payload, "%s", sent_hash);
     else
-        sha256_hex(r->body ? r->body : "", r->body ? r->body_len : 0, payload);
+        core_sha256_hex(r->body ? r->body : "", r->body ? r->body_len : 0, payload);
     size_t nh = 0;
     struct hdr *hs = collect_headers(r->headers, r->nheaders, &nh);
     char *signed_headers = NULL;

@@ -19,6 +19,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/base64.h"
+
 /* ---- replies ---- */
 
 void sim_arm_request_id(struct sim_world *w, struct sim_reply *r)
@@ -136,49 +138,6 @@ static void hmac(const struct sim_world *w, const char *label, const void *data,
     OPENSSL_cleanse(key, sizeof key);
 }
 
-/* base64url without padding; malloc'd. */
-static char *b64url(const void *data, size_t len)
-{
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
-    if (!out)
-        return NULL;
-    int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    while (n > 0 && out[n - 1] == '=')
-        n--;
-    out[n] = '\0';
-    for (char *p = out; *p; p++)
-        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-    return out;
-}
-
-/* Decodes base64url (no padding) of at most 4 KiB; malloc'd and NUL-terminated, or NULL. */
-static char *b64url_decode(const char *s, size_t n)
-{
-    if (n > 4096 || n % 4 == 1)
-        return NULL;
-    char buf[4100];
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return NULL;
-        buf[i] = c == '-' ? '+' : c == '_' ? '/' : c;
-    }
-    size_t pad = (4 - n % 4) % 4;
-    memset(buf + n, '=', pad);
-    unsigned char *out = malloc((n + pad) / 4 * 3 + 1);
-    if (!out)
-        return NULL;
-    int len = EVP_DecodeBlock(out, (const unsigned char *)buf, (int)(n + pad));
-    if (len < 0) {
-        free(out);
-        return NULL;
-    }
-    len -= (int)pad;
-    out[len] = '\0';
-    return (char *)out;
-}
-
 static char *make_token(const struct sim_world *w, const char *tenant, const char *client,
                         const char *audience, double now)
 {
@@ -191,14 +150,14 @@ static char *make_token(const struct sim_world *w, const char *tenant, const cha
                                client, "sub", client, "tid", tenant, "idtyp", "app", "ver", "1.0");
     char *payload = claims ? json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(claims);
-    char *h = b64url(header, strlen(header)),
-         *p = payload ? b64url(payload, strlen(payload)) : NULL;
+    char *h = core_base64url(header, strlen(header)),
+         *p = payload ? core_base64url(payload, strlen(payload)) : NULL;
     free(payload);
     char *signing = NULL, *token = NULL;
     if (h && p && asprintf(&signing, "%s.%s", h, p) > 0) {
         unsigned char mac[32];
         hmac(w, "arm-token", signing, strlen(signing), mac);
-        char *sig = b64url(mac, sizeof mac);
+        char *sig = core_base64url(mac, sizeof mac);
         if (sig && asprintf(&token, "%s.%s", signing, sig) < 0)
             token = NULL;
         free(sig);
@@ -257,10 +216,10 @@ int sim_arm_check_bearer(struct sim_world *w, const struct sim_query *q, double 
     if (d1 && d2 && !strchr(d2 + 1, '.')) {
         unsigned char mac[32];
         hmac(w, "arm-token", tok, (size_t)(d2 - tok), mac);
-        char *sig = b64url(mac, sizeof mac);
+        char *sig = core_base64url(mac, sizeof mac);
         good = sig && strlen(sig) == strlen(d2 + 1) && CRYPTO_memcmp(sig, d2 + 1, strlen(sig)) == 0;
         free(sig);
-        payload = good ? b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1)) : NULL;
+        payload = good ? core_base64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), 4096, NULL) : NULL;
         claims = payload ? json_loads(payload, 0, NULL) : NULL;
         free(payload);
     }

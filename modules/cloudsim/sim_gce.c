@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/base64.h"
+#include "core/file.h"
 #include "modules/gcp/gcp.h"
 #include "modules/gcp/gcp_auth.h"
 
@@ -121,51 +123,10 @@ static void iso_time(double t, char out[64])
 
 /* ---- tokens: the JWT grant, and stateless bearer tokens keyed by the world ---- */
 
-static char *unb64url(const char *s, size_t n, size_t *outlen)
-{
-    if (n > 65536)
-        return NULL;
-    char *t = malloc(n + 4);
-    char *out = malloc(n + 4);
-    if (!t || !out) {
-        free(t);
-        free(out);
-        return NULL;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_')) {
-            free(t);
-            free(out);
-            return NULL;
-        }
-        t[k++] = c == '-' ? '+' : c == '_' ? '/' : c;
-    }
-    size_t pad = (4 - k % 4) % 4;
-    if (pad == 3) {
-        free(t);
-        free(out);
-        return NULL;
-    }
-    for (size_t i = 0; i < pad; i++)
-        t[k++] = '=';
-    int m = EVP_DecodeBlock((unsigned char *)out, (unsigned char *)t, (int)k);
-    free(t);
-    if (m < 0) {
-        free(out);
-        return NULL;
-    }
-    *outlen = (size_t)m - pad;
-    out[*outlen] = 0;
-    return out;
-}
-
 static json_t *jwt_part(const char *s, size_t n)
 {
     size_t len;
-    char *raw = unb64url(s, n, &len);
+    char *raw = core_base64url_decode(s, n, 65536, &len);
     json_t *j = raw ? json_loadb(raw, len, 0, NULL) : NULL;
     free(raw);
     if (!json_is_object(j)) {
@@ -187,7 +148,7 @@ static bool signature_holds(const char *pem, const char *signed_part, size_t sig
                             const char *sig64)
 {
     size_t siglen;
-    char *sig = unb64url(sig64, strlen(sig64), &siglen);
+    char *sig = core_base64url_decode(sig64, strlen(sig64), 65536, &siglen);
     BIO *b = BIO_new_mem_buf(pem, -1);
     EVP_PKEY *pub = b ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL;
     BIO_free(b);
@@ -1581,25 +1542,14 @@ int sim_gce_write_key_file(const struct sim_gce_key *k, const char *token_uri, c
                   "client_email", k->email, "client_id", "0", "token_uri", token_uri);
     char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
     json_decref(j);
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = NULL;
-    int fd = text ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600) : -1;
-    if (fd >= 0)
-        f = fdopen(fd, "w");
-    bool ok = f && fputs(text, f) >= 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (f)
-        ok = fclose(f) == 0 && ok;
-    else if (fd >= 0)
-        close(fd);
+    int e = text ? core_write_atomic(path, text, strlen(text), 0600) : ENOMEM;
     if (text) {
         OPENSSL_cleanse(text, strlen(text));
         free(text);
     }
-    if (!ok || rename(tmp, path) != 0) {
+    if (e) {
         snprintf(why, whylen, "cannot write the simulated GCP key file '%s': %s", path,
-                 strerror(errno));
-        unlink(tmp);
+                 strerror(e));
         return -1;
     }
     return 0;

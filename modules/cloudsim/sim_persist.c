@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/file.h"
+
 #define STATE_FORMAT 1
 
 static json_t *tags_json(const struct sim_tag *tags, size_t n)
@@ -104,35 +106,11 @@ int sim_world_save(const struct sim_world *w, const char *path, char err[256])
         snprintf(err, 256, "out of memory writing the state");
         return -1;
     }
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    size_t len = strlen(text), off = 0;
-    int rc = fd < 0 ? -1 : 0;
-    while (rc == 0 && off < len) {
-        ssize_t k = write(fd, text + off, len - off);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            rc = -1;
-        else
-            off += (size_t)k;
-    }
-    if (rc == 0 && fsync(fd) != 0)
-        rc = -1;
-    int saved = errno;
-    if (fd >= 0 && close(fd) != 0 && rc == 0)
-        rc = -1;
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -1;
-    else
-        saved = errno;
+    int e = core_write_atomic(path, text, strlen(text), 0600);
     free(text);
-    if (rc != 0) {
-        snprintf(err, 256, "cannot write the state to '%s': %s", path, strerror(saved));
-        unlink(tmp);
-    }
-    return rc;
+    if (e)
+        snprintf(err, 256, "cannot write the state to '%s': %s", path, strerror(e));
+    return e ? -1 : 0;
 }
 
 static char *dup_opt(json_t *o, const char *key)

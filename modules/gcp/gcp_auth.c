@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/base64.h"
 #include "core/buf.h"
 #include "core/http.h"
 #include "modules/gcp/gcp_int.h"
@@ -256,16 +257,7 @@ int gcp_credentials_find(gcp_getenv_fn getenv_fn, void *ctx, const char *dmi_pat
 
 char *gcp_base64url(const void *data, size_t len)
 {
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
-    if (!out)
-        return NULL;
-    int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    while (n > 0 && out[n - 1] == '=')
-        n--;
-    out[n] = 0;
-    for (char *p = out; *p; p++)
-        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-    return out;
+    return core_base64url(data, len);
 }
 
 static char *b64_json(json_t *j)

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "modules/state/state_int.h"
+
 /* A state or journal value bigger than this is refused (etcd's default request limit is
  * 1.5 MiB). */
 #define ETCD_MAX_VALUE (1u << 20)
@@ -50,28 +52,6 @@ struct etcd {
 };
 
 /* ---- small helpers ---- */
-
-static void wipe_free(char *s)
-{
-    if (!s)
-        return;
-    for (volatile char *p = s; *p; p++)
-        *p = 0;
-    free(s);
-}
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
 
 /* 0..1 from the clock's nanoseconds: enough to keep waiting runs from polling in step. */
 static double jitter(void)
@@ -196,7 +176,7 @@ static int call(struct etcd *e, const char *path, json_t *body, json_t **reply,
     json_decref(body);
     if (!text)
         return state_fail(err, "out of memory talking to etcd");
-    double deadline = mono_now() + 20;
+    double deadline = state_mono_now() + 20;
     bool reauthed = false;
     int rc = -1;
     char last[1024] = "no endpoint answered";
@@ -223,7 +203,7 @@ static int call(struct etcd *e, const char *path, json_t *body, json_t **reply,
         struct core_http_response rs;
         struct core_http_error he;
         int hrc = core_http_do(e->http, &rq, &rs, &he);
-        wipe_free(auth);
+        state_wipe_free(auth);
         json_t *j = rs.body.len ? json_loadb(rs.body.data, rs.body.len, 0, NULL) : NULL;
         bool retry = false;
         if (hrc == 0 && json_is_object(j)) {
@@ -256,10 +236,10 @@ static int call(struct etcd *e, const char *path, json_t *body, json_t **reply,
         }
         json_decref(j);
         core_http_response_release(&rs);
-        if (rc == 0 || !retry || mono_now() > deadline)
+        if (rc == 0 || !retry || state_mono_now() > deadline)
             break;
         if ((attempt + 1) % e->nendpoints == 0)
-            sleep_s(0.2 + 0.1 * (attempt / e->nendpoints)); /* every endpoint tried: wait */
+            state_sleep_s(0.2 + 0.1 * (attempt / e->nendpoints)); /* every endpoint tried: wait */
     }
     free(text);
     if (rc != 0)
@@ -283,13 +263,13 @@ static int authenticate(struct etcd *e, const char *endpoint, struct state_err *
     struct core_http_response rs;
     struct core_http_error he;
     int rc = core_http_do(e->http, &rq, &rs, &he);
-    wipe_free(text);
+    state_wipe_free(text);
     json_t *j = rs.body.len ? json_loadb(rs.body.data, rs.body.len, 0, NULL) : NULL;
     const char *tok = json_string_value(json_object_get(j, "token"));
     if (rc == 0 && tok && *tok) {
         core_http_add_secret(e->http, tok);
         pthread_mutex_lock(&e->mu);
-        wipe_free(e->token);
+        state_wipe_free(e->token);
         e->token = strdup(tok);
         pthread_mutex_unlock(&e->mu);
         rc = e->token ? 0 : state_fail(err, "out of memory");
@@ -584,7 +564,7 @@ static int etcd_read_version(struct state_backend *b, size_t back, char **text, 
 static void *keeper_main(void *arg)
 {
     struct etcd *e = arg;
-    double period = e->ttl / 3, last_ok = mono_now();
+    double period = e->ttl / 3, last_ok = state_mono_now();
     pthread_mutex_lock(&e->mu);
     while (!e->keeper_stop) {
         struct timespec until;
@@ -602,8 +582,8 @@ static void *keeper_main(void *arg)
                       &err);
         json_t *res = json_object_get(r, "result");
         if (rc == 0 && jint(res, "TTL") > 0)
-            last_ok = mono_now();
-        else if (rc == 0 || mono_now() - last_ok > e->ttl)
+            last_ok = state_mono_now();
+        else if (rc == 0 || state_mono_now() - last_ok > e->ttl)
             atomic_store(&e->lost, true); /* the lease is gone, or surely expired */
         json_decref(r);
         pthread_mutex_lock(&e->mu);
@@ -682,7 +662,7 @@ static int etcd_lock(struct state_backend *b, const struct state_lock_info *me, 
         free(rec);
         return -1;
     }
-    double deadline = mono_now() + (timeout_s > 0 ? timeout_s : 0);
+    double deadline = state_mono_now() + (timeout_s > 0 ? timeout_s : 0);
     int rc = -1;
     for (;;) {
         json_t *compare = json_array(), *success = json_array(), *failure = json_array();
@@ -709,7 +689,7 @@ static int etcd_lock(struct state_backend *b, const struct state_lock_info *me, 
             state_lock_info_parse(v, len, holder, NULL);
         free(v);
         json_decref(r);
-        if (kv && mono_now() >= deadline) {
+        if (kv && state_mono_now() >= deadline) {
             char who[512] = "another gpuform run";
             if (holder->id[0])
                 state_lock_info_describe(holder, who, sizeof who);
@@ -720,7 +700,7 @@ static int etcd_lock(struct state_backend *b, const struct state_lock_info *me, 
                        who, e->ttl, holder->id[0] ? holder->id : "ID");
             break;
         }
-        sleep_s(0.1 + jitter() * 0.2);
+        state_sleep_s(0.1 + jitter() * 0.2);
     }
     free(rec);
     if (rc != 0)
@@ -890,8 +870,8 @@ static void etcd_close(struct state_backend *b)
     free(e->where);
     free(e->backup_where);
     free(e->user);
-    wipe_free(e->password);
-    wipe_free(e->token);
+    state_wipe_free(e->password);
+    state_wipe_free(e->token);
     free(e->doc);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "modules/aws/credentials.h"
 
 static const char *env(state_getenv_fn fn, void *ctx, const char *name)
@@ -188,14 +189,13 @@ static json_t *marker_load(const struct spec *spec, bool *bad)
 
 int state_backend_mark(const struct spec *spec, struct state_err *err)
 {
-    char *id = state_backend_identity(spec), *path = marker_path(spec), *dir = NULL, *tmp = NULL;
+    char *id = state_backend_identity(spec), *path = marker_path(spec), *dir = NULL;
     static const char *const names[] = {"file", "etcd", "s3"};
     json_t *m = id ? json_pack("{s:s, s:s, s:s}", "backend", names[spec->state_backend], "identity",
                                id, "stack", spec->stack)
                    : NULL;
     int rc = -1;
-    if (!m || !path || asprintf(&dir, "%s/.gpuform", spec->dir ? spec->dir : ".") < 0 ||
-        asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+    if (!m || !path || asprintf(&dir, "%s/.gpuform", spec->dir ? spec->dir : ".") < 0) {
         state_fail(err, "out of memory");
         goto out;
     }
@@ -219,10 +219,11 @@ int state_backend_mark(const struct spec *spec, struct state_err *err)
         state_fail(err, "cannot make '%s': %s", dir, strerror(errno));
         goto out;
     }
-    if (json_dump_file(m, tmp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0 ||
-        rename(tmp, path) != 0) {
-        state_fail(err, "cannot write the backend marker '%s': %s", path, strerror(errno));
-        unlink(tmp);
+    char *text = json_dumps(m, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    int e = text ? core_write_atomic(path, text, strlen(text), 0600) : ENOMEM;
+    free(text);
+    if (e) {
+        state_fail(err, "cannot write the backend marker '%s': %s", path, strerror(e));
         goto out;
     }
     rc = 0;
@@ -231,7 +232,6 @@ out:
     free(id);
     free(path);
     free(dir);
-    free(tmp);
     return rc;
 }
 

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "modules/aws/sigv4.h"
+#include "modules/state/state_int.h"
 
 #define S3_MAX_OBJECT (256u << 20)
 
@@ -44,26 +45,6 @@ struct s3 {
     long long lock_started_ms;
     unsigned journal_seq;
 };
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
-static void wipe_free(char *s)
-{
-    if (s)
-        OPENSSL_cleanse(s, strlen(s));
-    free(s);
-}
 
 /* RFC 3986 encoding of an object key for the path: unreserved characters and '/' stay. */
 static void enc_key(const char *key, char *out, size_t outlen, bool keep_slash)
@@ -166,8 +147,8 @@ static int s3_do(struct s3 *s, const struct s3_call *c, struct core_http_respons
     struct core_http_error he;
     int rc = h_auth && (!s->token || h_token) ? core_http_do(s->http, &req, rs, &he) : -2;
     sigv4_result_release(&sr);
-    wipe_free(h_auth);
-    wipe_free(h_token);
+    state_wipe_free(h_auth);
+    state_wipe_free(h_token);
     if (rc == -2)
         return state_fail(err, "out of memory");
     if (rc != 0 && he.cls != CORE_HTTP_ERR_STATUS)
@@ -319,7 +300,7 @@ static int check_fence(struct s3 *s, struct state_err *err)
     if (!s->locked)
         return 0;
     pthread_mutex_lock(&s->mu);
-    bool ok = !atomic_load(&s->lost) && mono_now() < s->valid_until;
+    bool ok = !atomic_load(&s->lost) && state_mono_now() < s->valid_until;
     pthread_mutex_unlock(&s->mu);
     if (ok)
         return 0;
@@ -421,7 +402,7 @@ static void *keeper_main(void *arg)
         char etag[160];
         snprintf(etag, sizeof etag, "%s", s->lock_etag);
         pthread_mutex_unlock(&s->mu);
-        double sent = mono_now();
+        double sent = state_mono_now();
         char *rec = lock_record(s);
         bool won = false;
         char next[160];
@@ -461,7 +442,7 @@ static int try_lock(struct s3 *s, struct state_lock_info *holder, int64_t *expir
                     struct state_err *err)
 {
     *took_over = false;
-    double sent = mono_now();
+    double sent = state_mono_now();
     char *rec = lock_record(s);
     if (!rec)
         return state_fail(err, "out of memory");
@@ -503,7 +484,7 @@ static int s3_lock(struct state_backend *b, const struct state_lock_info *me, do
     if (s->locked)
         return 0;
     s->me = *me;
-    double deadline = mono_now() + (timeout_s > 0 ? timeout_s : 0);
+    double deadline = state_mono_now() + (timeout_s > 0 ? timeout_s : 0);
     int vanished = 0;
     for (;;) {
         int64_t expires = 0;
@@ -521,12 +502,12 @@ static int s3_lock(struct state_backend *b, const struct state_lock_info *me, do
         *holder = seen;
         if (!seen.id[0] && ++vanished < 50)
             continue; /* released between our create and our look: try again */
-        if (mono_now() >= deadline && !strcmp(holder->id, "?"))
+        if (state_mono_now() >= deadline && !strcmp(holder->id, "?"))
             return state_fail(err,
                               "the lock s3://%s/%s holds a record gpuform can't read; if no run "
                               "holds it, delete that object",
                               s->bucket, s->k_lock);
-        if (mono_now() >= deadline) {
+        if (state_mono_now() >= deadline) {
             char who[512] = "another gpuform run";
             if (holder->id[0])
                 state_lock_info_describe(holder, who, sizeof who);
@@ -539,7 +520,7 @@ static int s3_lock(struct state_backend *b, const struct state_lock_info *me, do
         }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        sleep_s(0.2 + (double)(ts.tv_nsec % 1000) / 2500.0);
+        state_sleep_s(0.2 + (double)(ts.tv_nsec % 1000) / 2500.0);
     }
     s->locked = true;
     atomic_store(&s->lost, false);
@@ -567,7 +548,7 @@ static int s3_unlock(struct state_backend *b, struct state_err *err)
     s->locked = false;
     /* Deleting is safe only while the lock is surely ours; past that, someone may hold it
      * now, and an expired record of ours is taken over anyway. */
-    if (atomic_load(&s->lost) || mono_now() >= s->valid_until - 1)
+    if (atomic_load(&s->lost) || state_mono_now() >= s->valid_until - 1)
         return 0;
     return delete_object(s, s->k_lock, err);
 }
@@ -763,8 +744,8 @@ static void s3_close(struct state_backend *b)
     free(s->base_url);
     free(s->host);
     free(s->akid);
-    wipe_free(s->secret);
-    wipe_free(s->token);
+    state_wipe_free(s->secret);
+    state_wipe_free(s->token);
     free(s->k_backup);
     free(s->k_lock);
     free(s->k_journal);
