@@ -60,6 +60,24 @@ int cli_read_state(const struct spec *spec, struct state **out);
 struct plan_result;
 
 /*
+ * The stack's offer hooks for the planner: when a hook file defines filter_offer or
+ * score_offer, loads the policies into *ps and makes *judge over them (plan_options.judge
+ * is policy_judge_planner(*judge)); both stay NULL otherwise. Errors go to d. 0, or -1.
+ * cli_offer_judge_done prints the judge's counts to stderr when GPUFORM_POLICY_STATS is
+ * set, and frees both.
+ */
+struct policy_set;
+struct policy_judge;
+
+/* `policy test` on an offer fixture (cli/policy_offers.c): 0 pass, 1 fail, -1 broken. */
+#include <jansson.h>
+int cli_policy_offer_fixture(const char *file, const char *path, const char *const *names,
+                             const char *const *paths, size_t np, json_t *fx);
+int cli_offer_judge(const struct spec *spec, struct core_diags *d, struct policy_set **ps,
+                    struct policy_judge **judge);
+void cli_offer_judge_done(struct policy_set *ps, struct policy_judge *judge);
+
+/*
  * Runs the stack's policies on a plan (validate_plan): hard findings, and soft ones that
  * `overrides` (--override-policy values) don't name, are errors in `d`; advisory and
  * overridden ones warnings, each located at its `hooks:` entry. 0 when the plan may go

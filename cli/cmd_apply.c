@@ -30,6 +30,7 @@
 #include "executor/diff_render.h"
 #include "executor/refresh.h"
 #include "lua/policy.h"
+#include "lua/policy_offer.h"
 #include "executor/state.h"
 #include "modules/cloudsim/sim.h"
 #include "modules/provider.h"
@@ -461,11 +462,13 @@ struct run {
     size_t nclouds;
     bool clouds_open; /* open_clouds ran (it opens each cloud once) */
     struct sigctl sc;
-    struct policy_set *ps; /* the stack's hook files, loaded once */
-    struct saved_plan sp;  /* `apply FILE` */
-    struct cli_envlog env; /* the stack's environment lookups, for the saved plan's digest */
-    bool st_existed;       /* the state existed before this run */
-    bool exit_changes;     /* plan --refresh-only --detailed-exitcode found drift: exit 2 */
+    struct policy_set *ps;      /* the stack's hook files, loaded once */
+    struct policy_set *jps;     /* the same, for the planner's offer hooks */
+    struct policy_judge *judge; /* filter_offer / score_offer, or NULL */
+    struct saved_plan sp;       /* `apply FILE` */
+    struct cli_envlog env;      /* the stack's environment lookups, for the saved plan's digest */
+    bool st_existed;            /* the state existed before this run */
+    bool exit_changes;          /* plan --refresh-only --detailed-exitcode found drift: exit 2 */
 };
 
 static int open_state(struct run *r)
@@ -652,8 +655,16 @@ static int make_plan(struct run *r)
         fprintf(stderr, "gpuform: out of memory\n");
         return -1;
     }
-    struct plan_options po = {
-        .solver = r->o.solver, .time_limit_s = r->o.time_limit, .current = cur, .ncurrent = ncur};
+    if (!r->judge && cli_offer_judge(r->spec, &r->d, &r->jps, &r->judge) != 0) {
+        core_diags_render(&r->d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
+        fprintf(stderr, "%s: can't plan: the policies did not load\n", r->o.path);
+        return -1;
+    }
+    struct plan_options po = {.solver = r->o.solver,
+                              .time_limit_s = r->o.time_limit,
+                              .current = cur,
+                              .ncurrent = ncur,
+                              .judge = policy_judge_planner(r->judge)};
     if (plan_solve(r->spec, r->unblocked, &po, &r->d, &r->plan) != 0) {
         core_diags_sort(&r->d);
         core_diags_render(&r->d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
@@ -667,6 +678,7 @@ static int make_plan(struct run *r)
 static int execute(struct run *r, const struct plan_result *plan)
 {
     struct exec_input in = {.spec = r->spec,
+                            .judge = policy_judge_planner(r->judge),
                             .catalog = r->cat,
                             .plan = plan,
                             .backend = r->b,
@@ -1170,6 +1182,7 @@ static int run_cmd(int argc, char **argv, bool destroy, bool refresh_only, bool 
     plan_catalog_free(r->cat);
     spec_free(r->spec);
     policy_set_free(r->ps);
+    cli_offer_judge_done(r->jps, r->judge);
     core_diags_release(&r->d);
     cli_envlog_release(&r->env);
     saved_plan_release(&r->sp);

@@ -22,6 +22,7 @@
 #include "executor/diff_render.h"
 #include "executor/state.h"
 #include "lua/policy.h"
+#include "lua/policy_offer.h"
 #include "parser/spec.h"
 #include "planner/catalog.h"
 #include "planner/plan.h"
@@ -278,6 +279,8 @@ int cmd_plan(int argc, char **argv)
     struct diff df = {0};
     struct plan_current *cur = NULL;
     size_t ncur = 0;
+    struct policy_set *ps = NULL;
+    struct policy_judge *judge = NULL;
     int rc = CLI_ERROR;
     if (cli_load_stack(o.path, &sopts, &d, &spec) != 0) {
         show(&d, color);
@@ -303,11 +306,17 @@ int cmd_plan(int argc, char **argv)
             goto done;
         }
     }
+    if (cli_offer_judge(spec, &d, &ps, &judge) != 0) {
+        show(&d, color);
+        fprintf(stderr, "%s: can't plan: the policies did not load\n", o.path);
+        goto done;
+    }
     struct plan_options popts = {.solver = o.solver,
                                  .lp_path = o.lp_path,
                                  .time_limit_s = o.time_limit,
                                  .current = cur,
-                                 .ncurrent = ncur};
+                                 .ncurrent = ncur,
+                                 .judge = policy_judge_planner(judge)};
     if (plan_solve(spec, unblocked ? unblocked : cat, &popts, &d, &res) != 0) {
         show(&d, color);
         size_t errors = d.errors;
@@ -356,6 +365,7 @@ done:
     core_arena_release(&arena);
     state_free(st);
     plan_result_free(res);
+    cli_offer_judge_done(ps, judge);
     plan_catalog_free(unblocked);
     plan_catalog_free(cat);
     spec_free(spec);

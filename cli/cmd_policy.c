@@ -13,6 +13,7 @@
 
 #include "core/diag.h"
 #include "lua/policy.h"
+#include "lua/policy_offer.h"
 #include "planner/plan.h"
 #include "planner/plan_render.h"
 
@@ -59,6 +60,33 @@ static void print_finding(const char *tag, const struct policy_finding *f)
             f->message, f->policy);
 }
 
+/* An offer fixture (cli/policy_offers.c); takes fx and path. */
+static int offer_fixture(const char *file, char *path, json_t *fx, json_t *policies,
+                         const char *dir)
+{
+    size_t np = json_array_size(policies);
+    const char **names = calloc(np, sizeof *names);
+    char **paths = calloc(np, sizeof *paths);
+    int rc = -1;
+    bool ok = names && paths;
+    for (size_t i = 0; ok && i < np; i++) {
+        names[i] = json_string_value(json_array_get(policies, i));
+        paths[i] = names[i] ? resolve(dir, names[i]) : NULL;
+        ok = paths[i] != NULL;
+    }
+    if (ok)
+        rc = cli_policy_offer_fixture(file, path, names, (const char *const *)paths, np, fx);
+    else
+        fprintf(stderr, "%s: error: \"policies\" must list file names (strings)\n", path);
+    for (size_t i = 0; paths && i < np; i++)
+        free(paths[i]);
+    free(paths);
+    free(names);
+    json_decref(fx);
+    free(path);
+    return rc;
+}
+
 /* Runs one fixture; prints what differs. 0 pass, 1 fail, -1 broken fixture. */
 static int run_fixture(const char *dir, const char *file)
 {
@@ -74,6 +102,9 @@ static int run_fixture(const char *dir, const char *file)
         free(path);
         return -1;
     }
+    if (json_is_array(policies) && json_array_size(policies) > 0 && !plan &&
+        json_object_get(fx, "offers"))
+        return offer_fixture(file, path, fx, policies, dir);
     if (!json_is_array(policies) || json_array_size(policies) == 0 || !json_is_object(plan) ||
         !json_is_array(expect)) {
         fprintf(stderr,
@@ -150,6 +181,42 @@ static int run_fixture(const char *dir, const char *file)
     json_decref(fx);
     free(path);
     return rc;
+}
+
+int cli_offer_judge(const struct spec *spec, struct core_diags *d, struct policy_set **ps,
+                    struct policy_judge **judge)
+{
+    *ps = NULL;
+    *judge = NULL;
+    if (spec->nhooks == 0)
+        return 0;
+    if (policy_load_spec(spec, NULL, d, ps) != 0)
+        return -1;
+    if (policy_judge_new(*ps, spec, d, judge) != 0) {
+        policy_set_free(*ps);
+        *ps = NULL;
+        return -1;
+    }
+    if (!*judge) { /* no offer hooks: nothing to keep */
+        policy_set_free(*ps);
+        *ps = NULL;
+    }
+    return 0;
+}
+
+void cli_offer_judge_done(struct policy_set *ps, struct policy_judge *judge)
+{
+    const char *env = getenv("GPUFORM_POLICY_STATS");
+    if (judge && env && *env && strcmp(env, "0") != 0) {
+        struct policy_judge_stats st;
+        policy_judge_stats(judge, &st);
+        fprintf(stderr,
+                "policies: %zu offer judgements, %zu hook calls run, %zu answers from the "
+                "cache, %zu rejected\n",
+                st.judged, st.lua_calls, st.cache_hits, st.rejected);
+    }
+    policy_judge_free(judge);
+    policy_set_free(ps);
 }
 
 /* Whether --override-policy names this policy: its path as the spec writes it, or the

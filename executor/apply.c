@@ -359,7 +359,8 @@ static int replan(struct exec *x, struct task *t, char *why, size_t whylen)
     }
     struct core_diags d;
     core_diags_init(&d, 10);
-    struct plan_options po = {.solver = PLAN_SOLVER_FAST, .current = cur, .ncurrent = ncur};
+    struct plan_options po = {
+        .solver = PLAN_SOLVER_FAST, .current = cur, .ncurrent = ncur, .judge = x->in.judge};
     struct plan_result *res = NULL;
     if (plan_solve(x->in.spec, cat, &po, &d, &res) != 0) {
         snprintf(why, whylen, "no other placement meets the stack's rules%s%s", d.n ? ": " : "",

@@ -50,6 +50,7 @@ struct exec_options {
 struct exec_input {
     const struct spec *spec;
     const struct plan_catalog *catalog; /* for failover re-plans */
+    const struct plan_judge *judge;     /* the policies' offer hooks for them, or NULL */
     const struct plan_result *plan;     /* the desired placement the diff came from */
     struct state_backend *backend;
     struct state *state;

@@ -11,17 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lua/policy_int.h"
 #include "parser/node.h"
 
 #define MAX_POLICY_FILE ((size_t)4 << 20)
 #define MAX_FINDINGS    10000
 #define MAX_JSON_DEPTH  64
-
-struct policy_set {
-    struct hook_vm *vm;
-    const struct core_source **srcs; /* per file, for locations */
-    size_t n;
-};
 
 const char *policy_level_name(enum policy_level level)
 {
@@ -49,8 +44,7 @@ void policy_set_free(struct policy_set *ps)
     free(ps);
 }
 
-/* A policy error as a diagnostic at its file and line, the traceback's Lua frames as notes. */
-static void report(struct policy_set *ps, size_t file, const char *code,
+void policy_report(struct policy_set *ps, size_t file, const char *code,
                    const struct hook_error *err, struct core_diags *diags)
 {
     struct core_loc loc = {0};
@@ -107,7 +101,7 @@ int policy_load(const char *const *names, const char *const *paths, size_t n,
         ps->srcs[at] = src;
         if (hook_vm_load(ps->vm, names[i], src->text, src->len, &err) < 0) {
             ps->n = at + 1; /* so report() finds the source */
-            report(ps, at, "policy-error", &err, diags);
+            policy_report(ps, at, "policy-error", &err, diags);
             ps->n = at;
             rc = -1;
             continue;
@@ -316,7 +310,7 @@ int policy_before_apply(struct policy_set *ps, json_t *change, bool *vetoed, cha
         struct hook_error err;
         if (push_doc(ps, change, "change", &err) != 0 ||
             hook_vm_call(ps->vm, i, "before_apply", 1, 2, &err) != 0) {
-            report(ps, i, "policy-error", &err, diags);
+            policy_report(ps, i, "policy-error", &err, diags);
             rc = -1;
             continue;
         }
@@ -331,7 +325,7 @@ int policy_before_apply(struct policy_set *ps, json_t *change, bool *vetoed, cha
             snprintf(err.message, sizeof err.message,
                      "before_apply must return true, nil, or false and a reason, not a %s",
                      lua_typename(L, ty));
-            report(ps, i, "policy-result", &err, diags);
+            policy_report(ps, i, "policy-result", &err, diags);
             rc = -1;
         }
         lua_pop(L, 2);
@@ -351,7 +345,7 @@ int policy_after_apply(struct policy_set *ps, json_t *node, struct core_diags *d
         struct hook_error err;
         if (push_doc(ps, node, "node", &err) != 0 ||
             hook_vm_call(ps->vm, i, "after_apply", 1, 0, &err) != 0) {
-            report(ps, i, "policy-error", &err, diags);
+            policy_report(ps, i, "policy-error", &err, diags);
             rc = -1;
         }
     }
@@ -376,12 +370,12 @@ int policy_validate_plan(struct policy_set *ps, json_t *plan_doc, struct policy_
             memset(&err, 0, sizeof err);
             snprintf(err.message, sizeof err.message, "%s", lua_tostring(L, -1));
             lua_pop(L, 1);
-            report(ps, i, "policy-error", &err, diags);
+            policy_report(ps, i, "policy-error", &err, diags);
             rc = -1;
             continue;
         }
         if (hook_vm_call(ps->vm, i, "validate_plan", 1, 1, &err) != 0) {
-            report(ps, i, "policy-error", &err, diags);
+            policy_report(ps, i, "policy-error", &err, diags);
             rc = -1;
             continue;
         }
@@ -393,7 +387,7 @@ int policy_validate_plan(struct policy_set *ps, json_t *plan_doc, struct policy_
             memset(&err, 0, sizeof err);
             snprintf(err.message, sizeof err.message, "%s", lua_tostring(L, -1));
             lua_pop(L, 1);
-            report(ps, i, "policy-result", &err, diags);
+            policy_report(ps, i, "policy-result", &err, diags);
             rc = -1;
         }
     }

@@ -30,10 +30,13 @@ struct hook_vm {
     bool tripped; /* a limit was hit: every instruction now fails */
     char tripped_msg[160];
     size_t nfiles;
-    char **names;  /* as the spec names them */
-    char **chunks; /* the chunk names Lua prints ("=policies/x.lua", maybe shortened) */
-    int *env_refs; /* registry refs of each file's environment */
-    int ro_mt_ref; /* the read-only views' metatable */
+    char **names;        /* as the spec names them */
+    char **chunks;       /* the chunk names Lua prints ("=policies/x.lua", maybe shortened) */
+    int *env_refs;       /* registry refs of each file's environment */
+    int ro_mt_ref;       /* the read-only views' metatable */
+    hook_track_fn track; /* read tracking (hook_vm_track), or NULL */
+    void *track_ctx;
+    lua_Integer track_gen; /* tracked views of another generation are stale */
 };
 
 static double now_s(void)
@@ -125,8 +128,31 @@ static void arm(struct hook_vm *vm)
 
 /* ---- read-only views ---- */
 
+/* A tracked view reports the read (key: the stack index of the key, 0 for the whole view) to
+ * the tracker; one from an earlier tracked call is refused: it would read another offer. */
+static void ro_track(lua_State *L, int key)
+{
+    if (lua_getiuservalue(L, 1, 3) != LUA_TNUMBER) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_Integer tag = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (tag == 0)
+        return;
+    struct hook_vm *vm = vm_of(L);
+    lua_getiuservalue(L, 1, 4);
+    lua_Integer gen = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (!vm->track || gen != vm->track_gen)
+        luaL_error(L, "policy kept a table from an earlier call: filter_offer and score_offer "
+                      "are cached, so they must not keep what they are given between calls");
+    vm->track(vm->track_ctx, L, (int)tag, key);
+}
+
 static int ro_index(lua_State *L)
 {
+    ro_track(L, 2);
     lua_getiuservalue(L, 1, 1);
     lua_pushvalue(L, 2);
     lua_rawget(L, -2);
@@ -141,6 +167,7 @@ static int ro_newindex(lua_State *L)
 
 static int ro_len(lua_State *L)
 {
+    ro_track(L, 0);
     lua_getiuservalue(L, 1, 1);
     lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1));
     return 1;
@@ -150,6 +177,7 @@ static int ro_next(lua_State *L)
 {
     luaL_checkudata(L, 1, "gpuform.readonly");
     lua_settop(L, 2);
+    ro_track(L, 0);
     lua_getiuservalue(L, 1, 1);
     lua_insert(L, 2); /* backing table, key */
     if (lua_next(L, 2))
@@ -173,7 +201,7 @@ static int ro_tostring(lua_State *L)
     return 1;
 }
 
-static int ro_wrap_at(lua_State *L, const char *what, int depth)
+static int ro_wrap_at(lua_State *L, const char *what, lua_Integer tag, lua_Integer gen, int depth)
 {
     if (depth > RO_MAX_DEPTH || !lua_checkstack(L, 6))
         return -1;
@@ -182,7 +210,7 @@ static int ro_wrap_at(lua_State *L, const char *what, int depth)
     lua_pushnil(L);
     while (lua_next(L, t)) {
         if (lua_type(L, -1) == LUA_TTABLE) {
-            if (ro_wrap_at(L, what, depth + 1) != 0) {
+            if (ro_wrap_at(L, what, tag, gen, depth + 1) != 0) {
                 lua_settop(L, t);
                 return -1;
             }
@@ -193,11 +221,15 @@ static int ro_wrap_at(lua_State *L, const char *what, int depth)
             lua_pop(L, 1);
         }
     }
-    lua_newuserdatauv(L, 0, 2);
+    lua_newuserdatauv(L, 0, 4);
     lua_insert(L, t); /* view, table */
     lua_setiuservalue(L, t, 1);
     lua_pushstring(L, what);
     lua_setiuservalue(L, t, 2);
+    lua_pushinteger(L, tag);
+    lua_setiuservalue(L, t, 3);
+    lua_pushinteger(L, gen);
+    lua_setiuservalue(L, t, 4);
     luaL_setmetatable(L, "gpuform.readonly");
     return 0;
 }
@@ -205,22 +237,43 @@ static int ro_wrap_at(lua_State *L, const char *what, int depth)
 static int ro_wrap_protected(lua_State *L)
 {
     const char *what = lua_tostring(L, 2);
-    lua_settop(L, 1);
-    if (ro_wrap_at(L, what ? what : "value", 0) != 0)
+    lua_Integer tag = lua_tointeger(L, 3), gen = lua_tointeger(L, 4);
+    lua_settop(L, 4);
+    lua_pushvalue(L, 1); /* the table on top; `what` stays on the stack, alive */
+    if (ro_wrap_at(L, what ? what : "value", tag, gen, 0) != 0)
         return luaL_error(L, "value nested too deeply for a policy");
     return 1;
 }
 
-int hook_ro_wrap(lua_State *L, const char *what)
+static int ro_wrap(lua_State *L, const char *what, lua_Integer tag)
 {
     lua_pushcfunction(L, ro_wrap_protected);
     lua_insert(L, -2);
     lua_pushstring(L, what);
-    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    lua_pushinteger(L, tag);
+    lua_pushinteger(L, tag ? vm_of(L)->track_gen : 0);
+    if (lua_pcall(L, 4, 1, 0) != LUA_OK) {
         lua_pop(L, 1);
         return -1;
     }
     return 0;
+}
+
+int hook_ro_wrap(lua_State *L, const char *what)
+{
+    return ro_wrap(L, what, 0);
+}
+
+int hook_ro_wrap_tracked(lua_State *L, const char *what, int tag)
+{
+    return ro_wrap(L, what, tag > 0 ? tag : 0);
+}
+
+void hook_vm_track(struct hook_vm *vm, hook_track_fn fn, void *ctx)
+{
+    vm->track = fn;
+    vm->track_ctx = ctx;
+    vm->track_gen++;
 }
 
 /* ---- the environment each file gets ---- */

@@ -65,6 +65,20 @@ struct lua_State *hook_vm_state(struct hook_vm *vm);
 int hook_ro_wrap(struct lua_State *L, const char *what);
 
 /*
+ * Read tracking, so that hooks whose results are cached (filter_offer, score_offer) can be
+ * cached by what they actually read. hook_ro_wrap_tracked wraps like hook_ro_wrap, and every
+ * read through the view (and the views made for tables inside it) calls the tracker set
+ * with hook_vm_track: `tag` (> 0) says which view, `key` is the stack index of the key read,
+ * or 0 when the policy read the whole view (pairs, next, #). The tracker may raise a Lua
+ * error (luaL_error). A tracked view belongs to the tracking generation it was made in:
+ * each hook_vm_track call starts a new one, and touching a view of another generation is an
+ * error, so a policy can't keep a table from one call and read it in a later, cached one.
+ */
+typedef void (*hook_track_fn)(void *ctx, struct lua_State *L, int tag, int key);
+void hook_vm_track(struct hook_vm *vm, hook_track_fn fn, void *ctx);
+int hook_ro_wrap_tracked(struct lua_State *L, const char *what, int tag);
+
+/*
  * Calls `hook` of file `file` with the `nargs` values on top of the stack (popped), under
  * the limits. On success returns 0 with `nresults` results on the stack (missing ones as
  * nil); the caller reads and pops them. On a Lua error, a limit reached, or a non-function

@@ -34,14 +34,41 @@ enum plan_solver {
     PLAN_SOLVER_EXACT /* writes an LP file and runs the `cbc` binary */
 };
 
+/*
+ * The policies' offer hooks (docs/policies.md: filter_offer, score_offer) as the planner
+ * sees them; lua/policy_offer.c implements them, the planner knows nothing of Lua. Every
+ * offer the built-in rules let a workload use is judged, market by market, before the
+ * planner weighs it: for new nodes and for the nodes that run there now.
+ */
+struct plan_judge {
+    void *ctx;
+    /* Buying `o` for a node of `w` on one market (`spot`) at `hourly` USD/h. Returns 1 when
+     * it may be used, with *weighed the hourly price the solver should minimise (hourly
+     * when no policy scores); 0 when a policy rejects it, with *reason an id for reason();
+     * -1 when a policy failed: the judge keeps the diagnostic and the plan fails. */
+    int (*judge)(void *ctx, const struct spec_workload *w, const struct plan_offer *o, bool spot,
+                 double hourly, double *weighed, int *reason);
+    /* "policies/eu.lua: region outside the EU" */
+    const char *(*reason)(void *ctx, int id);
+    /* Sharing judgements between workloads: between share_begin and share_end the judge
+     * notes which of the workload's fields its answers depended on; share_end returns a
+     * handle (-1 on out of memory), and share_same(handle, a, b) says whether b agrees
+     * with a on them, in which case every judgement for b equals a's for the same offer. */
+    void (*share_begin)(void *ctx);
+    int (*share_end)(void *ctx);
+    bool (*share_same)(void *ctx, int handle, const struct spec_workload *a,
+                       const struct spec_workload *b);
+};
+
 struct plan_options {
     enum plan_solver solver;
     const struct plan_current *current; /* may be NULL */
     size_t ncurrent;
-    double move_threshold; /* fraction, default 0.10: move only if it saves more; 0 means
-                            * the default, a negative value moves whenever it is cheaper */
-    const char *lp_path;   /* exact: where to write the LP model (NULL: a temp file) */
-    double time_limit_s;   /* exact: cbc's limit; 0 = none */
+    double move_threshold;          /* fraction, default 0.10: move only if it saves more; 0 means
+                                     * the default, a negative value moves whenever it is cheaper */
+    const char *lp_path;            /* exact: where to write the LP model (NULL: a temp file) */
+    double time_limit_s;            /* exact: cbc's limit; 0 = none */
+    const struct plan_judge *judge; /* the policies' offer hooks, or NULL */
 };
 
 struct plan_node {

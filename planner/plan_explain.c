@@ -29,7 +29,8 @@ static const char *const reason_text[PLAN_R_COUNT] = {
     [PLAN_R_NO_PRICE] = "no price",
 };
 
-static void add_reasons(struct core_buf *b, const struct plan_group *g, const char *sep)
+static void add_reasons(struct core_buf *b, const struct plan_model *m, const struct plan_group *g,
+                        const char *sep)
 {
     char num[32];
     for (int r = 0; r < PLAN_R_COUNT; r++) {
@@ -37,6 +38,12 @@ static void add_reasons(struct core_buf *b, const struct plan_group *g, const ch
             continue;
         core_buf_addf(b, "%s%s %s", sep, plan_fmt_count(num, sizeof(num), g->reasons[r]),
                       reason_text[r]);
+        sep = ", ";
+    }
+    for (int k = 0; k < g->nhreasons && m->judge; k++) {
+        core_buf_addf(b, "%s%s rejected by %s", sep,
+                      plan_fmt_count(num, sizeof(num), g->hreasons[k].n),
+                      m->judge->reason(m->judge->ctx, g->hreasons[k].id));
         sep = ", ";
     }
 }
@@ -225,7 +232,7 @@ static void report_group(const struct plan_model *m, const struct plan_group *g,
     size_t over = add_quota_reasons(&rest, m, g, cap, lr, row_used, &sep);
     struct core_buf reasons;
     core_buf_init(&reasons, 1 << 16);
-    add_reasons(&reasons, g, "");
+    add_reasons(&reasons, m, g, "");
     size_t nfit = g->nfit >= over ? g->nfit - over : 0;
     plan_fmt_count(total, sizeof(total), m->cat->noffers);
     if (nfit == 0) {

@@ -82,6 +82,12 @@ struct plan_opt {
     int kept;       /* -1, or the node index whose current place this is */
 };
 
+/* Offers a policy's filter_offer rejected for one reason (plan_judge.reason). */
+struct plan_hreason {
+    int id;
+    size_t n;
+};
+
 /* Interchangeable nodes: a training/batch/service workload, or one site of a federated one. */
 struct plan_group {
     const struct spec_workload *w;
@@ -105,6 +111,8 @@ struct plan_group {
     int xoff;         /* this group's first entry in a plan_sol's x */
     const int *olreg; /* per option: opts[o].lreg, packed (the subproblem's hot loop) */
     size_t reasons[PLAN_R_COUNT];
+    struct plan_hreason *hreasons; /* offers the policies rejected, by reason, in id order */
+    int nhreasons;
     size_t nfit;                         /* offers that fit individually */
     const struct plan_current **current; /* per node index, or NULL: where it runs now */
 };
@@ -119,6 +127,7 @@ struct plan_model {
     struct core_arena arena;
     const struct spec *spec;
     const struct plan_catalog *cat;
+    const struct plan_judge *judge; /* the policies' offer hooks, or NULL */
     double threshold;
     struct plan_region *regions;
     int nregions;
@@ -144,7 +153,8 @@ struct plan_sol {
     double adj;  /* what the solver minimises (kept nodes discounted) */
 };
 
-/* Builds the model; 0, or -1 on out of memory (reported to diags). */
+/* Builds the model; 0, or -1 on out of memory (reported to diags) or when a policy's offer
+ * hook failed (the judge reported it). */
 int plan_model_build(const struct spec *spec, const struct plan_catalog *cat,
                      const struct plan_options *opts, struct core_diags *diags,
                      struct plan_model **out);

@@ -350,21 +350,88 @@ struct scratch {
     struct bsum *sums;
     int nsums, capsums;
     int *rtmp; /* per region: entry in the summary being made, -1 */
-    /* scan_summaries, per region: best offer (-1), its hourly and spot, fitting offers;
-     * and the regions it touched. */
+    /* scan_summaries, per region: best offer (-1), its hourly, weighed price and spot,
+     * fitting offers; and the regions it touched. */
     int *r_best, *r_touched;
-    double *r_h;
+    double *r_h, *r_w;
     bool *r_spot;
     size_t *r_cnt;
+    double *best_w; /* per location: the best offer's weighed price */
+    /* policy rejections of the group being built: count per reason id, ids touched */
+    size_t *hcnt;
+    int nhcnt;
+    int *htouched;
+    int nhtouched;
+    bool failed; /* a policy hook failed */
 };
+
+/* Counts `n` offers the policies rejected for reason `id` against the group being built. */
+static int count_rejected(struct scratch *sc, int id, size_t n)
+{
+    if (id < 0 || n == 0)
+        return 0;
+    if (id >= sc->nhcnt) {
+        int cap = sc->nhcnt ? sc->nhcnt : 16;
+        while (cap <= id)
+            cap *= 2;
+        size_t *c = realloc(sc->hcnt, (size_t)cap * sizeof(*c));
+        int *t = realloc(sc->htouched, (size_t)cap * sizeof(*t));
+        if (c)
+            sc->hcnt = c;
+        if (t)
+            sc->htouched = t;
+        if (!c || !t)
+            return -1;
+        memset(sc->hcnt + sc->nhcnt, 0, (size_t)(cap - sc->nhcnt) * sizeof(*c));
+        sc->nhcnt = cap;
+    }
+    if (sc->hcnt[id] == 0)
+        sc->htouched[sc->nhtouched++] = id;
+    sc->hcnt[id] += n;
+    return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Moves the counted rejections into g (arena), by reason id, and clears them. */
+static int take_rejected(struct plan_model *m, struct plan_group *g, struct scratch *sc)
+{
+    if (sc->nhtouched == 0)
+        return 0;
+    qsort(sc->htouched, (size_t)sc->nhtouched, sizeof(int), cmp_int);
+    g->hreasons = core_arena_alloc(&m->arena, (size_t)sc->nhtouched * sizeof(*g->hreasons));
+    if (!g->hreasons)
+        return -1;
+    for (int k = 0; k < sc->nhtouched; k++) {
+        int id = sc->htouched[k];
+        g->hreasons[k] = (struct plan_hreason){.id = id, .n = sc->hcnt[id]};
+        sc->hcnt[id] = 0;
+    }
+    g->nhreasons = sc->nhtouched;
+    sc->nhtouched = 0;
+    return 0;
+}
 
 /* A bucket's offers in one region under one spot policy. */
 struct rsum {
     int region;
-    int best; /* catalog offer: least hourly, then rank; -1 when none has a price */
+    int best; /* catalog offer: least weighed price, then rank; -1 when none has a price */
     double hourly;
+    double weighed; /* what the solver minimises: hourly, or as the policies scored it */
     bool spot;
-    size_t total, nfit; /* offers there; of those, priced under the policy */
+    size_t total, nfit; /* offers there; of those, priced under the policy and allowed */
+    int rej_off, rej_n; /* its policy rejections in bsum.rej */
+};
+
+/* Offers of one region of a summary that a policy rejected for one reason. */
+struct rej {
+    int k; /* the region's entry in bsum.r */
+    int id;
+    size_t n;
 };
 
 /* One bucket (GPU model and count) under one spot policy, region by region: a group reads
@@ -373,6 +440,13 @@ struct bsum {
     struct rsum *r;
     int n;
     enum plan_reason why; /* the reason an offer without a price is counted under */
+    struct rej *rej;      /* sorted by region entry */
+    int nrej;
+    /* With policy hooks, one summary per workload class: the workload it was made for, the
+     * judge's handle on what the judgements depended on, and the next summary of the same
+     * bucket and policy (-1). */
+    const struct spec_workload *w;
+    int share, next;
 };
 
 static bool region_matches(const struct spec_placement *p, const char *region)
@@ -448,6 +522,63 @@ static bool offer_price(const struct plan_offer *full, enum spec_spot policy, do
     }
 }
 
+enum { PRICE_NONE = 0, PRICE_OK = 1, PRICE_REJECTED = 2, PRICE_ERROR = -1 };
+
+/*
+ * offer_price, then the policies' judgement (plan_options.judge) of the markets the spot
+ * policy allows: the cheapest by weighed price among those they allow. PRICE_OK with the
+ * price, what the solver weighs and the market; PRICE_NONE with *why (no price);
+ * PRICE_REJECTED with *rej (the judge's reason for the market it rejected first, cheapest
+ * first); PRICE_ERROR when a policy failed.
+ */
+static int judged_price(const struct plan_model *m, const struct spec_workload *w,
+                        const struct plan_offer *o, enum spec_spot policy, double *hourly,
+                        double *weighed, bool *spot, enum plan_reason *why, int *rej)
+{
+    if (!offer_price(o, policy, hourly, spot, why))
+        return PRICE_NONE;
+    *weighed = *hourly;
+    const struct plan_judge *j = m->judge;
+    if (!j)
+        return PRICE_OK;
+    /* the markets to judge, cheapest first: offer_price's choice, then for spot: auto the
+     * other one when it is open */
+    double h[2] = {*hourly, 0};
+    bool sp[2] = {*spot, !*spot};
+    int n = 1;
+    if (policy == SPEC_SPOT_AUTO) {
+        double other =
+            *spot ? (o->blocked_ondemand ? -1 : o->ondemand) : (o->blocked_spot ? -1 : o->spot);
+        if (other >= 0)
+            h[n++] = other;
+    }
+    int best = -1;
+    double bw = 0;
+    *rej = -1;
+    for (int k = 0; k < n; k++) {
+        double wt;
+        int id;
+        int rc = j->judge(j->ctx, w, o, sp[k], h[k], &wt, &id);
+        if (rc < 0)
+            return PRICE_ERROR;
+        if (rc == 0) {
+            if (*rej < 0)
+                *rej = id;
+            continue;
+        }
+        if (best < 0 || wt < bw) {
+            best = k;
+            bw = wt;
+        }
+    }
+    if (best < 0)
+        return PRICE_REJECTED;
+    *hourly = h[best];
+    *spot = sp[best];
+    *weighed = bw;
+    return PRICE_OK;
+}
+
 static bool model_memory_fits(const struct spec_gpu *g, const struct core_gpu_model *model)
 {
     uint64_t bytes = (uint64_t)model->memory_gb * 1000000000ull;
@@ -496,28 +627,33 @@ static int cmp_opt_q(const void *a, const void *b)
     return cmp_opt_ctx(a, b);
 }
 
-/* Does catalog offer `oi` fit group g (ignoring quotas)? Sets price and spot. */
-static bool offer_fits(const struct plan_model *m, const struct plan_group *g,
-                       const struct gpu_index *gi, const signed char *rr, int oi, bool want_spot,
-                       double *hourly)
+/* Does catalog offer `oi` fit group g (ignoring quotas) on the market `want_spot`, and do
+ * the policies allow it? 1 with its price and weighed price, 0 when not, -1 when a policy
+ * failed. */
+static int offer_fits(const struct plan_model *m, const struct plan_group *g,
+                      const struct gpu_index *gi, const signed char *rr, int oi, bool want_spot,
+                      double *hourly, double *weighed)
 {
     const struct plan_offer *o = &m->cat->offers[oi];
     const struct core_gpu_model *mod = core_gpu_model_find(o->gpu);
     if (!mod || o->gpus != g->gpus || !model_memory_fits(&g->w->gpu, mod))
-        return false;
+        return 0;
     int ids[64];
     int nm = group_models(gi, &g->w->gpu, ids);
     bool named = false;
     for (int k = 0; k < nm && !named; k++)
         named = ids[k] == (int)(mod - gi->models);
     if (!named || rr[m->offer_region[oi]] >= 0)
-        return false;
+        return 0;
     enum spec_spot pol = g->w->spot;
     if (want_spot ? (o->spot < 0 || pol == SPEC_SPOT_NEVER)
                   : (o->ondemand < 0 || pol == SPEC_SPOT_ALWAYS))
-        return false;
-    *hourly = want_spot ? o->spot : o->ondemand;
-    return true;
+        return 0;
+    *hourly = *weighed = want_spot ? o->spot : o->ondemand;
+    if (!m->judge)
+        return 1;
+    int id;
+    return m->judge->judge(m->judge->ctx, g->w, o, want_spot, *hourly, weighed, &id);
 }
 
 static int find_place(const struct plan_model *m, const struct oref *by_rank,
@@ -571,8 +707,11 @@ static int add_kept_options(struct plan_model *m, struct plan_group *g, const st
         if (!c)
             continue;
         int oi = find_offer(m, by_rank, c);
-        double hourly;
-        if (oi < 0 || !offer_fits(m, g, gi, rr, oi, c->spot, &hourly))
+        double hourly, weighed;
+        int fit = oi < 0 ? 0 : offer_fits(m, g, gi, rr, oi, c->spot, &hourly, &weighed);
+        if (fit < 0)
+            return -2; /* a policy failed */
+        if (fit == 0)
             continue;
         int region = m->offer_region[oi];
         if (lreg_of[region] < 0)
@@ -590,7 +729,7 @@ static int add_kept_options(struct plan_model *m, struct plan_group *g, const st
         k->hourly = hourly;
         k->egress = egress_per_node(m, g, region);
         k->cost = hourly * g->hours + k->egress;
-        k->adj = k->cost * (1 - m->threshold);
+        k->adj = (weighed * g->hours + k->egress) * (1 - m->threshold);
         k->noffers = 0;
         k->kept = i;
     }
@@ -609,8 +748,8 @@ static void prune_zones(struct plan_model *m, const struct plan_group *g,
 {
     for (int t = 0; t < sc->ntouched; t++) {
         int z = sc->touched[t], r = m->zones[z].region, cur = sc->rzone[r];
-        if (cur < 0 || sc->best_hourly[z] < sc->best_hourly[cur] ||
-            (sc->best_hourly[z] == sc->best_hourly[cur] &&
+        if (cur < 0 || sc->best_w[z] < sc->best_w[cur] ||
+            (sc->best_w[z] == sc->best_w[cur] &&
              m->offer_rank[sc->best[z]] < m->offer_rank[sc->best[cur]]))
             sc->rzone[r] = z;
     }
@@ -637,13 +776,135 @@ static void prune_zones(struct plan_model *m, const struct plan_group *g,
     sc->ntouched = keep;
 }
 
-/* The summary of bucket [lo, hi) under `policy`, made on first use; NULL on out of memory. */
+static int cmp_rej(const void *a, const void *b)
+{
+    const struct rej *x = a, *y = b;
+    if (x->k != y->k)
+        return x->k < y->k ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Sorts a summary's rejections by region entry, merges equal reasons, points the entries at
+ * theirs. */
+static void index_rejections(struct bsum *b)
+{
+    if (b->nrej == 0)
+        return;
+    qsort(b->rej, (size_t)b->nrej, sizeof(*b->rej), cmp_rej);
+    int out = 0;
+    for (int i = 0; i < b->nrej; i++) {
+        if (out > 0 && b->rej[out - 1].k == b->rej[i].k && b->rej[out - 1].id == b->rej[i].id)
+            b->rej[out - 1].n += b->rej[i].n;
+        else
+            b->rej[out++] = b->rej[i];
+    }
+    b->nrej = out;
+    for (int i = 0; i < out; i++) {
+        struct rsum *e = &b->r[b->rej[i].k];
+        if (e->rej_n++ == 0)
+            e->rej_off = i;
+    }
+}
+
+static int add_rej(struct bsum *b, int *cap, int k, int id)
+{
+    if (b->nrej > 0 && b->rej[b->nrej - 1].k == k && b->rej[b->nrej - 1].id == id) {
+        b->rej[b->nrej - 1].n++;
+        return 0;
+    }
+    if (b->nrej == *cap) {
+        int nc = *cap ? 2 * *cap : 16;
+        struct rej *n = realloc(b->rej, (size_t)nc * sizeof(*n));
+        if (!n)
+            return -1;
+        b->rej = n;
+        *cap = nc;
+    }
+    b->rej[b->nrej++] = (struct rej){.k = k, .id = id, .n = 1};
+    return 0;
+}
+
+/* Makes summary `b` of bucket [lo, hi) under `policy` for workload w (its judgements, when
+ * there is a judge). 0, or -1 (sc->failed when a policy failed, else out of memory). */
+static int make_summary(const struct plan_model *m, const struct gpu_index *gi, size_t lo,
+                        size_t hi, enum spec_spot policy, const struct spec_workload *w,
+                        struct bsum *b, struct scratch *sc)
+{
+    memset(b, 0, sizeof(*b));
+    b->share = b->next = -1;
+    b->w = w;
+    b->r = malloc((hi - lo ? hi - lo : 1) * sizeof(*b->r));
+    if (!b->r)
+        return -1;
+    int rejcap = 0, rc = 0;
+    if (m->judge)
+        m->judge->share_begin(m->judge->ctx);
+    for (size_t i = lo; i < hi && rc == 0; i++) {
+        int oi = gi->by_model[i].idx, region = m->offer_region[oi];
+        if (sc->rtmp[region] < 0) {
+            sc->rtmp[region] = b->n;
+            b->r[b->n++] = (struct rsum){.region = region, .best = -1};
+        }
+        int k = sc->rtmp[region];
+        struct rsum *e = &b->r[k];
+        e->total++;
+        double hourly, weighed;
+        bool spot;
+        int id;
+        switch (judged_price(m, w, &m->cat->offers[oi], policy, &hourly, &weighed, &spot, &b->why,
+                             &id)) {
+        case PRICE_OK:
+            break;
+        case PRICE_REJECTED:
+            rc = add_rej(b, &rejcap, k, id);
+            continue;
+        case PRICE_ERROR:
+            sc->failed = true;
+            rc = -1;
+            continue;
+        default:
+            continue;
+        }
+        e->nfit++;
+        if (e->best < 0 || weighed < e->weighed ||
+            (weighed == e->weighed && m->offer_rank[oi] < m->offer_rank[e->best])) {
+            e->best = oi;
+            e->hourly = hourly;
+            e->weighed = weighed;
+            e->spot = spot;
+        }
+    }
+    for (int k = 0; k < b->n; k++)
+        sc->rtmp[b->r[k].region] = -1;
+    if (m->judge) {
+        b->share = m->judge->share_end(m->judge->ctx);
+        if (b->share < 0)
+            rc = -1;
+    }
+    if (rc != 0)
+        return -1;
+    double unused_h;
+    bool unused_s;
+    struct plan_offer none = {.ondemand = -1, .spot = -1};
+    offer_price(&none, policy, &unused_h, &unused_s, &b->why);
+    index_rejections(b);
+    return 0;
+}
+
+/* The summary of bucket [lo, hi) under `policy` for workload w, made on first use, or one
+ * made for a workload the judge says w agrees with; NULL on out of memory or a policy
+ * failure (sc->failed). */
 static const struct bsum *summary(const struct plan_model *m, const struct gpu_index *gi, size_t lo,
-                                  size_t hi, enum spec_spot policy, struct scratch *sc)
+                                  size_t hi, enum spec_spot policy, const struct spec_workload *w,
+                                  struct scratch *sc)
 {
     int *slot = &sc->sum_of[policy][lo];
-    if (*slot >= 0)
-        return &sc->sums[*slot];
+    for (int k = *slot; k >= 0; k = sc->sums[k].next) {
+        const struct bsum *b = &sc->sums[k];
+        if (!m->judge || b->w == w || m->judge->share_same(m->judge->ctx, b->share, b->w, w))
+            return b;
+        slot = &sc->sums[k].next;
+    }
     if (sc->nsums == sc->capsums) {
         int cap = sc->capsums ? 2 * sc->capsums : 64;
         struct bsum *n = realloc(sc->sums, (size_t)cap * sizeof(*n));
@@ -653,36 +914,11 @@ static const struct bsum *summary(const struct plan_model *m, const struct gpu_i
         sc->capsums = cap;
     }
     struct bsum *b = &sc->sums[sc->nsums];
-    memset(b, 0, sizeof(*b));
-    b->r = malloc((hi - lo ? hi - lo : 1) * sizeof(*b->r));
-    if (!b->r)
+    if (make_summary(m, gi, lo, hi, policy, w, b, sc) != 0) {
+        free(b->r);
+        free(b->rej);
         return NULL;
-    for (size_t i = lo; i < hi; i++) {
-        int oi = gi->by_model[i].idx, region = m->offer_region[oi];
-        if (sc->rtmp[region] < 0) {
-            sc->rtmp[region] = b->n;
-            b->r[b->n++] = (struct rsum){.region = region, .best = -1};
-        }
-        struct rsum *e = &b->r[sc->rtmp[region]];
-        e->total++;
-        double hourly;
-        bool spot;
-        if (!offer_price(&m->cat->offers[oi], policy, &hourly, &spot, &b->why))
-            continue;
-        e->nfit++;
-        if (e->best < 0 || hourly < e->hourly ||
-            (hourly == e->hourly && m->offer_rank[oi] < m->offer_rank[e->best])) {
-            e->best = oi;
-            e->hourly = hourly;
-            e->spot = spot;
-        }
     }
-    double unused_h;
-    bool unused_s;
-    struct plan_offer none = {.ondemand = -1, .spot = -1};
-    offer_price(&none, policy, &unused_h, &unused_s, &b->why);
-    for (int k = 0; k < b->n; k++)
-        sc->rtmp[b->r[k].region] = -1;
     *slot = sc->nsums++;
     return b;
 }
@@ -700,7 +936,7 @@ static int scan_summaries(struct plan_model *m, struct plan_group *g, const stru
         bucket(gi, models[k], g->gpus, &lo, &hi);
         if (lo == hi || !model_memory_fits(&g->w->gpu, &gi->models[models[k]]))
             continue;
-        const struct bsum *b = summary(m, gi, lo, hi, g->w->spot, sc);
+        const struct bsum *b = summary(m, gi, lo, hi, g->w->spot, g->w, sc);
         if (!b)
             return -1;
         for (int j = 0; j < b->n; j++) {
@@ -710,7 +946,13 @@ static int scan_summaries(struct plan_model *m, struct plan_group *g, const stru
                 g->reasons[(int)sc->rreason[r]] += e->total;
                 continue;
             }
-            g->reasons[b->why] += e->total - e->nfit;
+            size_t nrej = 0;
+            for (int q = e->rej_off; q < e->rej_off + e->rej_n; q++) {
+                nrej += b->rej[q].n;
+                if (count_rejected(sc, b->rej[q].id, b->rej[q].n) != 0)
+                    return -1;
+            }
+            g->reasons[b->why] += e->total - e->nfit - nrej;
             if (!e->nfit)
                 continue;
             g->nfit += e->nfit;
@@ -718,10 +960,11 @@ static int scan_summaries(struct plan_model *m, struct plan_group *g, const stru
             int cur = sc->r_best[r];
             if (cur < 0)
                 sc->r_touched[nt++] = r;
-            if (cur < 0 || e->hourly < sc->r_h[r] ||
-                (e->hourly == sc->r_h[r] && m->offer_rank[e->best] < m->offer_rank[cur])) {
+            if (cur < 0 || e->weighed < sc->r_w[r] ||
+                (e->weighed == sc->r_w[r] && m->offer_rank[e->best] < m->offer_rank[cur])) {
                 sc->r_best[r] = e->best;
                 sc->r_h[r] = e->hourly;
+                sc->r_w[r] = e->weighed;
                 sc->r_spot[r] = e->spot;
             }
         }
@@ -733,6 +976,7 @@ static int scan_summaries(struct plan_model *m, struct plan_group *g, const stru
         sc->touched[sc->ntouched++] = loc;
         sc->best[loc] = oi;
         sc->best_hourly[loc] = sc->r_h[r];
+        sc->best_w[loc] = sc->r_w[r];
         sc->best_spot[loc] = sc->r_spot[r];
         sc->cnt[loc] = sc->r_cnt[r];
         sc->r_best[r] = -1;
@@ -768,10 +1012,22 @@ static int build_group(struct plan_model *m, struct plan_group *g, const struct 
                 g->reasons[(int)sc->rreason[region]]++;
                 continue;
             }
-            double hourly;
+            double hourly, weighed;
             bool spot;
             enum plan_reason why;
-            if (!offer_price(&m->cat->offers[oi], w->spot, &hourly, &spot, &why)) {
+            int id;
+            int pr = judged_price(m, w, &m->cat->offers[oi], w->spot, &hourly, &weighed, &spot,
+                                  &why, &id);
+            if (pr == PRICE_ERROR) {
+                sc->failed = true;
+                return -1;
+            }
+            if (pr == PRICE_REJECTED) {
+                if (count_rejected(sc, id, 1) != 0)
+                    return -1;
+                continue;
+            }
+            if (pr == PRICE_NONE) {
                 g->reasons[why]++;
                 continue;
             }
@@ -781,10 +1037,11 @@ static int build_group(struct plan_model *m, struct plan_group *g, const struct 
             int cur = sc->best[loc];
             if (cur < 0)
                 sc->touched[sc->ntouched++] = loc;
-            if (cur < 0 || hourly < sc->best_hourly[loc] ||
-                (hourly == sc->best_hourly[loc] && m->offer_rank[oi] < m->offer_rank[cur])) {
+            if (cur < 0 || weighed < sc->best_w[loc] ||
+                (weighed == sc->best_w[loc] && m->offer_rank[oi] < m->offer_rank[cur])) {
                 sc->best[loc] = oi;
                 sc->best_hourly[loc] = hourly;
+                sc->best_w[loc] = weighed;
                 sc->best_spot[loc] = spot;
             }
         }
@@ -817,7 +1074,7 @@ static int build_group(struct plan_model *m, struct plan_group *g, const struct 
         o->hourly = sc->best_hourly[loc];
         o->egress = egress_per_node(m, g, o->region);
         o->cost = o->hourly * g->hours + o->egress;
-        o->adj = o->cost;
+        o->adj = sc->best_w[loc] * g->hours + o->egress;
         o->kept = -1;
         o->noffers = sc->cnt[loc];
     }
@@ -853,7 +1110,11 @@ static int build_group(struct plan_model *m, struct plan_group *g, const struct 
     int rc = add_kept_options(m, g, gi, by_rank, sc->rreason, sc->lreg);
     for (int l = 0; l < g->nlreg; l++)
         sc->lreg[g->lreg_region[l]] = -1;
-    return rc;
+    if (rc == -2)
+        sc->failed = true;
+    if (rc == 0)
+        rc = take_rejected(m, g, sc);
+    return rc < 0 ? -1 : 0;
 }
 
 /* ---- current placements ---- */
@@ -1045,6 +1306,7 @@ int plan_model_build(const struct spec *spec, const struct plan_catalog *cat,
     core_arena_init(&m->arena, 0);
     m->spec = spec;
     m->cat = cat;
+    m->judge = opts ? opts->judge : NULL;
     m->threshold = 0.10;
     if (opts && opts->move_threshold != 0)
         m->threshold = opts->move_threshold > 0 ? opts->move_threshold : 0;
@@ -1067,6 +1329,7 @@ int plan_model_build(const struct spec *spec, const struct plan_catalog *cat,
     sc.best = malloc(nloc * sizeof(int));
     sc.best_spot = malloc(nloc * sizeof(bool));
     sc.best_hourly = malloc(nloc * sizeof(double));
+    sc.best_w = malloc(nloc * sizeof(double));
     sc.touched = malloc(nloc * sizeof(int));
     sc.lreg = malloc(((size_t)m->nregions + 1) * sizeof(int));
     sc.rzone = malloc(((size_t)m->nregions + 1) * sizeof(int));
@@ -1082,10 +1345,11 @@ int plan_model_build(const struct spec *spec, const struct plan_catalog *cat,
     sc.r_best = malloc(nreg * sizeof(int));
     sc.r_touched = malloc(nreg * sizeof(int));
     sc.r_h = malloc(nreg * sizeof(double));
+    sc.r_w = malloc(nreg * sizeof(double));
     sc.r_spot = malloc(nreg * sizeof(bool));
     sc.r_cnt = calloc(nreg, sizeof(size_t));
     if (!sc.sum_of[0] || !sc.sum_of[1] || !sc.sum_of[2] || !sc.rtmp || !sc.r_best ||
-        !sc.r_touched || !sc.r_h || !sc.r_spot || !sc.r_cnt)
+        !sc.r_touched || !sc.r_h || !sc.r_w || !sc.r_spot || !sc.r_cnt || !sc.best_w)
         goto done;
     for (size_t i = 0; i < nreg; i++)
         sc.rtmp[i] = sc.r_best[i] = -1;
@@ -1132,9 +1396,15 @@ done:
     free(sc.cnt);
     for (int p = 0; p < 3; p++)
         free(sc.sum_of[p]);
-    for (int k = 0; k < sc.nsums; k++)
+    for (int k = 0; k < sc.nsums; k++) {
         free(sc.sums[k].r);
+        free(sc.sums[k].rej);
+    }
     free(sc.sums);
+    free(sc.best_w);
+    free(sc.r_w);
+    free(sc.hcnt);
+    free(sc.htouched);
     free(sc.rtmp);
     free(sc.r_best);
     free(sc.r_touched);
@@ -1142,8 +1412,9 @@ done:
     free(sc.r_spot);
     free(sc.r_cnt);
     if (rc != 0) {
-        core_diag_add(diags, CORE_SEV_ERROR, "out-of-memory", NULL,
-                      "out of memory while building the placement model");
+        if (!sc.failed) /* else the judge reported the policy's error */
+            core_diag_add(diags, CORE_SEV_ERROR, "out-of-memory", NULL,
+                          "out of memory while building the placement model");
         plan_model_free(m);
         return -1;
     }

@@ -1,5 +1,6 @@
 -- Data residency: a workload labelled `residency: eu` runs only in EU regions.
--- hard: no override; move the workload or change its label.
+-- filter_offer keeps the planner from choosing anything else; validate_plan (hard: no
+-- override) catches what the planner did not choose, such as a saved plan or an old state.
 
 local eu_azure = {
     westeurope = true, northeurope = true, francecentral = true, francesouth = true,
@@ -12,6 +13,13 @@ local function in_eu(cloud, region)
     if cloud == "gcp" then return region:match("^europe%-") ~= nil end
     if cloud == "azure" then return eu_azure[region] == true end
     return false
+end
+
+function filter_offer(workload, offer)
+    if workload.labels.residency == "eu" and not in_eu(offer.cloud, offer.region) then
+        return false, "outside the EU (residency: eu)"
+    end
+    return true
 end
 
 function validate_plan(plan)

@@ -1,7 +1,15 @@
 -- A ceiling on what one GPU-hour may cost; above it, say so (advisory), and refuse far
--- above it (hard). Change the two numbers to your own.
+-- above it (hard). Change the two numbers to your own. filter_offer keeps the planner off
+-- offers over the hard ceiling, so a plan only fails here when nothing cheaper exists.
 
 local warn_at, refuse_at = 6.00, 15.00 -- USD per GPU-hour
+
+function filter_offer(workload, offer)
+    if offer.price_per_gpu > refuse_at then
+        return false, ("over $%.2f per GPU-hour"):format(refuse_at)
+    end
+    return true
+end
 
 function validate_plan(plan)
     local findings = {}
