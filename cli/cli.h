@@ -59,6 +59,8 @@ int cli_read_state(const struct spec *spec, struct state **out);
 
 struct plan_result;
 
+struct state_override;
+
 /*
  * The stack's offer hooks for the planner: when a hook file defines filter_offer or
  * score_offer, loads the policies into *ps and makes *judge over them (plan_options.judge
@@ -80,11 +82,14 @@ void cli_offer_judge_done(struct policy_set *ps, struct policy_judge *judge);
 /*
  * Runs the stack's policies on a plan (validate_plan): hard findings, and soft ones that
  * `overrides` (--override-policy values) don't name, are errors in `d`; advisory and
- * overridden ones warnings, each located at its `hooks:` entry. 0 when the plan may go
- * ahead. (cmd_policy.c; used by plan and apply.)
+ * overridden ones warnings, each located at its `hooks:` entry. Each soft finding an
+ * override let through is added to `let_through` (NULL: not kept; cli/override.h makes the
+ * rest of the record). 0 when the plan may go ahead; -1 otherwise or when out of memory.
+ * (cmd_policy.c; used by plan and apply.)
  */
 int cli_plan_policies(const struct spec *spec, const struct plan_result *res,
-                      const char *const *overrides, size_t noverrides, struct core_diags *d);
+                      const char *const *overrides, size_t noverrides,
+                      struct state_override *let_through, struct core_diags *d);
 
 /* "PATH: N errors, M warnings" on stderr, after a stack's diagnostics. */
 void cli_report_counts(const char *path, size_t errors, size_t warnings, bool strict_failed);

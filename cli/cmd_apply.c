@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "cli/build_info.h"
+#include "cli/override.h"
 #include "cli/saved_plan.h"
 #include "core/cloud.h"
 #include "core/diag.h"
@@ -64,6 +65,7 @@ struct aopts {
     const char *catalog, *sim_config, *path;
     const char *overrides[64]; /* --override-policy NAME */
     size_t noverrides;
+    const char *reason;    /* --override-reason TEXT */
     const char *vars[256]; /* --var NAME=VALUE */
     size_t nvars;
     const char *targets[256]; /* --target ADDR */
@@ -129,6 +131,13 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv, stru
             if (o->noverrides == sizeof o->overrides / sizeof *o->overrides)
                 return cli_usage_error(cmd, "too many --override-policy options");
             o->overrides[o->noverrides++] = argv[++i];
+        } else if (!strcmp(a, "--override-reason")) {
+            if (!val)
+                return cli_usage_error(cmd, "option '%s' needs a value", a);
+            const char *why = cli_override_reason_problem(val);
+            if (why)
+                return cli_usage_error(cmd, "--override-reason: %s", why);
+            o->reason = argv[++i];
         } else if (!strcmp(a, "--var") || !strcmp(a, "--target")) {
             if (!val)
                 return cli_usage_error(cmd, "option '%s' needs a value", a);
@@ -165,11 +174,14 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv, stru
     if (!o->import && !o->refresh_only && saved_plan_sniff(o->path)) {
         if (o->destroy)
             return cli_usage_error(cmd, "destroy takes a stack, not a saved plan");
-        if (o->nvars || o->ntargets || o->catalog || o->noverrides)
+        if (o->nvars || o->ntargets || o->catalog || o->noverrides || o->reason)
             return cli_usage_error(cmd, "a saved plan carries its own variables, targets, "
-                                        "catalog and policy overrides: pass none of them");
+                                        "catalog, policy overrides and override reason: pass "
+                                        "none of them");
         o->plan_file = o->path;
     }
+    if (o->reason && !o->noverrides && !o->plan_file)
+        return cli_usage_error(cmd, "--override-reason goes with --override-policy NAME");
     if (o->import && !o->import_id)
         return cli_usage_error(cmd, "import takes the node's ADDRESS and the instance ID");
     return CLI_OK;
@@ -466,6 +478,7 @@ struct run {
     struct policy_set *jps;     /* the same, for the planner's offer hooks */
     struct policy_judge *judge; /* filter_offer / score_offer, or NULL */
     struct saved_plan sp;       /* `apply FILE` */
+    struct state_override ov;   /* the soft findings --override-policy let through, who, why */
     struct cli_envlog env;      /* the stack's environment lookups, for the saved plan's digest */
     bool st_existed;            /* the state existed before this run */
     bool exit_changes;          /* plan --refresh-only --detailed-exitcode found drift: exit 2 */
@@ -684,7 +697,8 @@ static int execute(struct run *r, const struct plan_result *plan)
                             .backend = r->b,
                             .state = r->st,
                             .clouds = r->clouds,
-                            .nclouds = r->nclouds};
+                            .nclouds = r->nclouds,
+                            .override = r->ov.nfindings ? &r->ov : NULL};
     const char *term = getenv("TERM");
     struct exec_options eo = {.parallelism = r->o.parallelism,
                               /* a terminal gets a live status line; CI, one line per event */
@@ -716,7 +730,45 @@ static int execute(struct run *r, const struct plan_result *plan)
     if (res.unsettled)
         fprintf(stderr, "gpuform: some outcomes are unknown; the next apply settles them from "
                         "the journal\n");
+    for (size_t i = 0; r->ov.nfindings && i < r->st->noverrides; i++)
+        if (!strcmp(r->st->overrides[i].id, r->ov.id))
+            fprintf(stderr,
+                    "gpuform: the policy override is recorded in the state (serial %llu): by %s, "
+                    "\"%s\" ('gpuform show' lists overrides)\n",
+                    (unsigned long long)r->st->overrides[i].serial, r->ov.who, r->ov.reason);
     return rc;
+}
+
+/*
+ * --override-policy let soft findings through: the apply goes ahead only with a reason,
+ * which the state records with who and when (executor/state_override.h). 0, or -1 after
+ * saying what to pass.
+ */
+static int override_begin(struct run *r)
+{
+    if (cli_override_begin(&r->ov, r->o.overrides, r->o.noverrides, r->o.reason) != 0) {
+        fprintf(stderr, "gpuform: out of memory\n");
+        return -1;
+    }
+    cli_override_print(&r->ov, stderr);
+    if (r->o.reason)
+        return 0;
+    if (r->o.plan_file) {
+        fprintf(stderr,
+                "gpuform: the saved plan '%s' overrides %zu soft policy finding%s and says "
+                "no reason; make it again with --override-reason TEXT ('gpuform plan "
+                "--override-policy NAME --override-reason TEXT --out %s %s'). Nothing was "
+                "changed.\n",
+                r->o.plan_file, r->ov.nfindings, r->ov.nfindings == 1 ? "" : "s", r->o.plan_file,
+                r->sp.stack_path);
+        return -1;
+    }
+    cli_usage_error(cli_find(r->o.destroy ? "destroy" : "apply"),
+                    "--override-policy lets %zu soft policy finding%s through: say why with "
+                    "--override-reason TEXT (recorded in the state with who and when). Nothing "
+                    "was changed.",
+                    r->ov.nfindings, r->ov.nfindings == 1 ? "" : "s");
+    return -1;
 }
 
 /* Each change (its resource_changes entry) through before_apply: any veto or policy
@@ -927,6 +979,7 @@ static int saved_plan_open(struct run *r)
     o->ntargets = r->sp.ntargets;
     memcpy(o->overrides, r->sp.overrides, r->sp.noverrides * sizeof *o->overrides);
     o->noverrides = r->sp.noverrides;
+    o->reason = r->sp.override_reason;
     struct stat sb;
     if (stat(o->path, &sb) != 0) {
         fprintf(stderr,
@@ -1080,12 +1133,14 @@ static int run_apply(struct run *r)
         return -1;
     }
     if (!r->o.destroy &&
-        cli_plan_policies(r->spec, r->plan, r->o.overrides, r->o.noverrides, &r->d) != 0) {
+        cli_plan_policies(r->spec, r->plan, r->o.overrides, r->o.noverrides, &r->ov, &r->d) != 0) {
         core_diags_sort(&r->d);
         core_diags_render(&r->d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
         fprintf(stderr, "gpuform: the plan breaks policy; nothing was changed\n");
         return -1;
     }
+    if (r->ov.nfindings && override_begin(r) != 0)
+        return -1;
     const struct plan_result *plan = r->o.destroy ? &r->empty : r->plan;
     if (diff_compute(plan, r->st, &r->df) != 0) {
         fprintf(stderr, "gpuform: out of memory comparing the plan with the state\n");
@@ -1186,6 +1241,7 @@ static int run_cmd(int argc, char **argv, bool destroy, bool refresh_only, bool 
     core_diags_release(&r->d);
     cli_envlog_release(&r->env);
     saved_plan_release(&r->sp);
+    state_override_release(&r->ov);
     free(r);
     return rc;
 }

@@ -14,6 +14,7 @@
 
 #include <sys/stat.h>
 
+#include "cli/override.h"
 #include "cli/saved_plan.h"
 #include "core/diag.h"
 #include "executor/backend.h"
@@ -37,6 +38,7 @@ struct popts {
     size_t nvars;
     const char *overrides[MAX_OVERRIDES]; /* --override-policy NAME */
     size_t noverrides;
+    const char *reason;               /* --override-reason TEXT */
     const char *targets[MAX_TARGETS]; /* --target ADDR */
     size_t ntargets;
     const char *out; /* --out FILE: the saved plan */
@@ -63,6 +65,7 @@ static int parse_args(int argc, char **argv, struct popts *o)
         {"time-limit", required_argument, NULL, 't'},
         {"no-color", no_argument, NULL, 'n'},
         {"override-policy", required_argument, NULL, 'o'},
+        {"override-reason", required_argument, NULL, 'r'},
         {"target", required_argument, NULL, 'T'},
         {"out", required_argument, NULL, 'O'},
         {"refresh-only", no_argument, NULL, 'R'},
@@ -123,6 +126,9 @@ static int parse_args(int argc, char **argv, struct popts *o)
                                        MAX_OVERRIDES);
             o->overrides[o->noverrides++] = optarg;
             break;
+        case 'r':
+            o->reason = optarg;
+            break;
         case 'T':
             if (o->ntargets == MAX_TARGETS)
                 return cli_usage_error(cmd, "more than %d --target options", MAX_TARGETS);
@@ -150,6 +156,11 @@ static int parse_args(int argc, char **argv, struct popts *o)
     if (argc - optind > 1)
         return cli_usage_error(cmd, "plan takes one stack (a directory or a file)");
     o->path = optind < argc ? argv[optind] : ".";
+    const char *why = o->reason ? cli_override_reason_problem(o->reason) : NULL;
+    if (why)
+        return cli_usage_error(cmd, "--override-reason: %s", why);
+    if (o->reason && o->noverrides == 0)
+        return cli_usage_error(cmd, "--override-reason goes with --override-policy NAME");
     if ((o->lp_path || o->time_limit > 0) && o->solver != PLAN_SOLVER_EXACT)
         return cli_usage_error(cmd, "--lp and --time-limit go with --solver exact");
     if (o->sim && !o->refresh_only)
@@ -161,9 +172,11 @@ static int parse_args(int argc, char **argv, struct popts *o)
     return CLI_OK;
 }
 
-/* The plan document with resource_changes appended as its last member (the members before
- * it are byte for byte what plan_render_json writes). */
-static int render_json(const struct plan_result *res, const struct diff *df, FILE *out)
+/* The plan document with resource_changes appended (the members before it are byte for
+ * byte what plan_render_json writes), and policy_override last when `ov` let findings
+ * through. */
+static int render_json(const struct plan_result *res, const struct diff *df,
+                       const struct state_override *ov, FILE *out)
 {
     char *text = NULL;
     size_t len = 0;
@@ -174,10 +187,16 @@ static int render_json(const struct plan_result *res, const struct diff *df, FIL
         mem = NULL;
         fwrite(text, 1, len - 3, out);
         fputs(",\n  \"resource_changes\": ", out);
-        if (diff_write_resource_changes(df, out) == 0) {
+        json_t *pov = ov && ov->nfindings ? cli_override_plan_json(ov) : NULL;
+        if (diff_write_resource_changes(df, out) == 0 && (!ov || !ov->nfindings || pov)) {
+            if (pov) {
+                fputs(",\n  \"policy_override\": ", out);
+                json_dumpf(pov, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            }
             fputs("\n}\n", out);
             rc = ferror(out) ? -1 : 0;
         }
+        json_decref(pov);
     }
     if (mem)
         fclose(mem);
@@ -186,13 +205,14 @@ static int render_json(const struct plan_result *res, const struct diff *df, FIL
 }
 
 /* The plan document (render_json's) as a tree, for the saved plan; NULL when out of memory. */
-static json_t *plan_doc(const struct plan_result *res, const struct diff *df)
+static json_t *plan_doc(const struct plan_result *res, const struct diff *df,
+                        const struct state_override *ov)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
     json_t *doc = NULL;
-    if (mem && render_json(res, df, mem) == 0 && fclose(mem) == 0) {
+    if (mem && render_json(res, df, ov, mem) == 0 && fclose(mem) == 0) {
         mem = NULL;
         doc = json_loadb(text, len, 0, NULL);
     }
@@ -205,14 +225,15 @@ static json_t *plan_doc(const struct plan_result *res, const struct diff *df)
 /* Writes the saved plan of `--out`; 0, or -1 after saying why. */
 static int save_plan(const struct popts *o, const struct spec *spec, const struct cli_envlog *env,
                      const struct plan_catalog *cat, const struct state *st,
-                     const struct plan_result *res, const struct diff *df)
+                     const struct plan_result *res, const struct diff *df,
+                     const struct state_override *ov)
 {
     char stack_sha[65], changes_sha[65], err[512];
     if (cli_stack_digest(spec, env, o->vars, o->nvars, stack_sha, err, sizeof err) != 0) {
         fprintf(stderr, "gpuform: %s\n", err);
         return -1;
     }
-    json_t *doc = plan_doc(res, df);
+    json_t *doc = plan_doc(res, df, ov);
     if (!doc || cli_changes_digest(df, changes_sha) != 0) {
         json_decref(doc);
         fprintf(stderr, "gpuform: out of memory writing the saved plan\n");
@@ -231,6 +252,7 @@ static int save_plan(const struct popts *o, const struct spec *spec, const struc
         .ntargets = o->ntargets,
         .overrides = o->overrides,
         .noverrides = o->noverrides,
+        .override_reason = o->reason,
         .state = st,
         .changes_sha256 = changes_sha,
     };
@@ -240,6 +262,25 @@ static int save_plan(const struct popts *o, const struct spec *spec, const struc
     }
     fprintf(stderr, "Saved the plan to '%s': 'gpuform apply %s' applies exactly these changes\n",
             o->out, o->out);
+    return 0;
+}
+
+/* Soft findings were let through: who and why, for the output and the saved plan. A saved
+ * plan needs the reason now, since apply records it. 0, or -1 after saying why. */
+static int note_override(const struct popts *o, struct state_override *ov)
+{
+    if (cli_override_begin(ov, o->overrides, o->noverrides, o->reason) != 0) {
+        fprintf(stderr, "gpuform: out of memory\n");
+        return -1;
+    }
+    cli_override_print(ov, stderr);
+    if (o->out && !o->reason) {
+        fprintf(stderr,
+                "gpuform: --override-policy lets %zu soft finding%s through, and applying a "
+                "saved plan records why: add --override-reason TEXT to the plan\n",
+                ov->nfindings, ov->nfindings == 1 ? "" : "s");
+        return -1;
+    }
     return 0;
 }
 
@@ -281,6 +322,7 @@ int cmd_plan(int argc, char **argv)
     size_t ncur = 0;
     struct policy_set *ps = NULL;
     struct policy_judge *judge = NULL;
+    struct state_override ov = {0}; /* the soft findings --override-policy lets through */
     int rc = CLI_ERROR;
     if (cli_load_stack(o.path, &sopts, &d, &spec) != 0) {
         show(&d, color);
@@ -324,13 +366,15 @@ int cmd_plan(int argc, char **argv)
                 errors == 1 ? "" : "s");
         goto done;
     }
-    if (cli_plan_policies(spec, res, o.overrides, o.noverrides, &d) != 0) {
+    if (cli_plan_policies(spec, res, o.overrides, o.noverrides, &ov, &d) != 0) {
         show(&d, color);
         fprintf(stderr, "%s: the plan breaks policy: %zu problem%s\n", o.path, d.errors,
                 d.errors == 1 ? "" : "s");
         goto done;
     }
     show(&d, color); /* the stack's and the policies' warnings, if any */
+    if (ov.nfindings && note_override(&o, &ov) != 0)
+        goto done;
     if (diff_compute(res, st, &df) != 0) {
         fprintf(stderr, "gpuform: out of memory comparing the plan with the state\n");
         goto done;
@@ -346,12 +390,12 @@ int cmd_plan(int argc, char **argv)
                 "gpuform: warning: only the targeted nodes are planned (%zu other change%s "
                 "left out); the state may not match the stack until a plan without --target\n",
                 df.nskipped, df.nskipped == 1 ? "" : "s");
-    if (o.out && save_plan(&o, spec, &env, cat, st, res, &df) != 0)
+    if (o.out && save_plan(&o, spec, &env, cat, st, res, &df, &ov) != 0)
         goto done;
     bool out_color = !o.no_color && cli_use_color(stdout);
     int wr;
     if (o.json)
-        wr = render_json(res, &df, stdout);
+        wr = render_json(res, &df, &ov, stdout);
     else if (o.markdown)
         wr = diff_render_markdown(&df, res, stdout);
     else if ((st && st->nnodes > 0) || o.ntargets)
@@ -361,6 +405,7 @@ int cmd_plan(int argc, char **argv)
     rc = wr != 0 ? CLI_ERROR : o.detailed_exitcode && diff_nchanges(&df) > 0 ? CLI_CHANGES : CLI_OK;
 done:
     fflush(stdout);
+    state_override_release(&ov);
     diff_release(&df);
     core_arena_release(&arena);
     state_free(st);

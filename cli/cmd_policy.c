@@ -7,11 +7,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/diag.h"
+#include "executor/state_override.h"
 #include "lua/policy.h"
 #include "lua/policy_offer.h"
 #include "planner/plan.h"
@@ -241,7 +243,8 @@ static bool overridden(const char *const *overrides, size_t n, const char *polic
  * ahead.
  */
 int cli_plan_policies(const struct spec *spec, const struct plan_result *res,
-                      const char *const *overrides, size_t noverrides, struct core_diags *d)
+                      const char *const *overrides, size_t noverrides,
+                      struct state_override *let_through, struct core_diags *d)
 {
     if (spec->nhooks == 0)
         return 0;
@@ -289,6 +292,15 @@ int cli_plan_policies(const struct spec *spec, const struct plan_result *res,
                                pf->policy);
             if (fails)
                 rc = -1;
+            struct state_override_finding of = {pf->policy,
+                                                (char *)(uintptr_t)policy_level_name(pf->level),
+                                                pf->message, pf->address};
+            if (!fails && pf->level == POLICY_SOFT && let_through &&
+                state_override_add_finding(let_through, &of) != 0) {
+                core_diag_add(d, CORE_SEV_ERROR, "out-of-memory", NULL,
+                              "out of memory recording an overridden finding");
+                rc = -1;
+            }
         }
     }
     policy_findings_release(&f);

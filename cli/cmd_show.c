@@ -12,6 +12,7 @@
 #include "cli/saved_plan.h"
 #include "core/diag.h"
 #include "executor/state.h"
+#include "executor/state_override.h"
 #include "parser/spec.h"
 #include "planner/plan_render.h"
 
@@ -85,6 +86,28 @@ static void print_state(const struct state *st)
     }
 }
 
+/* The policy overrides, newest last, as the state records them (the last 100). */
+static void print_overrides(const struct state *st)
+{
+    if (st->noverrides)
+        printf("\n%zu policy override%s (the state keeps the last %d):\n", st->noverrides,
+               st->noverrides == 1 ? "" : "s", STATE_OVERRIDES_MAX);
+    for (size_t i = 0; i < st->noverrides; i++) {
+        const struct state_override *o = &st->overrides[i];
+        printf("  %s  serial %llu  by %s (from %s): \"%s\"\n", o->at, (unsigned long long)o->serial,
+               o->who, o->who_source, o->reason);
+        printf("    --override-policy");
+        for (size_t k = 0; k < o->npolicies; k++)
+            printf(" %s", o->policies[k]);
+        printf("%s%s\n", o->run_url ? "  run " : "", o->run_url ? o->run_url : "");
+        for (size_t k = 0; k < o->nfindings; k++) {
+            const struct state_override_finding *f = &o->findings[k];
+            printf("    %s '%s'%s%s%s: %s\n", f->level, f->policy, f->address ? " on '" : "",
+                   f->address ? f->address : "", f->address ? "'" : "", f->message);
+        }
+    }
+}
+
 static int show_state(const char *path, bool json)
 {
     struct core_diags d;
@@ -121,6 +144,7 @@ static int show_state(const char *path, bool json)
         free(text);
     } else {
         print_state(st);
+        print_overrides(st);
     }
     rc = ferror(stdout) ? CLI_ERROR : CLI_OK;
 done:

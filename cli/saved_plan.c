@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "cli/build_info.h"
+#include "cli/override.h"
 #include "core/digest.h"
 #include "core/file.h"
 #include "executor/diff.h"
@@ -163,13 +164,14 @@ int saved_plan_write(const char *path, const struct saved_plan_meta *m, const st
                              : json_null();
     json_t *doc = json_pack(
         "{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:o, s:{s:o, s:s}, s:{s:s, s:f}, s:o, s:o, s:o, "
-        "s:s, s:{s:I, s:I, s:I, s:I, s:f, s:f, s:s}, s:o}",
+        "s:o, s:s, s:{s:I, s:I, s:I, s:I, s:f, s:f, s:s}, s:o}",
         "format", SAVED_PLAN_FORMAT, "format_version", SAVED_PLAN_VERSION, "gpuform_version",
         GPUFORM_VERSION, "created", created, "stack", stack ? stack : "", "stack_path",
         m->stack_path, "stack_sha256", m->stack_sha256, "variables", strings(m->vars, m->nvars),
         "catalog", "path", m->catalog_path ? json_string(m->catalog_path) : json_null(), "sha256",
         m->catalog_sha256, "solver", "name", m->solver, "time_limit_s", m->time_limit_s, "targets",
         strings(m->targets, m->ntargets), "policy_overrides", strings(m->overrides, m->noverrides),
+        "override_reason", m->override_reason ? json_string(m->override_reason) : json_null(),
         "state", state, "changes_sha256", m->changes_sha256, "summary", "create",
         (json_int_t)df->ncreate, "replace", (json_int_t)df->nreplace, "update",
         (json_int_t)df->nupdate, "delete", (json_int_t)df->ndelete, "hourly_before_usd",
@@ -318,6 +320,10 @@ int saved_plan_read(const char *path, struct saved_plan *sp, char *err, size_t e
              !get_strings(d, "targets", sp->targets, 256, &sp->ntargets) ||
              !get_strings(d, "policy_overrides", sp->overrides, 64, &sp->noverrides))
         what = "variables, targets or policy_overrides are not lists of strings";
+    else if (json_object_get(d, "override_reason") && /* absent in plans made before it */
+             (!get_str(d, "override_reason", true, &sp->override_reason) ||
+              (sp->override_reason && cli_override_reason_problem(sp->override_reason))))
+        what = "override_reason is neither null nor a reason (one line of text)";
     else if (!json_is_null(state) &&
              (!json_is_object(state) || !get_str(state, "lineage", false, &sp->lineage) ||
               !json_is_integer(json_object_get(state, "serial")) ||
@@ -373,6 +379,18 @@ int saved_plan_render_text(const struct saved_plan *sp, bool color, FILE *out)
     for (size_t i = 0; i < sp->ntargets; i++)
         fprintf(out, "%s--target %s", i ? " " : "only ", sp->targets[i]);
     if (sp->ntargets)
+        fputc('\n', out);
+    json_t *pov = json_object_get(json_object_get(sp->doc, "plan"), "policy_override");
+    for (size_t i = 0; i < sp->noverrides; i++)
+        fprintf(out, "%s--override-policy %s", i ? " " : "", sp->overrides[i]);
+    const char *pwho = json_string_value(json_object_get(pov, "who"));
+    size_t nlet = json_array_size(json_object_get(pov, "findings"));
+    if (pwho)
+        fprintf(out, ": %zu soft finding%s let through, planned by %s", nlet, nlet == 1 ? "" : "s",
+                pwho);
+    if (sp->override_reason)
+        fprintf(out, " (\"%s\")", sp->override_reason);
+    if (sp->noverrides)
         fputc('\n', out);
     fputc('\n', out);
     json_t *rc = json_object_get(json_object_get(sp->doc, "plan"), "resource_changes"), *c;

@@ -61,7 +61,8 @@ struct saved_plan_meta {
     size_t ntargets;
     const char *const *overrides; /* --override-policy */
     size_t noverrides;
-    const struct state *state; /* NULL: the stack had no state */
+    const char *override_reason; /* --override-reason, or NULL */
+    const struct state *state;   /* NULL: the stack had no state */
     const char *changes_sha256;
 };
 
@@ -86,6 +87,7 @@ struct saved_plan {
     size_t ntargets;
     const char *overrides[64];
     size_t noverrides;
+    const char *override_reason; /* NULL: none (or a plan from before the field) */
     bool has_state;
     const char *lineage;
     uint64_t serial;

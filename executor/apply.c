@@ -90,6 +90,7 @@ struct exec {
     struct group *groups;
     size_t ngroups;
     pthread_cond_t group_cv; /* a group's pending count fell; under state_mu */
+    bool override_noted;     /* in.override is in the state; under state_mu */
 };
 
 /* ---- small helpers ---- */
@@ -193,22 +194,58 @@ static int write_state_locked(struct state_backend *b, struct state *st, struct 
     return state_save(b, st, err);
 }
 
-static int save(struct exec *x)
+/*
+ * The engine's state write: with `change` (this write records a change made in a cloud),
+ * the run's policy override goes into the state in the same write, and every later write
+ * keeps its serial current; before the first change it stays out, so a run that changes
+ * nothing records no override. Call with state_mu held.
+ */
+static int exec_write_locked(struct exec *x, bool change, struct state_err *err)
+{
+    struct state *st = x->in.state;
+    if (x->in.override && (change || x->override_noted)) {
+        if (state_override_record(st, x->in.override, st->serial + 1) != 0)
+            return state_fail(err, "out of memory recording the policy override");
+        x->override_noted = true;
+    }
+    return write_state_locked(x->in.backend, st, err);
+}
+
+static int save_as(struct exec *x, bool change)
 {
     struct state_err err;
     pthread_mutex_lock(&x->state_mu);
-    int rc = write_state_locked(x->in.backend, x->in.state, &err);
+    int rc = exec_write_locked(x, change, &err);
     pthread_mutex_unlock(&x->state_mu);
     if (rc != 0)
         fatal(x, "%s", err.msg);
     return rc;
 }
 
+static int save(struct exec *x)
+{
+    return save_as(x, false);
+}
+
 int exec_save_now(struct exec *x, struct state_err *err)
 {
     pthread_mutex_lock(&x->state_mu);
-    int rc = write_state_locked(x->in.backend, x->in.state, err);
+    int rc = exec_write_locked(x, false, err);
     pthread_mutex_unlock(&x->state_mu);
+    return rc;
+}
+
+/* The run's policy override, journalled before its first intent (exec_replay records it
+ * when it settles a change of the run). */
+static int journal_override(struct exec *x)
+{
+    char *line = journal_encode_override(x->in.override);
+    struct state_err err;
+    int rc = line ? x->in.backend->ops->journal_append(x->in.backend, line, strlen(line), &err)
+                  : state_fail(&err, "out of memory writing the journal");
+    free(line);
+    if (rc != 0)
+        fatal(x, "%s", err.msg);
     return rc;
 }
 
@@ -451,7 +488,7 @@ static void block(struct exec *x, const struct task *t, const struct prov_error 
     pthread_mutex_lock(&x->state_mu);
     int rc = state_block_put(x->in.state, &b);
     if (rc == 0)
-        rc = write_state_locked(x->in.backend, x->in.state, &err);
+        rc = exec_write_locked(x, false, &err);
     else
         state_fail(&err, "out of memory recording a blocked offer");
     pthread_mutex_unlock(&x->state_mu);
@@ -511,7 +548,7 @@ static int record_created(struct exec *x, const struct task *t, const char *toke
     n.labels = wanted_labels(t, &n.nlabels, &ok); /* the create set them as tags */
     struct state_err err;
     pthread_mutex_lock(&x->state_mu);
-    int rc = ok && state_put(x->in.state, &n) ? write_state_locked(x->in.backend, x->in.state, &err)
+    int rc = ok && state_put(x->in.state, &n) ? exec_write_locked(x, true, &err)
                                               : state_fail(&err, "out of memory recording a node");
     pthread_mutex_unlock(&x->state_mu);
     free(n.labels);
@@ -770,7 +807,7 @@ static int do_delete(struct exec *x, struct task *t, struct old_node *old)
         (strcmp(n->cloud_id, old->cloud_id) == 0 || strcmp(n->cloud_id, old->copy.cloud_id) == 0))
         state_remove(x->in.state, old->address);
     pthread_mutex_unlock(&x->state_mu);
-    if (save(x) != 0)
+    if (save_as(x, true) != 0)
         return -1;
     say(x, "%s: destroyed %s in %.1fs", old->address, old->cloud_id, now_s() - t0);
     return 0;
@@ -874,7 +911,7 @@ static int do_update(struct exec *x, struct task *t)
     rc = !ok ? state_fail(&err, "out of memory")
          : n && strcmp(n->cloud_id, t->old.cloud_id) == 0 && state_node_set_labels(n, labels, nl)
              ? state_fail(&err, "out of memory")
-             : write_state_locked(x->in.backend, x->in.state, &err);
+             : exec_write_locked(x, true, &err);
     pthread_mutex_unlock(&x->state_mu);
     free(labels);
     if (rc != 0) {
@@ -1155,6 +1192,8 @@ int exec_run(struct exec *x, const struct diff *d, struct exec_result *res)
         snprintf(x->res.error, sizeof x->res.error, "out of memory");
         goto out;
     }
+    if (x->in.override && x->ntasks > 0 && journal_override(x) != 0)
+        goto out; /* nothing was sent: the error says why */
     size_t nthreads = (size_t)x->o.parallelism < x->ntasks ? (size_t)x->o.parallelism : x->ntasks;
     pthread_t *th = calloc(nthreads ? nthreads : 1, sizeof *th);
     if (!th) {
@@ -1208,6 +1247,8 @@ static void rlog(FILE *log, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Settles one create: 1 when the node went into the state, 0 when there was nothing to
+ * record, -1 with err set. */
 static int replay_create(const struct journal_entry *e, struct state *st, struct prov *p, FILE *log,
                          struct state_err *err)
 {
@@ -1251,9 +1292,10 @@ static int replay_create(const struct journal_entry *e, struct state *st, struct
     n.placement.zone = MUT(zone);
     if (!state_put(st, &n))
         return state_fail(err, "out of memory replaying the journal");
-    return 0;
+    return 1;
 }
 
+/* Settles one delete: 1 when the node left the state, 0 when it stays, -1 with err set. */
 static int replay_delete(const struct journal_entry *e, struct state *st, struct prov *p, FILE *log,
                          struct state_err *err)
 {
@@ -1281,7 +1323,7 @@ static int replay_delete(const struct journal_entry *e, struct state *st, struct
         rlog(log, "%s: an unfinished delete of %s went through", e->address, e->cloud_id);
     }
     state_remove(st, e->address);
-    return 0;
+    return 1;
 }
 
 int exec_replay(struct state_backend *b, struct state *st, const struct exec_cloud *clouds,
@@ -1302,13 +1344,23 @@ int exec_replay(struct state_backend *b, struct state *st, const struct exec_clo
     if (r.nentries > 0)
         rlog(log, "gpuform: settling %zu change%s left by a run that did not finish", r.nentries,
              r.nentries == 1 ? "" : "s");
+    bool changed = false; /* a change of the run reached the state */
     for (size_t i = 0; rc == 0 && i < r.nentries; i++) {
         const struct journal_entry *e = &r.entries[i];
         struct prov *p = find_prov(clouds, nclouds, e->provider);
         rc = e->op == JOURNAL_CREATE ? replay_create(e, st, p, log, err)
                                      : replay_delete(e, st, p, log, err);
+        changed |= rc > 0;
+        rc = rc > 0 ? 0 : rc;
     }
     *settled = r.nentries;
+    if (rc == 0 && changed && r.override) {
+        if (state_override_record(st, r.override, st->serial + 1) != 0)
+            rc = state_fail(err, "out of memory recording the policy override");
+        else
+            rlog(log, "gpuform: the run applied under a policy override (%s: %s); recorded",
+                 r.override->who, r.override->reason);
+    }
     journal_replay_release(&r);
     if (rc != 0)
         return -1;

@@ -17,6 +17,7 @@
 #include "executor/backend.h"
 #include "executor/diff.h"
 #include "executor/state.h"
+#include "executor/state_override.h"
 #include "modules/provider.h"
 #include "parser/spec.h"
 #include "planner/catalog.h"
@@ -56,6 +57,10 @@ struct exec_input {
     struct state *state;
     const struct exec_cloud *clouds;
     size_t nclouds;
+    /* The policy override the run applies under (executor/state_override.h), or NULL. It is
+     * journalled before the first change and put into the state (serial set) in the same
+     * write as the first change made; a run that changes nothing leaves none. */
+    const struct state_override *override;
 };
 
 struct exec_result {
@@ -93,7 +98,9 @@ int exec_save_now(struct exec *x, struct state_err *err);
  * Settles a journal left behind by a run that died: done creates are put into `st`,
  * unfinished create intents are looked up by token (adopted when the instance exists,
  * dropped when not), unfinished delete intents are described (removed from the state when
- * the instance is gone). Then the state is written and the journal cleared. *settled gets
+ * the instance is gone). When the journal names the run's policy override and any of its
+ * changes reached the state, the override is recorded too (once: by its id). Then the state
+ * is written and the journal cleared. *settled gets
  * the number of journal entries handled (0: there was no journal; nothing is written).
  * -1 with err set when the journal can't be read or a provider can't answer: nothing is
  * written and the journal is kept.

@@ -5,6 +5,7 @@
 #include "executor/journal.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,14 @@ char *journal_encode(const struct journal_rec *rec)
     return s;
 }
 
+char *journal_encode_override(const struct state_override *o)
+{
+    json_t *v = json_pack("{s:s, s:o}", "op", "override", "override", state_override_to_json(o));
+    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(v);
+    return s;
+}
+
 static void entry_release(struct journal_entry *e)
 {
     free(e->address);
@@ -52,6 +61,9 @@ void journal_replay_release(struct journal_replay *r)
     for (size_t i = 0; i < r->nentries; i++)
         entry_release(&r->entries[i]);
     free(r->entries);
+    if (r->override)
+        state_override_release(r->override);
+    free(r->override);
     memset(r, 0, sizeof *r);
 }
 
@@ -150,6 +162,27 @@ static int apply_line(struct journal_replay *r, const struct line *ln, size_t *c
     return 0;
 }
 
+/* An override line: its record, checked as the state checks one. 0, -1 out of memory, or -3
+ * with err set (a malformed record). */
+static int read_override(struct journal_replay *r, json_t *v, size_t lineno, struct state_err *err)
+{
+    char path[48];
+    snprintf(path, sizeof path, "line %zu: override", lineno);
+    struct state_override *o = calloc(1, sizeof *o);
+    if (!o)
+        return -1;
+    if (state_override_from_json(v, "the journal", path, o, err) != 0) {
+        free(o);
+        return -3;
+    }
+    if (r->override) { /* one per run: the last one stands */
+        state_override_release(r->override);
+        free(r->override);
+    }
+    r->override = o;
+    return 0;
+}
+
 int journal_replay(const char *text, size_t len, const char *what, struct journal_replay *out,
                    struct state_err *err)
 {
@@ -168,11 +201,19 @@ int journal_replay(const char *text, size_t len, const char *what, struct journa
         }
         struct line ln;
         json_t *o = json_loadb(p, (size_t)(stop - p), 0, NULL);
-        bool ok = parse_line(o, &ln);
+        bool is_override =
+            !strcmp(or_empty(json_string_value(json_object_get(o, "op"))), "override");
+        bool ok = is_override || parse_line(o, &ln);
         int rc = 0;
-        if (ok)
+        if (is_override)
+            rc = read_override(out, json_object_get(o, "override"), lineno, err);
+        else if (ok)
             rc = apply_line(out, &ln, &cap);
         json_decref(o);
+        if (rc == -3) {
+            journal_replay_release(out);
+            return -1;
+        }
         if (!ok || rc != 0) {
             const char *why = !ok        ? "is not a journal record"
                               : rc == -2 ? "is an outcome with no intent before it"

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "executor/state.h"
+#include "executor/state_override.h"
 
 enum journal_op {
     JOURNAL_CREATE,
@@ -40,6 +41,13 @@ struct journal_rec {
 /* The record as one line of JSON (no newline), malloc'd; NULL when out of memory. */
 char *journal_encode(const struct journal_rec *rec);
 
+/*
+ * The policy override a run applies under, as one line of JSON (`{"op": "override",
+ * "override": {...the state's record...}}`), written before its first intent so that a
+ * replay that settles any of its changes records the override too. NULL when out of memory.
+ */
+char *journal_encode_override(const struct state_override *o);
+
 /* Each (op, address, token) the journal names, with its last phase and merged fields. */
 struct journal_entry {
     enum journal_op op;
@@ -53,7 +61,8 @@ struct journal_entry {
 struct journal_replay {
     struct journal_entry *entries; /* in the order their intents were written */
     size_t nentries;
-    bool torn_tail; /* the last line was cut short by a crash and was ignored */
+    bool torn_tail;                  /* the last line was cut short by a crash and was ignored */
+    struct state_override *override; /* the run's policy override (owned), or NULL */
 };
 
 /*

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "executor/state_override.h"
+
 int state_fail(struct state_err *err, const char *fmt, ...)
 {
     if (err) {
@@ -143,6 +145,7 @@ void state_free(struct state *st)
         node_release(&st->nodes[i]);
     for (size_t i = 0; i < st->nblocks; i++)
         block_release(&st->blocks[i]);
+    state_overrides_free(st);
     free(st->nodes);
     free(st->blocks);
     free(st->stack);
@@ -411,7 +414,7 @@ char *state_serialize(const struct state *st, size_t *len)
     doc = json_pack("{s:i, s:s, s:I, s:s, s:O, s:O}", "format_version", STATE_FORMAT_VERSION,
                     "lineage", st->lineage, "serial", (json_int_t)st->serial, "stack", st->stack,
                     "nodes", nodes, "blocklist", blocks);
-    if (!doc)
+    if (!doc || state_overrides_write(st, doc) != 0)
         goto out;
     text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     if (text) {
@@ -700,7 +703,8 @@ int state_parse(const char *text, size_t len, const char *what, struct state **o
         goto out;
     st->serial = (uint64_t)serial;
     if (read_nodes(&r, json_object_get(doc, "nodes"), st) != 0 ||
-        read_blocks(&r, json_object_get(doc, "blocklist"), st) != 0)
+        read_blocks(&r, json_object_get(doc, "blocklist"), st) != 0 ||
+        state_overrides_read(json_object_get(doc, "policy_overrides"), what, st, err) != 0)
         goto out;
     rc = 0;
 out:

@@ -78,6 +78,8 @@ struct state_block {
     int64_t until;     /* when the block expires */
 };
 
+struct state_override; /* executor/state_override.h */
+
 struct state {
     char lineage[37];         /* UUID v4, fixed when the state is first created */
     uint64_t serial;          /* +1 at every write */
@@ -86,6 +88,9 @@ struct state {
     size_t nnodes, capnodes;
     struct state_block *blocks; /* sorted by (cloud, region, zone, instance_type, spot) */
     size_t nblocks, capblocks;
+    struct state_override *overrides; /* oldest first, at most STATE_OVERRIDES_MAX; none in
+                                       * states written before overrides */
+    size_t noverrides;
 };
 
 /* A fresh, empty state for `stack` with a new lineage; NULL when out of memory. */

@@ -69,6 +69,7 @@ struct fixture {
     struct plan_catalog *cat;
     struct state_backend *b;
     struct state *st;
+    const struct state_override *override; /* the run's policy override, or NULL */
 };
 
 static void start_sim(struct fixture *f, const char *const *full_zones)
@@ -288,7 +289,8 @@ static size_t apply(struct fixture *f, bool destroy, int *rc, struct exec_result
                             .backend = f->b,
                             .state = f->st,
                             .clouds = f->clouds,
-                            .nclouds = f->nclouds};
+                            .nclouds = f->nclouds,
+                            .override = f->override};
     struct exec_options o = {.parallelism = 4, .backoff_ms = 1, .log = f->log, .live = f->live};
     struct exec *x = exec_new(&in, &o);
     assert_non_null(x);
@@ -814,6 +816,110 @@ static void test_tokens_differ_by_address_serial_and_attempt_and_repeat_exactly(
     assert_int_equal(strncmp(a, "gf-", 3), 0);
 }
 
+/* A policy override as the CLI hands it to the engine (strings borrowed). */
+static struct state_override an_override(const char *id)
+{
+    static char *policies[] = {"no-spot-in-prod"};
+    static struct state_override_finding findings[] = {
+        {"no-spot-in-prod.lua", "soft", "spot capacity for a production workload", "train[0]"}};
+    struct state_override o = {.at = "2026-11-21T18:02:11Z",
+                               .who = "ci-bot",
+                               .who_source = "GITHUB_ACTOR",
+                               .reason = "capacity crunch",
+                               .policies = policies,
+                               .npolicies = 1,
+                               .findings = findings,
+                               .nfindings = 1};
+    snprintf(o.id, sizeof o.id, "%s", id);
+    return o;
+}
+
+static void test_an_override_is_written_with_the_changes_and_not_without(void **state)
+{
+    struct fixture *f = *state;
+    struct state_override o = an_override("aaaaaaaa-0000-4000-8000-000000000001");
+    f->override = &o;
+    struct exec_result res;
+    int rc;
+    assert_int_equal(apply(f, false, &rc, &res), 3);
+    assert_int_equal(rc, 0);
+    struct state *on_disk = stored(f);
+    assert_int_equal(on_disk->noverrides, 1);
+    assert_string_equal(on_disk->overrides[0].id, o.id);
+    assert_string_equal(on_disk->overrides[0].who, "ci-bot");
+    /* the serial is the apply's last write: the state the overridden changes led to */
+    assert_int_equal(on_disk->overrides[0].serial, on_disk->serial);
+    state_free(on_disk);
+    assert_true(journal_empty(f));
+    /* another override on an apply with nothing to change records nothing */
+    struct state_override o2 = an_override("aaaaaaaa-0000-4000-8000-000000000002");
+    f->override = &o2;
+    assert_int_equal(apply(f, false, &rc, &res), 0);
+    on_disk = stored(f);
+    assert_int_equal(on_disk->noverrides, 1);
+    state_free(on_disk);
+}
+
+static void test_an_override_whose_changes_all_failed_is_not_recorded(void **state)
+{
+    struct fixture *f = *state;
+    struct state_override o = an_override("bbbbbbbb-0000-4000-8000-000000000001");
+    f->override = &o;
+    struct exec_result res;
+    int rc;
+    assert_int_equal(apply(f, false, &rc, &res), 3);
+    assert_int_equal(rc, -1);
+    assert_int_equal(res.created, 0);
+    struct state *on_disk = stored(f);
+    assert_true(on_disk->nblocks > 0); /* the run did write the state */
+    assert_int_equal(on_disk->noverrides, 0);
+    state_free(on_disk);
+}
+
+static void journal_override(struct fixture *f, const struct state_override *o)
+{
+    char *line = journal_encode_override(o);
+    assert_non_null(line);
+    struct state_err err;
+    assert_int_equal(f->b->ops->journal_append(f->b, line, strlen(line), &err), 0);
+    free(line);
+}
+
+static void
+test_replay_records_the_override_of_a_killed_run_only_when_it_changed_something(void **state)
+{
+    struct fixture *f = *state;
+    struct state_err err;
+    size_t settled = 0;
+    /* killed after the create reached the cloud: the adopted node came under the override */
+    struct state_override o = an_override("cccccccc-0000-4000-8000-000000000001");
+    char id0[64];
+    journal_override(f, &o);
+    made(f, "train[0]", "tok-made", id0);
+    journal_put(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[0]", "tok-made", "");
+    assert_int_equal(exec_replay(f->b, f->st, &f->cloud, 1, stderr, &settled, &err), 0);
+    assert_int_equal(settled, 1);
+    struct state *on_disk = stored(f);
+    assert_non_null(state_find(on_disk, "train[0]"));
+    assert_int_equal(on_disk->noverrides, 1);
+    assert_string_equal(on_disk->overrides[0].id, o.id);
+    assert_int_equal(on_disk->overrides[0].serial, on_disk->serial);
+    state_free(on_disk);
+    /* the same journal settled again (a run killed after the state write) adds nothing */
+    journal_override(f, &o);
+    journal_put(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[0]", "tok-made", "");
+    assert_int_equal(exec_replay(f->b, f->st, &f->cloud, 1, stderr, &settled, &err), 0);
+    assert_int_equal(f->st->noverrides, 1);
+    /* killed before its create was sent: nothing changed, no override */
+    struct state_override o2 = an_override("cccccccc-0000-4000-8000-000000000002");
+    journal_override(f, &o2);
+    journal_put(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[1]", "tok-unsent", "");
+    assert_int_equal(exec_replay(f->b, f->st, &f->cloud, 1, stderr, &settled, &err), 0);
+    assert_null(state_find(f->st, "train[1]"));
+    assert_int_equal(f->st->noverrides, 1);
+    assert_true(journal_empty(f));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -850,6 +956,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_an_unconfirmed_node_is_found_by_its_token_and_deleted,
                                         setup, teardown),
         cmocka_unit_test(test_tokens_differ_by_address_serial_and_attempt_and_repeat_exactly),
+        cmocka_unit_test_setup_teardown(
+            test_an_override_is_written_with_the_changes_and_not_without, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_override_whose_changes_all_failed_is_not_recorded,
+                                        setup_no_room_anywhere, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_replay_records_the_override_of_a_killed_run_only_when_it_changed_something, setup,
+            teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
