@@ -1,7 +1,8 @@
 /*
  * `gpuform verify`: runs the GPU node checks (modules/verify) on this host, on the CUDA
- * backend or the CPU reference, and prints the report as a table or JSON. Verifying a
- * stack's nodes (ADDRESS...) and verification-gated apply need the apply engine: not yet.
+ * backend or the CPU reference, and prints the report as a table or JSON; with --calibrate it
+ * records this node's numbers as a baseline, which --baseline then judges against. Verifying
+ * a stack's nodes (ADDRESS...) and verification-gated apply need the apply engine: not yet.
  */
 #include "cli/cli.h"
 
@@ -9,8 +10,12 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "cli/build_info.h"
 #include "core/diag.h"
+#include "core/file.h"
 #include "core/gpu_models.h"
 #include "modules/verify/verify.h"
 #include "planner/catalog.h"
@@ -21,7 +26,15 @@ struct verify_args {
     const char *instance_type;
     const char *catalog;
     bool json;
+    /* calibration and baselines (calibrate_args, run_calibration, load_baseline) */
+    bool calibrate;
+    const char *out;      /* --out: where --calibrate writes the baseline; NULL: stdout */
+    int runs;             /* --runs: calibration runs (0: 3) */
+    const char *baseline; /* --baseline FILE */
 };
+
+#define CALIBRATE_RUNS     3
+#define CALIBRATE_MAX_RUNS 20
 
 #define usage(...) cli_usage_error(cli_find("verify"), __VA_ARGS__)
 
@@ -59,13 +72,174 @@ static int expect_instance(struct verify_args *a)
     return CLI_OK;
 }
 
+/* A whole number in [lo, hi] from `s` into *v: 0, or -1 when it is not one. */
+static int parse_int(const char *s, long lo, long hi, long *v)
+{
+    char *end;
+    long x = strtol(s, &end, 10);
+    if (!*s || *end || x < lo || x > hi)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+/* The options of calibration, baselines and the per-device threads. */
+static int parallel_option(int ch, const char *arg, struct verify_args *a)
+{
+    long v = 0;
+    switch (ch) {
+    case 'K':
+        a->calibrate = true;
+        break;
+    case 'o':
+        a->out = arg;
+        break;
+    case 'B':
+        a->baseline = arg;
+        break;
+    case 's':
+        a->opts.serial = true;
+        break;
+    case 'r':
+        if (parse_int(arg, 1, CALIBRATE_MAX_RUNS, &v) != 0)
+            return usage("--runs wants a count from 1 to %d, not '%s'", CALIBRATE_MAX_RUNS, arg);
+        a->runs = (int)v;
+        break;
+    case 'D':
+        if (parse_int(arg, 1, VERIFY_MAX_GPUS, &v) != 0)
+            return usage("--devices wants a count from 1 to %d, not '%s'", VERIFY_MAX_GPUS, arg);
+        a->opts.devices = (int)v;
+        break;
+    case 'g':
+        if (parse_int(arg, 0, VERIFY_MAX_GPUS - 1, &v) != 0)
+            return usage("--inject-gpu wants a device index from 0 to %d, not '%s'",
+                         VERIFY_MAX_GPUS - 1, arg);
+        a->opts.fault_gpus |= 1u << v;
+        break;
+    }
+    return CLI_OK;
+}
+
+/* The combinations that make no sense, refused before anything runs. */
+static int calibrate_args(const struct verify_args *a)
+{
+    if (!a->calibrate && (a->out || a->runs))
+        return usage("--out and --runs go with --calibrate");
+    if (a->opts.fault_gpus && !a->opts.faults)
+        return usage("--inject-gpu names where the --inject faults land; no --inject given");
+    if (!a->calibrate)
+        return CLI_OK;
+    if (a->baseline)
+        return usage("--calibrate records a baseline; it does not judge against one (drop "
+                     "--baseline)");
+    if (a->opts.faults)
+        return usage("--calibrate records a healthy node; --inject would record a broken one");
+    if (a->json)
+        return usage("--calibrate writes the baseline as JSON itself (to --out, or standard "
+                     "output); drop --json");
+    return CLI_OK;
+}
+
+/* Loads --baseline into *out (NULL without one). */
+static int load_baseline(const struct verify_args *a, struct verify_baseline **out)
+{
+    *out = NULL;
+    if (!a->baseline)
+        return CLI_OK;
+    char err[1024];
+    if (verify_baseline_load(a->baseline, out, err, sizeof(err)) != 0) {
+        fprintf(stderr, "gpuform: %s\n", err);
+        return CLI_ERROR;
+    }
+    return CLI_OK;
+}
+
+/* Writes the baseline text to --out (atomically) or standard output. */
+static int write_baseline(const struct verify_args *a, char *text, int runs,
+                          const struct verify_report *last)
+{
+    if (!a->out) {
+        puts(text);
+        return CLI_OK;
+    }
+    size_t len = strlen(text);
+    text[len] = '\n'; /* the NUL's place: the file ends in a newline; written by length */
+    int e = core_write_atomic(a->out, text, len + 1, 0644);
+    text[len] = 0;
+    if (e) {
+        fprintf(stderr, "gpuform: cannot write the baseline '%s': %s\n", a->out, strerror(e));
+        return CLI_ERROR;
+    }
+    printf("wrote baseline '%s': backend %s, level %s, %zu device(s), median of %d run(s); use it "
+           "with 'gpuform verify --baseline %s'\n",
+           a->out, last->backend, last->level == VERIFY_FULL ? "full" : "quick", last->ndevices,
+           runs, a->out);
+    return CLI_OK;
+}
+
+/* --calibrate: runs the suite --runs times with the rates ungated, then records the medians. */
+static int run_calibration(const struct verify_backend *b, struct verify_args *a)
+{
+    int nruns = a->runs ? a->runs : CALIBRATE_RUNS;
+    struct verify_report *runs = calloc((size_t)nruns, sizeof(*runs));
+    if (!runs) {
+        fputs("gpuform: out of memory\n", stderr);
+        return CLI_ERROR;
+    }
+    a->opts.calibrating = true;
+    int rc = CLI_ERROR, done = 0;
+    char err[1024] = "";
+    for (; done < nruns; done++) {
+        verify_report_init(&runs[done]);
+        if (verify_run(b, &a->opts, &runs[done], err, sizeof(err)) != 0) {
+            fprintf(stderr, "gpuform: verify --calibrate: %s\n", err);
+            done++;
+            goto out;
+        }
+        fprintf(stderr, "gpuform: calibration run %d of %d: %.2f s\n", done + 1, nruns,
+                runs[done].seconds);
+    }
+    char host[256] = "unknown", date[32] = "";
+    if (gethostname(host, sizeof(host) - 1) != 0)
+        snprintf(host, sizeof(host), "unknown");
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    struct verify_baseline_meta meta = {
+        .host = host, .date = date, .gpuform_version = GPUFORM_VERSION};
+    char *text = verify_baseline_record(runs, (size_t)nruns, &meta, err, sizeof(err));
+    if (!text) {
+        fprintf(stderr, "gpuform: verify --calibrate: %s; no baseline written\n", err);
+        goto out;
+    }
+    rc = write_baseline(a, text, nruns, &runs[nruns - 1]);
+    free(text);
+out:
+    for (int i = 0; i < done; i++)
+        verify_report_release(&runs[i]);
+    free(runs);
+    return rc;
+}
+
 static int parse_args(int argc, char **argv, struct verify_args *a)
 {
     static const struct option longopts[] = {
-        {"level", required_argument, NULL, 'l'},         {"json", no_argument, NULL, 'j'},
-        {"backend", required_argument, NULL, 'b'},       {"inject", required_argument, NULL, 'i'},
-        {"instance-type", required_argument, NULL, 't'}, {"catalog", required_argument, NULL, 'C'},
-        {"mem-mib", required_argument, NULL, 'm'},       {NULL, 0, NULL, 0},
+        {"level", required_argument, NULL, 'l'},
+        {"json", no_argument, NULL, 'j'},
+        {"backend", required_argument, NULL, 'b'},
+        {"inject", required_argument, NULL, 'i'},
+        {"instance-type", required_argument, NULL, 't'},
+        {"catalog", required_argument, NULL, 'C'},
+        {"mem-mib", required_argument, NULL, 'm'},
+        {"calibrate", no_argument, NULL, 'K'},
+        {"out", required_argument, NULL, 'o'},
+        {"runs", required_argument, NULL, 'r'},
+        {"baseline", required_argument, NULL, 'B'},
+        {"devices", required_argument, NULL, 'D'},
+        {"inject-gpu", required_argument, NULL, 'g'},
+        {"serial", no_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
     };
     optind = 1;
     opterr = 0;
@@ -111,6 +285,16 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
             a->opts.mem_bytes = (uint64_t)v << 20;
             break;
         }
+        case 'K':
+        case 'o':
+        case 'r':
+        case 'B':
+        case 'D':
+        case 'g':
+        case 's':
+            if (parallel_option(ch, optarg, a) != CLI_OK)
+                return CLI_ERROR;
+            break;
         case ':':
             return usage("option '%s' needs a value", argv[optind - 1]);
         default:
@@ -121,7 +305,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
         return usage("verifying the nodes of a stack ('%s') needs the apply engine, which is not "
                      "in this release; 'gpuform verify' checks this host",
                      argv[optind]);
-    return CLI_OK;
+    return calibrate_args(a);
 }
 
 static void unavailable(const struct verify_args *a, const char *why)
@@ -165,19 +349,33 @@ int cmd_verify(int argc, char **argv)
             b = verify_backend_find("cpu");
         }
     }
-    /* the CPU reference simulates one device unless the instance type promises more */
+    /* the CPU reference simulates one device (or --devices) unless the instance type
+     * promises more */
     if (!strcmp(b->name, "cpu") && a.opts.expected_gpus == 0)
-        a.opts.expected_gpus = 1;
+        a.opts.expected_gpus = a.opts.devices ? a.opts.devices : 1;
+    if (a.opts.devices && strcmp(b->name, "cpu"))
+        return usage("--devices simulates devices on the CPU reference; the cuda backend checks "
+                     "the GPUs it finds");
+    if (a.calibrate)
+        return run_calibration(b, &a);
+    struct verify_baseline *baseline = NULL;
+    if (load_baseline(&a, &baseline) != CLI_OK)
+        return CLI_ERROR;
+    a.opts.baseline = baseline;
     struct verify_report rep;
     verify_report_init(&rep);
-    char err[512] = "";
-    if (verify_run(b, &a.opts, &rep, err, sizeof(err)) != 0) {
+    char err[1024] = "";
+    int rc = CLI_ERROR;
+    int vr = verify_run(b, &a.opts, &rep, err, sizeof(err));
+    if (vr == -2) {
+        fprintf(stderr, "gpuform: %s\n", err); /* the baseline does not fit this node */
+        goto out;
+    } else if (vr != 0) {
         if (!strcmp(b->name, "cuda"))
             unavailable(&a, err);
         else
             fprintf(stderr, "gpuform: verify: %s\n", err);
-        verify_report_release(&rep);
-        return CLI_ERROR;
+        goto out;
     }
     if (!strcmp(b->name, "cpu"))
         snprintf(rep.note, sizeof(rep.note),
@@ -188,15 +386,16 @@ int cmd_verify(int argc, char **argv)
         char *s = verify_report_json(&rep);
         if (!s) {
             fputs("gpuform: out of memory writing the report\n", stderr);
-            verify_report_release(&rep);
-            return CLI_ERROR;
+            goto out;
         }
         puts(s);
         free(s);
     } else {
         verify_report_print(&rep, stdout);
     }
-    int rc = verify_report_failed(&rep) ? CLI_ERROR : CLI_OK;
+    rc = verify_report_failed(&rep) ? CLI_ERROR : CLI_OK;
+out:
     verify_report_release(&rep);
+    verify_baseline_free(baseline);
     return rc;
 }

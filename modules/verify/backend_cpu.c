@@ -2,10 +2,13 @@
  * The CPU reference backend: the verify checks on host memory with the same patterns,
  * comparison and verdicts as the CUDA backend, so CI without a GPU exercises the host logic
  * and every injected fault. It measures the host, not a GPU; its numbers are not a benchmark.
+ * It simulates several devices (options.devices) so the runner's one-thread-per-device path
+ * runs in CI; the slots keep no shared mutable state apart from the bandwidth lock.
  */
 #include "modules/verify/verify.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +16,9 @@
 struct verify_ctx {
     struct verify_options opts;
     int ndevices; /* simulated devices before hide_gpu */
+    /* The simulated devices share the host's memory bus: their bandwidth tests take turns,
+     * or each would measure a share of it. */
+    pthread_mutex_t bw_lock;
 };
 
 #define MIB ((uint64_t)1 << 20)
@@ -55,9 +61,16 @@ static int cpu_open(const struct verify_options *opts, struct verify_ctx **out, 
     c->opts = *opts;
     if (!c->opts.seed)
         c->opts.seed = 1;
-    c->ndevices = opts->expected_gpus > 0 ? opts->expected_gpus : 1;
+    c->ndevices = opts->devices > 0         ? opts->devices
+                  : opts->expected_gpus > 0 ? opts->expected_gpus
+                                            : 1;
     if (c->ndevices > VERIFY_MAX_GPUS)
         c->ndevices = VERIFY_MAX_GPUS;
+    if (pthread_mutex_init(&c->bw_lock, NULL) != 0) {
+        free(c);
+        snprintf(err, n, "cannot create the bandwidth lock");
+        return -1;
+    }
     *out = c;
     return 0;
 }
@@ -86,7 +99,7 @@ static int cpu_devices(struct verify_ctx *c, struct verify_device *out, size_t m
 static int cpu_memtest(struct verify_ctx *c, int gpu, struct verify_mem_result *r, char *err,
                        size_t n)
 {
-    (void)gpu;
+    unsigned faults = verify_faults_for(&c->opts, gpu);
     uint64_t bytes = region_bytes(c);
     size_t words = (size_t)(bytes / 4);
     uint32_t *buf = malloc(bytes ? bytes : 4);
@@ -102,7 +115,7 @@ static int cpu_memtest(struct verify_ctx *c, int gpu, struct verify_mem_result *
         enum verify_pattern p = passes[i].pattern;
         uint32_t seed = p == VERIFY_PAT_RANDOM ? passes[i].seed * c->opts.seed : passes[i].seed;
         verify_pattern_fill(buf, words, 0, p, seed, false);
-        if ((c->opts.faults & VERIFY_FAULT_MEM_BITFLIP) && i == VERIFY_BITFLIP_PASS && words)
+        if ((faults & VERIFY_FAULT_MEM_BITFLIP) && i == VERIFY_BITFLIP_PASS && words)
             buf[VERIFY_BITFLIP_WORD(words)] ^= VERIFY_BITFLIP_MASK;
         verify_pattern_check(buf, words, 0, p, seed, false, true, r, NULL, 0);
         verify_pattern_check(buf, words, 0, p, seed, true, false, r, NULL, 0);
@@ -117,7 +130,7 @@ static int cpu_memtest(struct verify_ctx *c, int gpu, struct verify_mem_result *
 static int cpu_bandwidth(struct verify_ctx *c, int gpu, struct verify_bw_result *r, char *err,
                          size_t n)
 {
-    (void)gpu;
+    unsigned faults = verify_faults_for(&c->opts, gpu);
     uint64_t bytes = region_bytes(c);
     if (bytes > 64 * MIB)
         bytes = 64 * MIB;
@@ -137,6 +150,7 @@ static int cpu_bandwidth(struct verify_ctx *c, int gpu, struct verify_bw_result 
         b[i] = (float)(i & 1023);
         d[i] = 1.0f;
     }
+    pthread_mutex_lock(&c->bw_lock);
     for (int k = 0; k < nrep; k++) {
         double t0 = now_s();
         for (size_t off = 0; off < bytes; off += MIB)
@@ -150,11 +164,12 @@ static int cpu_bandwidth(struct verify_ctx *c, int gpu, struct verify_bw_result 
         tc[k] = t1 - t0;
         tt[k] = t2 - t1;
         tm[k] = t3 - t2;
-        if (c->opts.faults & VERIFY_FAULT_SLOW_BW) {
+        if (faults & VERIFY_FAULT_SLOW_BW) {
             tc[k] *= VERIFY_SLOW_BW_FACTOR;
             tt[k] *= VERIFY_SLOW_BW_FACTOR;
         }
     }
+    pthread_mutex_unlock(&c->bw_lock);
     r->bytes = bytes;
     r->reps = nrep;
     r->copy_gbs = verify_gbs(bytes, bytes, verify_best_seconds(tc, (size_t)nrep));
@@ -172,7 +187,7 @@ out:
 
 static int cpu_fma(struct verify_ctx *c, int gpu, struct verify_fma_result *r, char *err, size_t n)
 {
-    (void)gpu;
+    unsigned faults = verify_faults_for(&c->opts, gpu);
     uint64_t lanes = 1024, iters = c->opts.level == VERIFY_FULL ? 8192 : 2048;
     float *out = malloc(lanes * sizeof(float));
     if (!out) {
@@ -182,7 +197,7 @@ static int cpu_fma(struct verify_ctx *c, int gpu, struct verify_fma_result *r, c
     double t0 = now_s();
     for (uint64_t l = 0; l < lanes; l++) {
         float x = verify_fma_seed(l);
-        if ((c->opts.faults & VERIFY_FAULT_NAN) && l == VERIFY_NAN_LANE)
+        if ((faults & VERIFY_FAULT_NAN) && l == VERIFY_NAN_LANE)
             x = NAN;
         for (uint64_t i = 0; i < iters; i++)
             x = fmaf(x, VERIFY_FMA_A, VERIFY_FMA_B);
@@ -213,7 +228,6 @@ static void sgemm(const float *A, const float *B, float *C, int n)
 static int cpu_gemm(struct verify_ctx *c, int gpu, struct verify_gemm_result *r, char *err,
                     size_t n)
 {
-    (void)gpu;
     int dim = c->opts.gemm_n > 0 ? c->opts.gemm_n : c->opts.level == VERIFY_FULL ? 128 : 64;
     size_t cnt = (size_t)dim * (size_t)dim;
     float *A = malloc(cnt * sizeof(float)), *B = malloc(cnt * sizeof(float));
@@ -235,7 +249,7 @@ static int cpu_gemm(struct verify_ctx *c, int gpu, struct verify_gemm_result *r,
         sgemm(A, B, outs[k], dim);
         times[k] = now_s() - t0;
     }
-    if (c->opts.faults & VERIFY_FAULT_GEMM_CORRUPT)
+    if (verify_faults_for(&c->opts, gpu) & VERIFY_FAULT_GEMM_CORRUPT)
         C1[VERIFY_GEMM_CORRUPT_INDEX(dim)] += 1.0f;
     r->n = dim;
     r->reps = 2;
@@ -282,7 +296,6 @@ static int cpu_peer_bandwidth(struct verify_ctx *c, int src, int dst, double *gb
 /* The NVML path, faked: clean counters, or with nvml_ecc what a failing HBM stack shows. */
 static int cpu_health(struct verify_ctx *c, int gpu, struct verify_health *h, char *err, size_t n)
 {
-    (void)gpu;
     (void)err;
     (void)n;
     h->from_nvml = false;
@@ -291,7 +304,7 @@ static int cpu_health(struct verify_ctx *c, int gpu, struct verify_health *h, ch
     h->remap_pending = h->remap_failed = h->remap_uncorrectable = 0;
     h->throttle_reasons = 0;
     h->xid_events = 0;
-    if (c->opts.faults & VERIFY_FAULT_NVML_ECC) {
+    if (verify_faults_for(&c->opts, gpu) & VERIFY_FAULT_NVML_ECC) {
         h->ecc_uncorrected = 2;
         h->remap_pending = 1;
     }
@@ -300,6 +313,9 @@ static int cpu_health(struct verify_ctx *c, int gpu, struct verify_health *h, ch
 
 static void cpu_close(struct verify_ctx *c)
 {
+    if (!c)
+        return;
+    pthread_mutex_destroy(&c->bw_lock);
     free(c);
 }
 

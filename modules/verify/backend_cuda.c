@@ -2,7 +2,9 @@
  * The CUDA verify backend's vtable: the checks run by the kernels in modules/verify/cuda/
  * (built into gpuform_verify_cuda when nvcc was found at build time, GPUFORM_VERIFY_CUDA) and
  * the health counters read through NVML. Built without nvcc, the backend only says so.
- * Written and compiled, never yet run on a GPU (docs/verify.md, "Status").
+ * Written and compiled, never yet run on a GPU (docs/verify.md, "Status"). The runner calls
+ * the check slots from one host thread per device: each vcuda_* call selects its device with
+ * cudaSetDevice (per host thread), and the slots only read the context.
  */
 #include "modules/verify/verify.h"
 
@@ -74,21 +76,32 @@ static int cuda_devices(struct verify_ctx *c, struct verify_device *out, size_t 
     return 0;
 }
 
+/* The options one device's checks see: only the faults aimed at it (options.fault_gpus). */
+static struct verify_options opts_for(const struct verify_ctx *c, int gpu)
+{
+    struct verify_options o = c->opts;
+    o.faults = verify_faults_for(&c->opts, gpu);
+    return o;
+}
+
 static int cuda_memtest(struct verify_ctx *c, int gpu, struct verify_mem_result *r, char *err,
                         size_t n)
 {
-    return vcuda_memtest(gpu, &c->opts, r, err, n);
+    struct verify_options o = opts_for(c, gpu);
+    return vcuda_memtest(gpu, &o, r, err, n);
 }
 
 static int cuda_bandwidth(struct verify_ctx *c, int gpu, struct verify_bw_result *r, char *err,
                           size_t n)
 {
-    return vcuda_bandwidth(gpu, &c->opts, r, err, n);
+    struct verify_options o = opts_for(c, gpu);
+    return vcuda_bandwidth(gpu, &o, r, err, n);
 }
 
 static int cuda_fma(struct verify_ctx *c, int gpu, struct verify_fma_result *r, char *err, size_t n)
 {
-    int rc = vcuda_fma(gpu, &c->opts, r, err, n);
+    struct verify_options o = opts_for(c, gpu);
+    int rc = vcuda_fma(gpu, &o, r, err, n);
     r->clock_ratio = c->clock_ratio[gpu];
     return rc;
 }
@@ -97,34 +110,38 @@ static int cuda_fma(struct verify_ctx *c, int gpu, struct verify_fma_result *r, 
 static int cuda_gemm(struct verify_ctx *c, int gpu, struct verify_gemm_result *r, char *err,
                      size_t n)
 {
-    if (c->opts.level == VERIFY_FULL) {
-        int rc = vcuda_gemm(gpu, &c->opts, "tf32", r, err, n);
+    struct verify_options o = opts_for(c, gpu);
+    if (o.level == VERIFY_FULL) {
+        int rc = vcuda_gemm(gpu, &o, "tf32", r, err, n);
         if (rc != 0 || r->diff_rep >= 0 || r->bad_index >= 0 || r->nans)
             return rc;
         memset(r, 0, sizeof(*r));
         r->diff_index = r->bad_index = -1;
         r->diff_rep = -1;
     }
-    return vcuda_gemm(gpu, &c->opts, "bf16", r, err, n);
+    return vcuda_gemm(gpu, &o, "bf16", r, err, n);
 }
 
 static int cuda_host_bandwidth(struct verify_ctx *c, int gpu, struct verify_bw_result *r, char *err,
                                size_t n)
 {
-    return vcuda_host_bandwidth(gpu, &c->opts, r, err, n);
+    struct verify_options o = opts_for(c, gpu);
+    return vcuda_host_bandwidth(gpu, &o, r, err, n);
 }
 
 static int cuda_peer_bandwidth(struct verify_ctx *c, int src, int dst, double *gbs, char *err,
                                size_t n)
 {
-    return vcuda_peer_bandwidth(src, dst, &c->opts, gbs, err, n);
+    struct verify_options o = opts_for(c, src); /* a fault on either end slows the pair */
+    o.faults |= verify_faults_for(&c->opts, dst);
+    return vcuda_peer_bandwidth(src, dst, &o, gbs, err, n);
 }
 
 /* NVML's counters; with nvml_ecc, what a failing HBM stack shows is laid over them, the way
  * DCGM's NVML injection tests itself. */
 static int cuda_health(struct verify_ctx *c, int gpu, struct verify_health *h, char *err, size_t n)
 {
-    bool inject = c->opts.faults & VERIFY_FAULT_NVML_ECC;
+    bool inject = verify_faults_for(&c->opts, gpu) & VERIFY_FAULT_NVML_ECC;
     if (!c->nvml && !inject) {
         snprintf(err, n, "%s", c->nvml_why);
         return 1;

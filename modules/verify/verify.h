@@ -71,6 +71,12 @@ int verify_fault_parse(const char *name, unsigned *bit);
 /* The name of one fault bit; NULL when `bit` is not exactly one known fault. */
 const char *verify_fault_name(unsigned bit);
 
+struct verify_options;
+
+/* The faults that land on device `gpu`: opts->faults when opts->fault_gpus is 0 or has bit
+ * `gpu`, else 0. `gpu` -1 (the node: hide_gpu) always gets opts->faults. */
+unsigned verify_faults_for(const struct verify_options *opts, int gpu);
+
 /* ---- memory-test patterns (identical formulas in the CUDA kernels) ---- */
 
 enum verify_pattern {
@@ -289,11 +295,29 @@ struct verify_threshold {
  * no rate gate. */
 struct verify_threshold verify_threshold_for(enum verify_check c, const char *backend);
 
+/* The threshold of a check's rate against a calibrated baseline's median (fractions of it, the
+ * research proposal's 0.85 x the healthy median); {0, 0} when not gated. */
+struct verify_threshold verify_baseline_threshold_for(enum verify_check c, const char *backend);
+
+/* Where an expected value came from. */
+enum verify_source {
+    VERIFY_SOURCE_NONE,          /* no expected value */
+    VERIFY_SOURCE_DATASHEET,     /* core/gpu_models.c, or the PCIe spec rate of the link */
+    VERIFY_SOURCE_SAME_RUN,      /* measured in the same run (the CPU reference's memcpy) */
+    VERIFY_SOURCE_INSTANCE_TYPE, /* the catalog's GPU count for --instance-type */
+    VERIFY_SOURCE_BASELINE,      /* a calibrated baseline (verify_report.baseline names it) */
+};
+
+/* "", "datasheet", "same run", "instance type", "baseline"; static storage. */
+const char *verify_source_name(enum verify_source s);
+
 /* pass/warn/fail of measured against expected with threshold t; pass (not gated) when expected
  * <= 0 or t is {0, 0}. */
 enum verify_status verify_rate_status(double measured, double expected, struct verify_threshold t);
 
 /* ---- options, results, report ---- */
+
+struct verify_baseline; /* a loaded calibration baseline (verify_baseline_load) */
 
 struct verify_options {
     enum verify_level level;
@@ -305,16 +329,25 @@ struct verify_options {
     uint32_t seed;              /* the random pattern's and GEMM inputs' seed (0: 1) */
     int gemm_n;                 /* GEMM size (0: the backend's default) */
     int reps;                   /* timed repetitions, best kept (0: 5 quick, 20 full) */
+    unsigned fault_gpus;        /* devices the faults land on, bit i for device i; 0: all */
+    int devices;                /* CPU reference: devices to simulate (0: expected_gpus, or 1);
+                                   the CUDA backend lists the real ones */
+    bool serial;                /* check the devices one after another instead of one host
+                                   thread per device (to compare numbers) */
+    bool calibrating;           /* rates are measured and shown, not gated: --calibrate records
+                                   what this node does; correctness still fails */
+    const struct verify_baseline *baseline; /* expected rates from it, or NULL: datasheet */
 };
 
 struct verify_result {
     int gpu; /* device index, -1 for a node-level result (inventory count, peer bandwidth) */
     enum verify_check check;
     enum verify_status status;
-    double measured;  /* in `unit`; 0 when the check has no number */
-    double expected;  /* in `unit`; 0 when there is no expected value */
-    double threshold; /* fail below threshold * expected; 0 when not gated */
-    const char *unit; /* "GB/s", "TFLOP/s", "GPUs", "mismatches", "errors", "" */
+    double measured;           /* in `unit`; 0 when the check has no number */
+    double expected;           /* in `unit`; 0 when there is no expected value */
+    double threshold;          /* fail below threshold * expected; 0 when not gated */
+    const char *unit;          /* "GB/s", "TFLOP/s", "GPUs", "mismatches", "errors", "" */
+    enum verify_source source; /* where `expected` came from */
     char message[384];
     void *details; /* a jansson json_t * owned by the result, or NULL */
 };
@@ -328,8 +361,12 @@ struct verify_report {
     struct verify_device devices[VERIFY_MAX_GPUS];
     struct verify_result *results;
     size_t nresults, cap;
-    double seconds;
-    char note[256]; /* e.g. why the run fell back, "" otherwise */
+    double seconds;                         /* wall time of the whole run */
+    double device_seconds[VERIFY_MAX_GPUS]; /* wall time of each device's checks */
+    double peer_seconds;                    /* wall time of the peer phase (after them) */
+    bool parallel;                          /* the devices ran on one host thread each */
+    char baseline[512];                     /* the baseline file's path, "" when none */
+    char note[256];                         /* e.g. why the run fell back, "" otherwise */
 };
 
 void verify_report_init(struct verify_report *r);
@@ -414,12 +451,72 @@ const struct verify_backend *verify_backend_find(const char *name);
 
 /*
  * Runs every check of opts->level on backend `b` and fills `rep` (initialised by the
- * caller). Returns 0 when the run completed (checks may have failed: see
- * verify_report_failed), or -1 with the reason in `err` when the backend could not run at
- * all (probe or open failed).
+ * caller). Each device's checks run on a host thread of their own (unless opts->serial), the
+ * host<->device copies one device at a time, and the peer copies after every device is done,
+ * so neither competes with another device's measurement. Results are in device order
+ * whatever the threads' timing. Returns 0 when the run completed (checks may have failed:
+ * see verify_report_failed), -1 with the reason in `err` when the backend could not run
+ * at all (probe, open or the device list failed), or -2 with the reason when opts->baseline
+ * does not fit this node (another backend, level or GPU model).
  */
 int verify_run(const struct verify_backend *b, const struct verify_options *opts,
                struct verify_report *rep, char *err, size_t n);
+
+/* ---- calibration baselines (docs/verify.md, "Calibration") ---- */
+
+#define VERIFY_BASELINE_FORMAT  "gpuform-verify-baseline"
+#define VERIFY_BASELINE_VERSION 1
+#define VERIFY_BASELINE_MAX     (1u << 20) /* bytes: a larger file is refused */
+
+/* The name a device is calibrated under: its model's ("H100"), "cpu-reference" on the CPU
+ * reference, or the driver's name for a GPU the model table lacks. Storage of `d` or static. */
+const char *verify_baseline_key(const struct verify_device *d);
+
+/* Who recorded a baseline: copied into the file. */
+struct verify_baseline_meta {
+    const char *host;            /* the host name */
+    const char *date;            /* UTC, ISO 8601 */
+    const char *gpuform_version; /* GPUFORM_VERSION */
+};
+
+/*
+ * A baseline from `nruns` completed reports of the same backend and level: per device key
+ * and calibrated check (memory_bandwidth, compute_fma, gemm, host_bandwidth, peer_bandwidth),
+ * the median, best and worst of every measured sample (runs x devices of that key; the peer
+ * figure, the slowest pair, is filed under device 0's key). Returns the JSON text (the caller
+ * frees it), or NULL with why in `err`: a run that failed a check (a baseline records a
+ * healthy node), no measured rate at all, or out of memory.
+ */
+char *verify_baseline_record(const struct verify_report *runs, size_t nruns,
+                             const struct verify_baseline_meta *meta, char *err, size_t n);
+
+/*
+ * Loads the baseline at `path`: 0 and *out (free with verify_baseline_free), or -1 with a
+ * message in `err` that names the file and says what to do: unreadable, larger than
+ * VERIFY_BASELINE_MAX, not JSON (corrupt or truncated), not a baseline, a newer format
+ * version, or a field missing or out of range.
+ */
+int verify_baseline_load(const char *path, struct verify_baseline **out, char *err, size_t n);
+
+/* As verify_baseline_load, from JSON text in memory; `label` names it in messages. */
+int verify_baseline_parse(const char *text, const char *label, struct verify_baseline **out,
+                          char *err, size_t n);
+
+/* verify_baseline_free(NULL) is a no-op. */
+void verify_baseline_free(struct verify_baseline *b);
+
+/* The path (or label) it was loaded from; owned by `b`. */
+const char *verify_baseline_path(const struct verify_baseline *b);
+
+/* 0 when `b` can judge these devices on backend `backend` at `level`; else -1 and why in
+ * `err` (another backend or level, or a device whose key the baseline lacks). */
+int verify_baseline_fits(const struct verify_baseline *b, const char *backend,
+                         enum verify_level level, const struct verify_device *devices,
+                         size_t ndevices, char *err, size_t n);
+
+/* The calibrated median for (key, check) into *value: true, or false when `b` lacks it. */
+bool verify_baseline_expected(const struct verify_baseline *b, const char *key, enum verify_check c,
+                              double *value);
 
 #ifdef __cplusplus
 }

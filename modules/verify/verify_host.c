@@ -364,3 +364,51 @@ enum verify_status verify_rate_status(double measured, double expected, struct v
         return VERIFY_WARN;
     return VERIFY_PASS;
 }
+
+/* Against a calibrated baseline: fail below 0.85 x the healthy median, warn below 0.90 (the
+ * research proposal's rule for SKUs without a trusted figure, and its node-median warning).
+ * GEMM stays warn-only (unwarmed tensor cores). The CPU reference keeps its loose 0.5/0.7 on
+ * memory bandwidth alone: a shared host's numbers move between runs. */
+struct verify_threshold verify_baseline_threshold_for(enum verify_check c, const char *backend)
+{
+    bool cuda = backend && !strcmp(backend, "cuda");
+    struct verify_threshold none = {0, 0}, rate = {0.85, 0.90};
+    switch (c) {
+    case VERIFY_CHECK_MEM_BANDWIDTH:
+        return cuda ? rate : (struct verify_threshold){0.5, 0.7};
+    case VERIFY_CHECK_COMPUTE:
+    case VERIFY_CHECK_HOST_BANDWIDTH:
+    case VERIFY_CHECK_PEER_BANDWIDTH:
+        return cuda ? rate : none;
+    case VERIFY_CHECK_GEMM:
+        return cuda ? (struct verify_threshold){0, 0.85} : none;
+    default:
+        return none;
+    }
+}
+
+const char *verify_source_name(enum verify_source s)
+{
+    switch (s) {
+    case VERIFY_SOURCE_NONE:
+        return "";
+    case VERIFY_SOURCE_DATASHEET:
+        return "datasheet";
+    case VERIFY_SOURCE_SAME_RUN:
+        return "same run";
+    case VERIFY_SOURCE_INSTANCE_TYPE:
+        return "instance type";
+    case VERIFY_SOURCE_BASELINE:
+        return "baseline";
+    }
+    return "?";
+}
+
+unsigned verify_faults_for(const struct verify_options *opts, int gpu)
+{
+    if (gpu < 0 || opts->fault_gpus == 0)
+        return opts->faults;
+    if (gpu < 32 && (opts->fault_gpus & (1u << gpu)))
+        return opts->faults;
+    return 0;
+}

@@ -1,5 +1,6 @@
 /*
- * Inside modules/verify: NVML loaded at run time, and the C API of the CUDA part
+ * Inside modules/verify: the runner's report merge, NVML loaded at run time, and the C API of
+ * the CUDA part
  * (modules/verify/cuda/, compiled by nvcc into gpuform_verify_cuda when nvcc is found).
  */
 #ifndef GPUFORM_MODULES_VERIFY_INT_H
@@ -10,6 +11,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- the report ---- */
+
+/* Moves every result of `src` to the end of `dst`, in order, with their details; `src` is left
+ * empty. Results that do not fit (out of memory) are dropped and their details freed. */
+void verify_report_take(struct verify_report *dst, struct verify_report *src);
 
 /* ---- NVML through dlopen("libnvidia-ml.so.1"): no link-time dependency on the driver ---- */
 

@@ -1,8 +1,9 @@
 /*
  * Unit tests for the verify runner's verdict rules on the GPU path (modules/verify/
  * verify_run.c), driven by a scripted backend named "cuda": datasheet thresholds per model,
- * the health counter rules, the inventory rules, skips, and the table and JSON output.
- * No GPU is needed: the backend returns what a GPU would have measured.
+ * the health counter rules, the inventory rules, skips, the table and JSON output, baseline
+ * thresholds, and how the per-device threads overlap. No GPU is needed: the backend returns
+ * what a GPU would have measured.
  */
 #include "modules/verify/verify.h"
 
@@ -12,9 +13,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/gpu_models.h"
 
@@ -30,7 +33,22 @@ static struct script {
     int health_rc;
     int peer_rc;
     double peer_gbs;
+    int hold_ms; /* memtest and host copies take this long, to see the threads overlap */
 } s;
+
+/* How many devices were inside memtest / host_bandwidth at once, at most. */
+static atomic_int mem_now, mem_max, host_now, host_max;
+
+static void enter(atomic_int *now, atomic_int *max)
+{
+    int v = atomic_fetch_add(now, 1) + 1;
+    int m = atomic_load(max);
+    while (v > m && !atomic_compare_exchange_weak(max, &m, v))
+        ;
+    struct timespec ts = {0, (long)s.hold_ms * 1000000L};
+    nanosleep(&ts, NULL);
+    atomic_fetch_sub(now, 1);
+}
 
 static int f_probe(char *why, size_t n)
 {
@@ -69,6 +87,7 @@ static int f_memtest(struct verify_ctx *c, int gpu, struct verify_mem_result *r,
     (void)gpu;
     (void)err;
     (void)n;
+    enter(&mem_now, &mem_max);
     r->bytes = 72ull << 30;
     r->passes = 6;
     return 0;
@@ -121,6 +140,7 @@ static int f_host(struct verify_ctx *c, int gpu, struct verify_bw_result *r, cha
     (void)gpu;
     (void)err;
     (void)n;
+    enter(&host_now, &host_max);
     r->h2d_gbs = s.h2d;
     r->d2h_gbs = s.d2h;
     return 0;
@@ -192,6 +212,8 @@ static int setup(void **state)
     s.health.ecc_uncorrected = s.health.remap_pending = s.health.remap_failed = 0;
     s.health.remap_uncorrectable = s.health.throttle_reasons = 0;
     s.peer_gbs = 380;
+    atomic_store(&mem_max, 0);
+    atomic_store(&host_max, 0);
     struct verify_report *rep = calloc(1, sizeof(*rep));
     if (!rep)
         return -1;
@@ -374,6 +396,76 @@ static void test_verify_run_table_ends_with_a_summary(void **state)
     free(buf);
 }
 
+/* A baseline recorded on a healthy H100 node: the GPU thresholds are 0.85 of its medians. */
+static const char h100_baseline[] =
+    "{\"format\": \"gpuform-verify-baseline\", \"version\": 1, \"gpuform_version\": \"x\", "
+    "\"host\": \"dgx-7\", \"date\": \"2025-01-01T00:00:00Z\", \"backend\": \"cuda\", "
+    "\"level\": \"quick\", \"runs\": 3, \"models\": {\"H100\": {\"gpus\": 2, \"checks\": {"
+    "\"memory_bandwidth\": {\"median\": 3000}, \"compute_fma\": {\"median\": 62}, "
+    "\"host_bandwidth\": {\"median\": 55}, \"peer_bandwidth\": {\"median\": 400}}}}}";
+
+static void test_verify_run_baseline_gates_gpu_rates_at_85_percent_of_its_median(void **state)
+{
+    struct verify_report *rep = *state;
+    struct verify_baseline *b = NULL;
+    char err[512] = "";
+    assert_int_equal(verify_baseline_parse(h100_baseline, "dgx.json", &b, err, sizeof(err)), 0);
+    struct verify_options o = {.level = VERIFY_QUICK, .expected_gpus = 2, .baseline = b};
+    s.ndevices = 2;
+    s.copy_gbs = 2500; /* 0.83 of the baseline (fails); 0.75 of the datasheet would pass */
+    assert_int_equal(verify_run(&scripted, &o, rep, err, sizeof(err)), 0);
+    const struct verify_result *bw = find(rep, 1, VERIFY_CHECK_MEM_BANDWIDTH);
+    assert_int_equal(bw->status, VERIFY_FAIL);
+    assert_true(bw->expected == 3000 && bw->threshold == 0.85);
+    assert_int_equal(bw->source, VERIFY_SOURCE_BASELINE);
+    const struct verify_result *fma = find(rep, 0, VERIFY_CHECK_COMPUTE);
+    assert_true(fma->expected == 62 && fma->status == VERIFY_PASS);
+    /* the baseline has no GEMM figure: the datasheet's, and the report says so */
+    const struct verify_result *gemm = find(rep, 0, VERIFY_CHECK_GEMM);
+    assert_true(gemm->expected == 989 && gemm->source == VERIFY_SOURCE_DATASHEET);
+    const struct verify_result *peer = find(rep, -1, VERIFY_CHECK_PEER_BANDWIDTH);
+    assert_true(peer->status == VERIFY_PASS && peer->expected == 400); /* 380: 0.95 */
+    verify_report_release(rep);
+    verify_report_init(rep);
+    s.copy_gbs = 3000;
+    s.peer_gbs = 330; /* 0.825 of 400 */
+    assert_int_equal(verify_run(&scripted, &o, rep, err, sizeof(err)), 0);
+    peer = find(rep, -1, VERIFY_CHECK_PEER_BANDWIDTH);
+    assert_int_equal(peer->status, VERIFY_FAIL);
+    assert_non_null(strstr(peer->message, "below the threshold of the baseline"));
+    assert_int_equal(find(rep, 0, VERIFY_CHECK_MEM_BANDWIDTH)->status, VERIFY_PASS);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    verify_report_print(rep, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "expected rates: baseline dgx.json"));
+    assert_non_null(strstr(buf, "gpu0  memory_bandwidth  pass  3000 / 3000 GB/s (baseline)"));
+    free(buf);
+    verify_baseline_free(b);
+}
+
+static void test_verify_run_devices_overlap_but_host_copies_take_turns(void **state)
+{
+    struct verify_report *rep = *state;
+    s.ndevices = 4;
+    s.hold_ms = 40;
+    run(rep, 4);
+    assert_true(rep->parallel);
+    assert_true(atomic_load(&mem_max) > 1);
+    assert_int_equal(atomic_load(&host_max), 1);
+    for (int g = 0; g < 4; g++)
+        assert_true(rep->device_seconds[g] >= 0.08); /* memtest + host copies, 40 ms each */
+    verify_report_release(rep);
+    verify_report_init(rep);
+    atomic_store(&mem_max, 0);
+    struct verify_options o = {.level = VERIFY_QUICK, .expected_gpus = 4, .serial = true};
+    char err[256];
+    assert_int_equal(verify_run(&scripted, &o, rep, err, sizeof(err)), 0);
+    assert_false(rep->parallel);
+    assert_int_equal(atomic_load(&mem_max), 1);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -388,6 +480,8 @@ int main(void)
         T(test_verify_run_inventory_catches_the_wrong_model_and_short_memory),
         T(test_verify_run_peer_failure_fails_the_node),
         T(test_verify_run_table_ends_with_a_summary),
+        T(test_verify_run_baseline_gates_gpu_rates_at_85_percent_of_its_median),
+        T(test_verify_run_devices_overlap_but_host_copies_take_turns),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
