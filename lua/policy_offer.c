@@ -104,6 +104,36 @@ struct memo {
     int nsets;
     struct entry *tab;
     size_t cap, n;
+    int last; /* the set the last answer came from: tried first */
+    /* The last workload whose answer read no offer field, and that answer: it holds for
+     * every offer, so the next judgements for that workload need no lookup. */
+    const struct spec_workload *const_w;
+    struct entry *const_e;
+    /* share_begin..share_end: the first answer's set, and the workload fields of every
+     * set an answer came from (when some read an offer field) */
+    int first_set;
+    bool dyn;
+    struct entry first;
+    unsigned char *wmark; /* per workload dep id */
+    int nwmark;
+    int *wacc;
+    int nwacc, capwacc;
+};
+
+/* What a summary's judgements depended on, memo by memo: the same answer for every offer
+ * (konst), or the workload fields in wids. */
+struct share_part {
+    bool konst;
+    struct entry ans;
+    int *wids;
+    int nw;
+};
+
+struct share {
+    struct share_part *parts;       /* one per memo, filters then scores */
+    const struct plan_offer *probe; /* the first offer judged, to probe other workloads */
+    bool probe_spot;
+    double probe_hourly;
 };
 
 struct policy_judge {
@@ -128,13 +158,12 @@ struct policy_judge {
     int *read;
     int nread, capread;
     bool oom;
-    /* share_begin..share_end: workload fields the answers depended on */
-    bool sharing;
-    unsigned char *wmark; /* per workload dep id */
-    int nwmark;
-    int *wacc;
-    int nwacc, capwacc;
-    struct depset *shares;
+    /* share_begin..share_end: what the answers depended on (per memo) */
+    bool sharing, probed;
+    const struct plan_offer *probe;
+    bool probe_spot;
+    double probe_hourly;
+    struct share *shares;
     int nshares, capshares;
     bool failed;
     struct policy_judge_stats stats;
@@ -370,6 +399,8 @@ static struct entry *insert(struct policy_judge *j, struct memo *mm, uint64_t h,
         free(mm->tab);
         mm->tab = t;
         mm->cap = cap;
+        mm->const_w = NULL; /* it pointed into the old table */
+        mm->const_e = NULL;
     }
     if (j->pool_len + j->key.len > j->pool_cap) {
         size_t cap = j->pool_cap ? j->pool_cap : 4096;
@@ -392,37 +423,55 @@ static struct entry *insert(struct policy_judge *j, struct memo *mm, uint64_t h,
     return e;
 }
 
-/* ---- sharing: workload fields the answers depended on ---- */
+/* ---- sharing: what a summary's answers depended on ---- */
 
-static int note_wdeps(struct policy_judge *j, const struct depset *s)
+static size_t nmemos(const struct policy_judge *j)
+{
+    return j->nfilters + j->nscores;
+}
+
+static struct memo *memo_at(struct policy_judge *j, size_t k)
+{
+    return k < j->nfilters ? &j->filters[k] : &j->scores[k - j->nfilters];
+}
+
+/* Notes, in a share session, that answer e of mm was used. */
+static int note_used(struct policy_judge *j, struct memo *mm, const struct entry *e)
 {
     if (!j->sharing)
         return 0;
+    const struct depset *s = &mm->sets[e->set];
+    if (mm->first_set < 0) {
+        mm->first_set = e->set;
+        mm->first = *e;
+    }
+    if (s->nw != s->n)
+        mm->dyn = true;
     for (int i = 0; i < s->nw; i++) {
         int id = s->wids[i];
-        if (id >= j->nwmark) {
-            int n = j->nwmark ? j->nwmark : 64;
+        if (id >= mm->nwmark) {
+            int n = mm->nwmark ? mm->nwmark : 64;
             while (n <= id)
                 n *= 2;
-            unsigned char *m = realloc(j->wmark, (size_t)n);
+            unsigned char *m = realloc(mm->wmark, (size_t)n);
             if (!m)
                 return -1;
-            memset(m + j->nwmark, 0, (size_t)(n - j->nwmark));
-            j->wmark = m;
-            j->nwmark = n;
+            memset(m + mm->nwmark, 0, (size_t)(n - mm->nwmark));
+            mm->wmark = m;
+            mm->nwmark = n;
         }
-        if (j->wmark[id])
+        if (mm->wmark[id])
             continue;
-        if (j->nwacc == j->capwacc) {
-            int n = j->capwacc ? 2 * j->capwacc : 16;
-            int *a = realloc(j->wacc, (size_t)n * sizeof(*a));
+        if (mm->nwacc == mm->capwacc) {
+            int n = mm->capwacc ? 2 * mm->capwacc : 16;
+            int *a = realloc(mm->wacc, (size_t)n * sizeof(*a));
             if (!a)
                 return -1;
-            j->wacc = a;
-            j->capwacc = n;
+            mm->wacc = a;
+            mm->capwacc = n;
         }
-        j->wmark[id] = 1;
-        j->wacc[j->nwacc++] = id;
+        mm->wmark[id] = 1;
+        mm->wacc[mm->nwacc++] = id;
     }
     return 0;
 }
@@ -431,9 +480,15 @@ static void share_begin(void *ctx)
 {
     struct policy_judge *j = ctx;
     j->sharing = true;
-    for (int i = 0; i < j->nwacc; i++)
-        j->wmark[j->wacc[i]] = 0;
-    j->nwacc = 0;
+    j->probed = false;
+    for (size_t k = 0; k < nmemos(j); k++) {
+        struct memo *mm = memo_at(j, k);
+        for (int i = 0; i < mm->nwacc; i++)
+            mm->wmark[mm->wacc[i]] = 0;
+        mm->nwacc = 0;
+        mm->first_set = -1;
+        mm->dyn = false;
+    }
 }
 
 static int share_end(void *ctx)
@@ -442,44 +497,96 @@ static int share_end(void *ctx)
     j->sharing = false;
     if (j->nshares == j->capshares) {
         int n = j->capshares ? 2 * j->capshares : 16;
-        struct depset *s = realloc(j->shares, (size_t)n * sizeof(*s));
+        struct share *s = realloc(j->shares, (size_t)n * sizeof(*s));
         if (!s)
             return -1;
         j->shares = s;
         j->capshares = n;
     }
-    struct depset *d = &j->shares[j->nshares];
-    memset(d, 0, sizeof(*d));
-    d->ids = malloc((size_t)(j->nwacc ? j->nwacc : 1) * sizeof(int));
-    if (!d->ids)
+    struct share *sh = &j->shares[j->nshares];
+    memset(sh, 0, sizeof(*sh));
+    sh->parts = calloc(nmemos(j) ? nmemos(j) : 1, sizeof(*sh->parts));
+    if (!sh->parts)
         return -1;
-    if (j->nwacc > 0)
-        memcpy(d->ids, j->wacc, (size_t)j->nwacc * sizeof(int));
-    d->n = j->nwacc;
-    return j->nshares++;
+    j->nshares++; /* freed with the judge from here on */
+    sh->probe = j->probed ? j->probe : NULL;
+    sh->probe_spot = j->probe_spot;
+    sh->probe_hourly = j->probe_hourly;
+    for (size_t k = 0; k < nmemos(j); k++) {
+        struct memo *mm = memo_at(j, k);
+        struct share_part *p = &sh->parts[k];
+        /* one workload-only answer for every offer: other workloads with that same answer
+         * share it whatever their fields (share_same probes them) */
+        if (mm->first_set >= 0 && !mm->dyn && sh->probe) {
+            p->konst = true;
+            p->ans = mm->first;
+            continue;
+        }
+        p->wids = malloc((size_t)(mm->nwacc ? mm->nwacc : 1) * sizeof(int));
+        if (!p->wids)
+            return -1;
+        if (mm->nwacc > 0)
+            memcpy(p->wids, mm->wacc, (size_t)mm->nwacc * sizeof(int));
+        p->nw = mm->nwacc;
+    }
+    return j->nshares - 1;
+}
+
+static struct entry *answer(struct policy_judge *j, struct memo *mm);
+
+static bool same_workload_values(struct policy_judge *j, const int *ids, int n,
+                                 const struct spec_workload *a, const struct spec_workload *b)
+{
+    struct core_buf x, y;
+    core_buf_init(&x, (size_t)1 << 24);
+    core_buf_init(&y, (size_t)1 << 24);
+    bool same = true;
+    for (int i = 0; i < n && same; i++) {
+        core_buf_reset(&x);
+        core_buf_reset(&y);
+        key_bad = false;
+        put_wdep(j, &x, ids[i], a);
+        put_wdep(j, &y, ids[i], b);
+        same = !key_bad && x.len == y.len && memcmp(x.data, y.data, x.len) == 0;
+    }
+    core_buf_release(&x);
+    core_buf_release(&y);
+    return same;
 }
 
 static bool share_same(void *ctx, int handle, const struct spec_workload *a,
                        const struct spec_workload *b)
 {
     struct policy_judge *j = ctx;
-    if (handle < 0 || handle >= j->nshares)
+    if (handle < 0 || handle >= j->nshares || j->failed)
         return false;
-    const struct depset *d = &j->shares[handle];
-    struct core_buf x, y;
-    core_buf_init(&x, (size_t)1 << 24);
-    core_buf_init(&y, (size_t)1 << 24);
-    bool same = true;
-    for (int i = 0; i < d->n && same; i++) {
-        core_buf_reset(&x);
-        core_buf_reset(&y);
-        put_wdep(j, &x, d->ids[i], a);
-        put_wdep(j, &y, d->ids[i], b);
-        same = x.len == y.len && memcmp(x.data, y.data, x.len) == 0;
+    const struct share *sh = &j->shares[handle];
+    /* the values first (cheap), the probes after */
+    for (size_t k = 0; k < nmemos(j); k++) {
+        const struct share_part *p = &sh->parts[k];
+        if (!p->konst && !same_workload_values(j, p->wids, p->nw, a, b))
+            return false;
     }
-    core_buf_release(&x);
-    core_buf_release(&y);
-    return same;
+    for (size_t k = 0; k < nmemos(j); k++) {
+        const struct share_part *p = &sh->parts[k];
+        if (!p->konst)
+            continue;
+        /* b's answer on any offer: when it comes from a set that reads no offer field,
+         * it is b's answer on every offer */
+        struct memo *mm = memo_at(j, k);
+        j->w = b;
+        j->o = sh->probe;
+        j->spot = sh->probe_spot;
+        j->hourly = sh->probe_hourly;
+        struct entry *e = answer(j, mm);
+        if (!e)
+            return false;
+        const struct depset *d = &mm->sets[e->set];
+        if (d->nw != d->n || e->ok != p->ans.ok || e->reason != p->ans.reason ||
+            e->factor != p->ans.factor || e->extra != p->ans.extra)
+            return false;
+    }
+    return true;
 }
 
 /* ---- running a hook ---- */
@@ -766,24 +873,41 @@ static struct entry *run_hook(struct policy_judge *j, struct memo *mm)
     return e;
 }
 
+/* Remembers e as the answer for every offer when its set reads no offer field. */
+static struct entry *found(struct policy_judge *j, struct memo *mm, struct entry *e)
+{
+    const struct depset *d = &mm->sets[e->set];
+    if (note_used(j, mm, e) != 0)
+        return NULL;
+    mm->last = e->set;
+    if (d->nw == d->n) {
+        mm->const_w = j->w;
+        mm->const_e = e;
+    }
+    return e;
+}
+
 /* The hook's answer for the call's inputs: cached, or run now. NULL when it failed. */
 static struct entry *answer(struct policy_judge *j, struct memo *mm)
 {
-    for (int s = 0; s < mm->nsets; s++) {
+    if (mm->const_w == j->w && mm->const_e) {
+        j->stats.cache_hits++;
+        return note_used(j, mm, mm->const_e) == 0 ? mm->const_e : NULL;
+    }
+    for (int k = -1; k < mm->nsets; k++) {
+        int s = k < 0 ? mm->last : k;
+        if ((k >= 0 && s == mm->last) || s >= mm->nsets)
+            continue;
         if (make_key(j, &mm->sets[s], s) != 0)
             return NULL;
         struct entry *e = find(j, mm, fnv(j->key.data, j->key.len));
         if (e) {
             j->stats.cache_hits++;
-            if (note_wdeps(j, &mm->sets[s]) != 0)
-                return NULL;
-            return e;
+            return found(j, mm, e);
         }
     }
     struct entry *e = run_hook(j, mm);
-    if (e && note_wdeps(j, &mm->sets[e->set]) != 0)
-        return NULL;
-    return e;
+    return e ? found(j, mm, e) : NULL;
 }
 
 static int judge(void *ctx, const struct spec_workload *w, const struct plan_offer *o, bool spot,
@@ -793,6 +917,12 @@ static int judge(void *ctx, const struct spec_workload *w, const struct plan_off
     if (j->failed)
         return -1;
     j->stats.judged++;
+    if (j->sharing && !j->probed) {
+        j->probed = true;
+        j->probe = o;
+        j->probe_spot = spot;
+        j->probe_hourly = hourly;
+    }
     j->w = w;
     j->o = o;
     j->spot = spot;
@@ -884,6 +1014,8 @@ void policy_judge_stats(const struct policy_judge *j, struct policy_judge_stats 
 
 static void free_memo(struct memo *mm)
 {
+    free(mm->wmark);
+    free(mm->wacc);
     for (int s = 0; s < mm->nsets; s++) {
         free(mm->sets[s].ids);
         free(mm->sets[s].wids);
@@ -911,10 +1043,11 @@ void policy_judge_free(struct policy_judge *j)
         free(j->reasons[i]);
     free(j->reasons);
     free(j->read);
-    free(j->wmark);
-    free(j->wacc);
-    for (int i = 0; i < j->nshares; i++)
-        free(j->shares[i].ids);
+    for (int i = 0; i < j->nshares; i++) {
+        for (size_t k = 0; k < nmemos(j); k++)
+            free(j->shares[i].parts[k].wids);
+        free(j->shares[i].parts);
+    }
     free(j->shares);
     free(j);
 }

@@ -45,7 +45,9 @@ struct plan_judge {
     /* Buying `o` for a node of `w` on one market (`spot`) at `hourly` USD/h. Returns 1 when
      * it may be used, with *weighed the hourly price the solver should minimise (hourly
      * when no policy scores); 0 when a policy rejects it, with *reason an id for reason();
-     * -1 when a policy failed: the judge keeps the diagnostic and the plan fails. */
+     * -1 when a policy failed: the judge keeps the diagnostic and the plan fails. The
+     * judge may take w's address as its identity: a workload must not change while the
+     * judge lives (the spec's don't). */
     int (*judge)(void *ctx, const struct spec_workload *w, const struct plan_offer *o, bool spot,
                  double hourly, double *weighed, int *reason);
     /* "policies/eu.lua: region outside the EU" */

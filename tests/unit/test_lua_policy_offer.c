@@ -142,21 +142,25 @@ static void test_cache_gives_the_hooks_answers(void **state)
     struct policy_judge *j = judge_of(f, &ps, &d);
     const struct plan_judge *pj = policy_judge_planner(j);
     unsigned seed = 7;
+    /* a workload's address is its identity to the judge (as the spec's are): 40 of them,
+     * each judged on several offers in a row and again later */
+    struct spec_workload ws[40];
+    struct spec_label labels[40][3];
+    for (int k = 0; k < 40; k++)
+        random_workload(&ws[k], labels[k], &seed);
     for (int n = 0; n < 400; n++) {
-        struct spec_workload w;
-        struct spec_label labels[3];
+        struct spec_workload w0 = ws[(n / 4) % 40], *w = &ws[(n / 4) % 40];
         struct plan_offer o;
         bool spot;
         double price, wa = -1, wb = -1;
         int ra = -1, rb = -1;
-        random_workload(&w, labels, &seed);
         random_offer(&o, &spot, &price, &seed);
-        int a = pj->judge(pj->ctx, &w, &o, spot, price, &wa, &ra);
+        int a = pj->judge(pj->ctx, w, &o, spot, price, &wa, &ra);
 
         struct policy_set *fps;
         struct policy_judge *fresh = judge_of(f, &fps, &d);
         const struct plan_judge *fj = policy_judge_planner(fresh);
-        int b = fj->judge(fj->ctx, &w, &o, spot, price, &wb, &rb);
+        int b = fj->judge(fj->ctx, &w0, &o, spot, price, &wb, &rb);
         assert_int_equal(a, b);
         if (a == 1)
             assert_true(fabs(wa - wb) < 1e-12);
@@ -216,6 +220,24 @@ static void test_sharing_follows_what_was_read(void **state)
     assert_true(h >= 0);
     assert_true(pj->share_same(pj->ctx, h, &a, &b));  /* owner and name were never read */
     assert_false(pj->share_same(pj->ctx, h, &a, &c)); /* residency was */
+
+    /* d and e differ in fields the filter reads, but it allows both everything without
+     * looking at the offer: they share (the judge probes e), a service (too dear) doesn't */
+    struct spec_label ld[] = {{.key = "residency", .value = "us"}, {.key = "env", .value = "dev"}};
+    struct spec_label le[] = {{.key = "env", .value = "test"}};
+    struct spec_workload dw = a, ew = a, sw = a;
+    dw.labels = ld;
+    ew.labels = le;
+    ew.nlabels = 1;
+    sw.labels = le;
+    sw.nlabels = 1;
+    sw.kind = SPEC_KIND_SERVICE;
+    pj->share_begin(pj->ctx);
+    assert_int_equal(pj->judge(pj->ctx, &dw, &o, false, 80, &wt, &why), 1);
+    h = pj->share_end(pj->ctx);
+    assert_true(h >= 0);
+    assert_true(pj->share_same(pj->ctx, h, &dw, &ew));
+    assert_false(pj->share_same(pj->ctx, h, &dw, &sw));
     policy_judge_free(j);
     policy_set_free(ps);
     core_diags_release(&d);
