@@ -764,6 +764,7 @@ static int execute(struct run *r, const struct plan_result *plan)
                               .verify_timeout_s = r->o.verify_timeout,
                               /* cloudsim's agent reports in a second: read its console often */
                               .verify_poll_ms = r->o.sim ? 200 : 0,
+                              .verify_poll_max_ms = r->o.sim ? 400 : 0,
                               .on_verify = on_verify,
                               .on_verify_ctx = r};
     struct exec *x = exec_new(&in, &eo);

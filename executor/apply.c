@@ -604,7 +604,7 @@ static int collect(struct exec *x, struct task *t, struct prov *p, const char *i
             break;
         }
         nap(x, delay < left * 1000 ? delay : (unsigned)(left * 1000) + 1);
-        delay = delay > 7500 ? 15000 : delay * 2;
+        delay = delay > x->o.verify_poll_max_ms / 2 ? x->o.verify_poll_max_ms : delay * 2;
     }
     busy(x, t, NULL);
     return rc;
@@ -1352,6 +1352,8 @@ struct exec *exec_new(const struct exec_input *in, const struct exec_options *o)
         x->o.verify_retries = 0;
     if (x->o.verify_poll_ms == 0)
         x->o.verify_poll_ms = 2000;
+    if (x->o.verify_poll_max_ms == 0)
+        x->o.verify_poll_max_ms = 15000;
     const char *ami = getenv("GPUFORM_AWS_AMI");
     x->image = x->o.image ? x->o.image : ami && *ami ? ami : EXEC_DEFAULT_AMI;
     x->user_data = x->o.user_data ? x->o.user_data : DEFAULT_USER_DATA;

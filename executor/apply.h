@@ -66,7 +66,8 @@ struct exec_options {
      * create, through the report their boot script's agent prints on the console. */
     int verify_retries;          /* replacements of a node that failed verification; 0: 2; < 0: 0 */
     double verify_timeout_s;     /* wait for a report at most this long; 0: 900 quick, 1800 full */
-    unsigned verify_poll_ms;     /* first wait between console reads, doubled to 15 s; 0: 2000 */
+    unsigned verify_poll_ms;     /* first wait between console reads, then doubled; 0: 2000 */
+    unsigned verify_poll_max_ms; /* ... up to this; 0: 15000 */
     exec_on_verify_fn on_verify; /* NULL: a failed node is replaced */
     void *on_verify_ctx;
 };
