@@ -71,6 +71,8 @@ struct aopts {
     const char *targets[256]; /* --target ADDR */
     size_t ntargets;
     const char *plan_file; /* `apply FILE`: a saved plan */
+    double verify_timeout; /* --verify-timeout, seconds; 0: the level's default */
+    int verify_retries;    /* --verify-retries N; -1: unset (the engine's default) */
     enum plan_solver solver;
     double time_limit;
 };
@@ -103,6 +105,7 @@ static bool is_yaml_file(const char *p)
 static int parse_args(const struct cli_command *cmd, int argc, char **argv, struct aopts *o)
 {
     o->parallelism = 10;
+    o->verify_retries = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -125,6 +128,21 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv, stru
                 return cli_usage_error(cmd, "--lock-timeout takes a duration (30s, 5m), not '%s'",
                                        val);
             }
+        } else if (!strcmp(a, "--verify-timeout") || !strcmp(a, "--verify-retries")) {
+            if (!val)
+                return cli_usage_error(cmd, "option '%s' needs a value", a);
+            i++;
+            char *end;
+            long n = strtol(val, &end, 10);
+            if (!strcmp(a, "--verify-retries") && (!*val || *end || n < 0 || n > 100))
+                return cli_usage_error(cmd, "--verify-retries takes 0 to 100, not '%s'", val);
+            if (!strcmp(a, "--verify-retries"))
+                o->verify_retries = (int)n;
+            else if ((o->verify_timeout = parse_duration(val)) <= 0)
+                return cli_usage_error(cmd,
+                                       "--verify-timeout takes a duration above 0 (90s, 15m), "
+                                       "not '%s'",
+                                       val);
         } else if (!strcmp(a, "--override-policy")) {
             if (!val)
                 return cli_usage_error(cmd, "option '%s' needs a value", a);
@@ -688,6 +706,69 @@ static int make_plan(struct run *r)
     return 0;
 }
 
+/* The first line of the diagnostics, without colour, into out[] ("" when none). */
+static void first_diag(struct core_diags *d, char *out, size_t n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    out[0] = '\0';
+    if (!mem)
+        return;
+    core_diags_render(d, CORE_DIAG_TEXT, false, mem);
+    fclose(mem);
+    snprintf(out, n, "%.*s", (int)strcspn(text ? text : "", "\n"), text ? text : "");
+    free(text);
+}
+
+/* The engine's exec_on_verify_fn: the policies' on_verify, given the node as the state
+ * records it (never the stack's secret) and the report with its `reason`. */
+static int on_verify(void *ctx, const struct state_node *node, const char *report,
+                     const char *reason, enum exec_verdict *v, char *who, size_t wholen)
+{
+    struct run *r = ctx;
+    if (!policy_defines(r->ps, "on_verify"))
+        return 1;
+    struct state one = {
+        .stack = r->st->stack, .nodes = (struct state_node *)(uintptr_t)node, .nnodes = 1};
+    memcpy(one.lineage, r->st->lineage, sizeof one.lineage);
+    size_t len;
+    char *text = state_serialize(&one, &len);
+    json_t *doc = text ? json_loadb(text, len, 0, NULL) : NULL;
+    free(text);
+    json_t *n = json_array_get(json_object_get(doc, "nodes"), 0);
+    json_t *rep = report ? json_loads(report, 0, NULL) : NULL;
+    if (!json_is_object(rep)) {
+        json_decref(rep);
+        rep = json_pack("{s:s}", "status", "missing");
+    }
+    if (!n || !rep || json_object_set_new(rep, "reason", json_string(reason)) != 0) {
+        json_decref(doc);
+        json_decref(rep);
+        snprintf(who, wholen, "out of memory");
+        return -1;
+    }
+    struct core_diags d;
+    core_diags_init(&d, 20);
+    char verdict[16], by[256];
+    int rc = policy_on_verify(r->ps, n, rep, verdict, sizeof verdict, by, sizeof by, &d);
+    json_decref(doc);
+    json_decref(rep);
+    if (rc != 0) {
+        first_diag(&d, who, wholen);
+        rc = -1;
+    } else if (!verdict[0]) {
+        rc = 1;
+    } else {
+        *v = !strcmp(verdict, "accept")  ? EXEC_VERDICT_ACCEPT
+             : !strcmp(verdict, "taint") ? EXEC_VERDICT_TAINT
+                                         : EXEC_VERDICT_REPLACE;
+        snprintf(who, wholen, "policy '%s'", by);
+    }
+    core_diags_release(&d);
+    return rc;
+}
+
 static int execute(struct run *r, const struct plan_result *plan)
 {
     struct exec_input in = {.spec = r->spec,
@@ -702,7 +783,16 @@ static int execute(struct run *r, const struct plan_result *plan)
     const char *term = getenv("TERM");
     struct exec_options eo = {.parallelism = r->o.parallelism,
                               /* a terminal gets a live status line; CI, one line per event */
-                              .live = isatty(STDERR_FILENO) && !(term && !strcmp(term, "dumb"))};
+                              .live = isatty(STDERR_FILENO) && !(term && !strcmp(term, "dumb")),
+                              .verify_retries = r->o.verify_retries < 0    ? 0
+                                                : r->o.verify_retries == 0 ? -1
+                                                                           : r->o.verify_retries,
+                              .verify_timeout_s = r->o.verify_timeout,
+                              /* cloudsim's agent reports in a second: read its console often */
+                              .verify_poll_ms = r->o.sim ? 200 : 0,
+                              .verify_poll_max_ms = r->o.sim ? 400 : 0,
+                              .on_verify = on_verify,
+                              .on_verify_ctx = r};
     struct exec *x = exec_new(&in, &eo);
     if (!x) {
         fprintf(stderr, "gpuform: out of memory\n");
@@ -724,6 +814,9 @@ static int execute(struct run *r, const struct plan_result *plan)
     if (res.failovers)
         printf("; %zu placement%s given up for capacity or quota (blocked for an hour)",
                res.failovers, res.failovers == 1 ? "" : "s");
+    if (res.verified || res.verify_failed || res.verify_replaced)
+        printf("; %zu verified, %zu replaced after failing verification, %zu kept failed",
+               res.verified, res.verify_replaced, res.verify_failed);
     printf("\n");
     if (res.interrupted)
         fprintf(stderr, "gpuform: interrupted; the state records every change that finished\n");

@@ -135,6 +135,7 @@ static int show_state(const char *path, bool json)
     }
     if (json) {
         size_t len;
+        st->verify_secret[0] = '\0'; /* a secret: show never prints it (state pull does) */
         char *text = state_serialize(st, &len);
         if (!text) {
             fprintf(stderr, "gpuform: out of memory\n");

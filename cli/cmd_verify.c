@@ -1,13 +1,16 @@
 /*
  * `gpuform verify`: runs the GPU node checks (modules/verify) on this host, on the CUDA
  * backend or the CPU reference, and prints the report as a table or JSON; with --calibrate it
- * records this node's numbers as a baseline, which --baseline then judges against. Verifying
- * a stack's nodes (ADDRESS...) and verification-gated apply need the apply engine: not yet.
+ * records this node's numbers as a baseline, which --baseline then judges against; with
+ * --agent, the report is the framed block signed with the node's key that a gated apply
+ * reads from the node's serial console (executor/verify_frame.h).
  */
 #include "cli/cli.h"
 
 #include <getopt.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +20,7 @@
 #include "core/diag.h"
 #include "core/file.h"
 #include "core/gpu_models.h"
+#include "executor/verify_frame.h"
 #include "modules/verify/verify.h"
 #include "planner/catalog.h"
 
@@ -31,6 +35,9 @@ struct verify_args {
     const char *out;      /* --out: where --calibrate writes the baseline; NULL: stdout */
     int runs;             /* --runs: calibration runs (0: 3) */
     const char *baseline; /* --baseline FILE */
+    bool agent;           /* --agent: the report framed and signed for the console */
+    const char *address;  /* --address: the node the agent speaks for */
+    const char *key_file; /* --key-file: its key, 64 hex digits */
 };
 
 #define CALIBRATE_RUNS     3
@@ -239,6 +246,9 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
         {"devices", required_argument, NULL, 'D'},
         {"inject-gpu", required_argument, NULL, 'g'},
         {"serial", no_argument, NULL, 's'},
+        {"agent", no_argument, NULL, 'A'},
+        {"address", required_argument, NULL, 'a'},
+        {"key-file", required_argument, NULL, 'k'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -295,12 +305,26 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
             if (parallel_option(ch, optarg, a) != CLI_OK)
                 return CLI_ERROR;
             break;
+        case 'A':
+            a->agent = true;
+            break;
+        case 'a':
+            a->address = optarg;
+            break;
+        case 'k':
+            a->key_file = optarg;
+            break;
         case ':':
             return usage("option '%s' needs a value", argv[optind - 1]);
         default:
             return usage("unknown option '%s' for 'verify'", argv[optind - 1]);
         }
     }
+    if (a->agent && (!a->address || !a->key_file))
+        return usage("--agent needs --address ADDRESS and --key-file PATH (the boot script gpuform "
+                     "writes passes them)");
+    if (!a->agent && (a->address || a->key_file))
+        return usage("--address and --key-file go with --agent");
     if (optind < argc)
         return usage("verifying the nodes of a stack ('%s') needs the apply engine, which is not "
                      "in this release; 'gpuform verify' checks this host",
@@ -323,6 +347,56 @@ static void unavailable(const struct verify_args *a, const char *why)
         puts(s);
     free(s);
     json_decref(o);
+}
+
+/* Reads the node key: 64 hex digits and an optional newline. 0, or -1 having said why. */
+static int read_key(const char *path, unsigned char key[EXEC_VERIFY_KEY_LEN])
+{
+    char buf[160] = "";
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    buf[n] = '\0';
+    int rc = -1;
+    if (!f)
+        fprintf(stderr, "gpuform: verify --agent: can't read the key file '%s'\n", path);
+    else if (n != 2 * EXEC_VERIFY_KEY_LEN || strspn(buf, "0123456789abcdef") != n)
+        fprintf(stderr, "gpuform: verify --agent: '%s' does not hold a key (64 hex digits)\n",
+                path);
+    else {
+        for (size_t i = 0; i < EXEC_VERIFY_KEY_LEN; i++) {
+            unsigned v;
+            sscanf(buf + 2 * i, "%2x", &v);
+            key[i] = (unsigned char)v;
+        }
+        rc = 0;
+    }
+    OPENSSL_cleanse(buf, sizeof buf);
+    return rc;
+}
+
+/* --agent: the report as one framed, signed block on stdout (the boot script sends stdout
+ * to the serial console). 0, or -1 having said why. */
+static int agent_emit(const struct verify_args *a, const struct verify_report *rep)
+{
+    unsigned char key[EXEC_VERIFY_KEY_LEN];
+    if (read_key(a->key_file, key) != 0)
+        return -1;
+    char *json = verify_report_json(rep);
+    char *frame = json ? exec_frame_write(a->address, key, json, strlen(json)) : NULL;
+    OPENSSL_cleanse(key, sizeof key);
+    if (frame)
+        fputs(frame, stdout);
+    else
+        fputs("gpuform: verify --agent: out of memory framing the report\n", stderr);
+    fflush(stdout);
+    int rc = frame ? 0 : -1;
+    free(frame);
+    free(json);
+    return rc;
 }
 
 int cmd_verify(int argc, char **argv)
@@ -382,7 +456,12 @@ int cmd_verify(int argc, char **argv)
                  "%sCPU reference: the checks' host logic on host "
                  "memory, not a GPU verification",
                  fallback[0] ? "no GPU found, so the CPU reference ran instead. " : "");
-    if (a.json) {
+    if (a.agent) {
+        if (agent_emit(&a, &rep) != 0) {
+            verify_report_release(&rep);
+            return CLI_ERROR;
+        }
+    } else if (a.json) {
         char *s = verify_report_json(&rep);
         if (!s) {
             fputs("gpuform: out of memory writing the report\n", stderr);

@@ -15,8 +15,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "core/cloud.h"
 #include "executor/journal.h"
+#include "executor/verify_frame.h"
 
 #define DEFAULT_USER_DATA                                                                          \
     "#!/bin/sh\n"                                                                                  \
@@ -55,6 +58,7 @@ struct task {
     const char *busy_what; /* "creating", "destroying" */
     int busy_reports;      /* "still ..." lines printed for the call in flight */
     int group;             /* its workload's index in exec.groups; -1: none */
+    int nverify_failed;    /* its nodes that failed verification in this run */
 };
 
 /* A workload's changes in this run: its deletes wait until its creates are done, so that a
@@ -76,6 +80,7 @@ struct exec {
     pthread_mutex_t journal_mu; /* journal appends */
     pthread_mutex_t log_mu;
     pthread_mutex_t plan_mu; /* failover re-plans, one at a time */
+    pthread_mutex_t hook_mu; /* o.on_verify, one call at a time */
     atomic_int stop;         /* no new work: exec_stop, or a fatal error */
     atomic_size_t next;      /* the next task to take */
     struct task *tasks;
@@ -464,6 +469,370 @@ static void *ticker(void *arg)
     return NULL;
 }
 
+/* ---- verification gating (docs/verify.md, "Gated apply") ---- */
+
+static int do_delete(struct exec *x, struct task *t, struct old_node *old);
+static int old_copy(struct old_node *o, const struct state_node *n);
+static void old_release(struct old_node *o);
+static bool makes_nodes(const struct task *t);
+
+enum { GATE_KEEP, GATE_FAIL, GATE_REPLACE };
+
+static enum spec_verify task_level(const struct task *t)
+{
+    return t->workload ? t->workload->verify : SPEC_VERIFY_NONE;
+}
+
+static void wipe_free(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+/* The node key of the create sent with `token` (the state's secret and the token); 0, or -1
+ * when the state has no secret. Wipe the key after use. */
+static int node_key(struct exec *x, const char *token, unsigned char key[EXEC_VERIFY_KEY_LEN])
+{
+    pthread_mutex_lock(&x->state_mu);
+    int rc = exec_verify_key(x->in.state->verify_secret, token, key);
+    pthread_mutex_unlock(&x->state_mu);
+    return rc;
+}
+
+/* The boot script of a create sent with `token`: for a verified workload, the agent's part
+ * added (malloc'd, holding the key: wipe_free it); NULL when the node is not verified, or
+ * on failure (*failed set, fatal called). */
+static char *boot_script(struct exec *x, const struct task *t, const char *token, bool *failed)
+{
+    *failed = false;
+    enum spec_verify lv = task_level(t);
+    if (lv == SPEC_VERIFY_NONE)
+        return NULL;
+    unsigned char key[EXEC_VERIFY_KEY_LEN];
+    int krc = node_key(x, token, key);
+    char *s =
+        krc == 0 ? exec_agent_script(x->user_data, t->address, spec_verify_name(lv), key) : NULL;
+    OPENSSL_cleanse(key, sizeof key);
+    if (!s) {
+        *failed = true;
+        fatal(x, "%s: can't write its verify agent's boot script: %s", t->address,
+              krc ? "the state has no verify secret"
+                  : "out of memory, or an address the shell can't take quoted");
+    }
+    return s;
+}
+
+/* A stack whose nodes are verified needs a secret in its state before the first create is
+ * sent, so that a run that dies mid-create can still check the node's report. */
+static int ensure_secret(struct exec *x)
+{
+    bool need = false;
+    for (size_t i = 0; i < x->ntasks && !need; i++)
+        need = makes_nodes(&x->tasks[i]) && task_level(&x->tasks[i]) != SPEC_VERIFY_NONE;
+    if (!need || x->in.state->verify_secret[0])
+        return 0;
+    if (exec_verify_secret_new(x->in.state->verify_secret) != 0) {
+        fatal(x, "no randomness from OpenSSL for the stack's verify secret");
+        return -1;
+    }
+    return save(x);
+}
+
+/* Sets what the state records of the node `id` at t's address, and writes the state. */
+static void mark(struct exec *x, const struct task *t, const char *id, enum state_verify v,
+                 const char *detail, bool taint, bool failed)
+{
+    struct state_err err;
+    int rc = 0;
+    pthread_mutex_lock(&x->state_mu);
+    struct state_node *n = state_find(x->in.state, t->address);
+    if (n && strcmp(n->cloud_id, id) == 0) {
+        char *d = strdup(detail);
+        if (d) {
+            free(n->verify_detail);
+            n->verify_detail = d;
+            n->verify = v;
+            n->tainted |= taint;
+            if (failed)
+                n->status = STATE_FAILED;
+            rc = write_state_locked(x->in.backend, x->in.state, &err);
+        } else {
+            rc = state_fail(&err, "out of memory recording a verification");
+        }
+    }
+    pthread_mutex_unlock(&x->state_mu);
+    if (rc != 0)
+        fatal(x, "%s", err.msg);
+}
+
+static void count(struct exec *x, size_t *field)
+{
+    pthread_mutex_lock(&x->state_mu);
+    (*field)++;
+    pthread_mutex_unlock(&x->state_mu);
+}
+
+/* Sleeps `ms`, waking early when the run stops. */
+static void nap(struct exec *x, unsigned ms)
+{
+    for (unsigned slept = 0; slept < ms && !atomic_load(&x->stop); slept += 100)
+        sleep_ms(ms - slept < 100 ? ms - slept : 100);
+}
+
+/* Whether the instance is gone (the console of a live one may not be served yet). */
+static bool gone(struct prov *p, const struct task *t, const char *id)
+{
+    struct prov_instance d;
+    struct prov_error pe;
+    if (p->ops->describe(p, t->offer.region, id, &d, &pe) != 0)
+        return pe.cls == PROV_NOT_FOUND;
+    return d.state == PROV_TERMINATED || d.state == PROV_SHUTTING_DOWN;
+}
+
+/*
+ * Reads the node's console until its report comes, a bad one is found, or the time is up.
+ * 0 with *report set (malloc'd), 1 failed (why[] says why), 2 interrupted, -1 fatal (the
+ * console can't be read with these credentials: fatal called).
+ */
+static int collect(struct exec *x, struct task *t, struct prov *p, const char *id,
+                   const unsigned char *key, double timeout, char **report, size_t *rlen, char *why,
+                   size_t whylen)
+{
+    double deadline = now_s() + timeout;
+    unsigned delay = x->o.verify_poll_ms;
+    char last[700] = "no console output yet";
+    int rc;
+    busy(x, t, "verifying");
+    for (;;) {
+        if (atomic_load(&x->stop)) {
+            rc = 2;
+            break;
+        }
+        char *text = NULL;
+        struct prov_error pe;
+        memset(&pe, 0, sizeof pe);
+        if (p->ops->console_output(p, t->offer.region, id, &text, &pe) == 0) {
+            enum exec_frame_status st =
+                exec_frame_find(text ? text : "", text ? strlen(text) : 0, t->address, key, report,
+                                rlen, last, sizeof last);
+            free(text);
+            if (st == EXEC_FRAME_OK || st == EXEC_FRAME_BAD) {
+                rc = st == EXEC_FRAME_OK ? 0 : 1;
+                snprintf(why, whylen, "%s", last);
+                break;
+            }
+        } else if (pe.cls == PROV_AUTH || pe.cls == PROV_INVALID) {
+            fatal(x, "%s: can't read its console output, so it can't be verified: %s", t->address,
+                  pe.message);
+            rc = -1;
+            break;
+        } else if (pe.cls == PROV_NOT_FOUND && gone(p, t, id)) {
+            snprintf(why, whylen, "the instance went away before it reported");
+            rc = 1;
+            break;
+        } else {
+            snprintf(last, sizeof last, "console output: %s", pe.message);
+        }
+        double left = deadline - now_s();
+        if (left <= 0) {
+            snprintf(why, whylen, "no verify report within %.0fs (%s)", timeout, last);
+            rc = 1;
+            break;
+        }
+        nap(x, delay < left * 1000 ? delay : (unsigned)(left * 1000) + 1);
+        delay = delay > x->o.verify_poll_max_ms / 2 ? x->o.verify_poll_max_ms : delay * 2;
+    }
+    busy(x, t, NULL);
+    return rc;
+}
+
+/* Asks o.on_verify about node `id` of task t (see exec_on_verify_fn). */
+static int decide(struct exec *x, const struct task *t, const char *id, const char *report,
+                  const char *reason, enum exec_verdict *v, char *who, size_t wholen)
+{
+    *v = EXEC_VERDICT_REPLACE;
+    if (!x->o.on_verify)
+        return 1;
+    struct state_node copy;
+    bool have = false;
+    pthread_mutex_lock(&x->state_mu);
+    struct state_node *n = state_find(x->in.state, t->address);
+    if (n && strcmp(n->cloud_id, id) == 0)
+        have = state_node_copy(&copy, n);
+    pthread_mutex_unlock(&x->state_mu);
+    if (!have) {
+        snprintf(who, wholen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_lock(&x->hook_mu);
+    int rc = x->o.on_verify(x->o.on_verify_ctx, &copy, report, reason, v, who, wholen);
+    pthread_mutex_unlock(&x->hook_mu);
+    state_node_release(&copy);
+    return rc;
+}
+
+/* Blocks t's (zone, instance type), both markets, for a verification failure. */
+static void block_verify(struct exec *x, const struct task *t, const char *reason)
+{
+    int64_t now = unix_now();
+    int rc = 0;
+    struct state_err err;
+    pthread_mutex_lock(&x->state_mu);
+    for (int spot = 0; spot < 2 && rc == 0; spot++) {
+        struct state_block b = {.cloud = MUT(core_cloud_name(t->offer.cloud)),
+                                .region = MUT(t->offer.region),
+                                .zone = MUT(t->offer.zone),
+                                .instance_type = MUT(t->offer.instance_type),
+                                .spot = spot,
+                                .error_class = "verify",
+                                .message = MUT(reason),
+                                .at = now,
+                                .until = now + x->o.block_ttl_s};
+        rc = state_block_put(x->in.state, &b);
+    }
+    if (rc == 0)
+        rc = write_state_locked(x->in.backend, x->in.state, &err);
+    else
+        state_fail(&err, "out of memory recording a blocked offer");
+    pthread_mutex_unlock(&x->state_mu);
+    if (rc != 0)
+        fatal(x, "%s", err.msg);
+}
+
+/* What the policy (or the default) makes of a failed node; GATE_*. */
+static int verdict(struct exec *x, struct task *t, const char *id, const char *report,
+                   const char *reason, const char *detail)
+{
+    enum exec_verdict v;
+    char who[512] = "", line[900];
+    int d = decide(x, t, id, report, reason, &v, who, sizeof who);
+    if (d < 0) {
+        mark(x, t, id, STATE_VERIFY_FAILED, detail, true, true);
+        say(x, "%s: on_verify failed (%s); the node is left tainted and failed", t->address, who);
+        count(x, &x->res.verify_failed);
+        return GATE_FAIL;
+    }
+    if (d == 0 && v == EXEC_VERDICT_ACCEPT) {
+        snprintf(line, sizeof line, "accepted by %s: %s", who, detail);
+        mark(x, t, id, STATE_VERIFY_ACCEPTED, line, false, false);
+        say(x, "%s: kept: %s accepted it", t->address, who);
+        count(x, &x->res.verify_failed);
+        return GATE_KEEP;
+    }
+    if (d == 0 && v == EXEC_VERDICT_TAINT) {
+        mark(x, t, id, STATE_VERIFY_FAILED, detail, true, false);
+        say(x, "%s: kept, tainted: %s said taint; the next apply replaces it", t->address, who);
+        count(x, &x->res.verify_failed);
+        return GATE_KEEP;
+    }
+    if (++t->nverify_failed > x->o.verify_retries) {
+        mark(x, t, id, STATE_VERIFY_FAILED, detail, true, true);
+        say(x,
+            "%s: failed verification on %d placement%s; left tainted and failed (the next apply "
+            "replaces it)",
+            t->address, t->nverify_failed, t->nverify_failed == 1 ? "" : "s");
+        count(x, &x->res.verify_failed);
+        return GATE_FAIL;
+    }
+    mark(x, t, id, STATE_VERIFY_FAILED, detail, true, false);
+    block_verify(x, t, reason);
+    return GATE_REPLACE;
+}
+
+/*
+ * Verifies the node just created with `token` (when its workload asks): its report read
+ * from the console, the state told the outcome, and a failed node decided on. GATE_KEEP,
+ * GATE_FAIL (the task failed; the node stays, marked), or GATE_REPLACE (its place is
+ * blocked; the caller re-places it and destroys this one).
+ */
+static int gate(struct exec *x, struct task *t, struct prov *p, const char *id, const char *token)
+{
+    enum spec_verify lv = task_level(t);
+    if (lv == SPEC_VERIFY_NONE)
+        return GATE_KEEP;
+    double timeout = x->o.verify_timeout_s > 0 ? x->o.verify_timeout_s
+                     : lv == SPEC_VERIFY_FULL  ? 1800
+                                               : 900;
+    unsigned char key[EXEC_VERIFY_KEY_LEN];
+    char *report = NULL, why[700] = "", detail[1100];
+    size_t rlen = 0;
+    say(x, "%s: verifying %s (its report within %.0fs)...", t->address, spec_verify_name(lv),
+        timeout);
+    int c = node_key(x, token, key) != 0
+                ? (snprintf(why, sizeof why, "the state has no verify secret"), 1)
+                : collect(x, t, p, id, key, timeout, &report, &rlen, why, sizeof why);
+    OPENSSL_cleanse(key, sizeof key);
+    if (c < 0)
+        return GATE_FAIL;
+    if (c == 2) {
+        say(x, "%s: verification interrupted; the node is kept, not verified", t->address);
+        return GATE_FAIL;
+    }
+    struct exec_report_summary sum = {0};
+    char swhy[256];
+    if (c == 0 && exec_report_summarize(report, rlen, &sum, swhy, sizeof swhy) != 0) {
+        snprintf(why, sizeof why, "verify report unreadable: %s", swhy);
+        c = 1;
+    }
+    if (c == 0 && sum.passed) {
+        snprintf(detail, sizeof detail, "%s: passed (%d checks, %.1f s, %s)", sum.level, sum.checks,
+                 sum.seconds, sum.backend);
+        mark(x, t, id, STATE_VERIFY_PASSED, detail, false, false);
+        say(x, "%s: verified %s: passed (%d checks, %.1f s)", t->address, sum.level, sum.checks,
+            sum.seconds);
+        count(x, &x->res.verified);
+        free(report);
+        return GATE_KEEP;
+    }
+    if (c == 0)
+        snprintf(why, sizeof why, "verify failed: %s", sum.why);
+    snprintf(detail, sizeof detail, "%s%s%s%s", why, sum.first[0] ? " (" : "", sum.first,
+             sum.first[0] ? ")" : "");
+    say(x, "%s: verification failed: %s", t->address, detail);
+    int g = verdict(x, t, id, report, why, detail);
+    free(report);
+    return g;
+}
+
+/* Re-places t after its node `id` failed verification (its place blocked by gate): the
+ * next-best placement, then the failed node destroyed. 0 to create again, -1 when there is
+ * nowhere else or the destroy failed (the node stays in the state, tainted). */
+static int replace_failed(struct exec *x, struct task *t, const char *id)
+{
+    char at[256], to[256], why[512];
+    where(&t->offer, t->spot, at, sizeof at);
+    if (replan(x, t, why, sizeof why) != 0) {
+        pthread_mutex_lock(&x->state_mu);
+        struct state_node *n = state_find(x->in.state, t->address);
+        if (n && strcmp(n->cloud_id, id) == 0)
+            n->status = STATE_FAILED;
+        pthread_mutex_unlock(&x->state_mu);
+        save(x);
+        say(x, "%s: verification failed at %s, and %s; left tainted and failed", t->address, at,
+            why);
+        count(x, &x->res.verify_failed);
+        return -1;
+    }
+    struct old_node bad;
+    memset(&bad, 0, sizeof bad);
+    pthread_mutex_lock(&x->state_mu);
+    struct state_node *n = state_find(x->in.state, t->address);
+    int oc = n && strcmp(n->cloud_id, id) == 0 ? old_copy(&bad, n) : -1;
+    pthread_mutex_unlock(&x->state_mu);
+    int rc = oc == 0 ? do_delete(x, t, &bad) : -1;
+    old_release(&bad);
+    if (oc != 0)
+        fatal(x, "out of memory");
+    if (rc != 0)
+        return -1;
+    count(x, &x->res.verify_replaced);
+    say(x, "%s: replacing the node that failed verification at %s with one at %s", t->address, at,
+        where(&t->offer, t->spot, to, sizeof to));
+    return 0;
+}
+
 /* ---- one create, with failover ---- */
 
 static bool retryable(enum prov_error_class c)
@@ -605,7 +974,7 @@ static int send_create(struct exec *x, struct prov *p, const struct prov_create 
 static int do_create(struct exec *x, struct task *t)
 {
     char from[256], to[256], why[512];
-    for (int placement = 0; placement < x->o.max_placements; placement++) {
+    for (int placement = 0; placement < x->o.max_placements;) {
         if (atomic_load(&x->stop))
             return -1;
         /* each placement's own cloud: a failover may move the node to another one */
@@ -635,8 +1004,12 @@ static int do_create(struct exec *x, struct task *t)
         double t0 = now_s();
         size_t ntags = 0;
         struct prov_tag *tags = task_tags(t, &ntags);
-        if (ntags && !tags) {
-            fatal(x, "out of memory");
+        bool boot_failed = false;
+        char *boot = boot_script(x, t, token, &boot_failed);
+        if ((ntags && !tags) || boot_failed) {
+            free(tags);
+            if (!boot_failed)
+                fatal(x, "out of memory");
             return -1;
         }
         struct prov_create req = {.stack = x->in.spec->stack,
@@ -647,7 +1020,7 @@ static int do_create(struct exec *x, struct task *t)
                                   .instance_type = t->offer.instance_type,
                                   .spot = t->spot,
                                   .image = x->image,
-                                  .user_data = x->user_data,
+                                  .user_data = boot ? boot : x->user_data,
                                   .tags = tags,
                                   .ntags = ntags,
                                   .gpu = t->offer.gpu,
@@ -656,20 +1029,17 @@ static int do_create(struct exec *x, struct task *t)
         struct prov_error pe;
         int sent = send_create(x, p, &req, &inst, &pe);
         free(tags);
+        wipe_free(boot);
         busy(x, t, NULL);
-        if (sent == 0) {
-            if (record_created(x, t, token, &inst) != 0)
-                return -1;
+        int made = sent == 0 && record_created(x, t, token, &inst) != 0 ? -1 : sent == 0;
+        if (made == 1)
             say(x, "%s: created %s in %.1fs", t->address, inst.id, now_s() - t0);
-            return 0;
-        }
-        if (retryable(pe.cls)) { /* the call may have reached the cloud: ask it */
+        if (made == 0 && retryable(pe.cls)) { /* the call may have reached the cloud: ask it */
             int s = settle_create(x, p, t, token, &inst);
-            if (s == 1) {
+            if (s == 1)
                 say(x, "%s: created %s in %.1fs (found by its token)", t->address, inst.id,
                     now_s() - t0);
-                return 0;
-            }
+            made = s == 1;
             if (s < 0) {
                 pthread_mutex_lock(&x->state_mu);
                 x->res.unsettled = true;
@@ -680,6 +1050,16 @@ static int do_create(struct exec *x, struct task *t)
                     t->address, class_name(pe.cls), pe.message);
                 return -1;
             }
+        }
+        if (made < 0)
+            return -1;
+        if (made == 1) {
+            int g = gate(x, t, p, inst.id, token);
+            if (g != GATE_REPLACE)
+                return g == GATE_KEEP ? 0 : -1;
+            if (replace_failed(x, t, inst.id) != 0)
+                return -1;
+            continue; /* a verify failure is counted by the gate, not as a placement */
         }
         struct journal_rec failed = intent;
         failed.phase = JOURNAL_FAILED;
@@ -713,6 +1093,7 @@ static int do_create(struct exec *x, struct task *t)
         pthread_mutex_unlock(&x->state_mu);
         say(x, "%s: failed over from %s to %s: %s", t->address, from,
             where(&t->offer, t->spot, to, sizeof to), *pe.code ? pe.code : class_name(pe.cls));
+        placement++;
     }
     return -1;
 }
@@ -1003,6 +1384,14 @@ struct exec *exec_new(const struct exec_input *in, const struct exec_options *o)
         x->o.backoff_ms = 500;
     if (x->o.block_ttl_s <= 0)
         x->o.block_ttl_s = 3600;
+    if (x->o.verify_retries == 0)
+        x->o.verify_retries = 2;
+    else if (x->o.verify_retries < 0)
+        x->o.verify_retries = 0;
+    if (x->o.verify_poll_ms == 0)
+        x->o.verify_poll_ms = 2000;
+    if (x->o.verify_poll_max_ms == 0)
+        x->o.verify_poll_max_ms = 15000;
     const char *ami = getenv("GPUFORM_AWS_AMI");
     x->image = x->o.image ? x->o.image : ami && *ami ? ami : EXEC_DEFAULT_AMI;
     x->user_data = x->o.user_data ? x->o.user_data : DEFAULT_USER_DATA;
@@ -1011,6 +1400,7 @@ struct exec *exec_new(const struct exec_input *in, const struct exec_options *o)
     pthread_mutex_init(&x->journal_mu, NULL);
     pthread_mutex_init(&x->log_mu, NULL);
     pthread_mutex_init(&x->plan_mu, NULL);
+    pthread_mutex_init(&x->hook_mu, NULL);
     pthread_cond_init(&x->tick_cv, NULL);
     pthread_cond_init(&x->group_cv, NULL);
     atomic_init(&x->stop, 0);
@@ -1040,6 +1430,7 @@ void exec_free(struct exec *x)
     pthread_mutex_destroy(&x->journal_mu);
     pthread_mutex_destroy(&x->log_mu);
     pthread_mutex_destroy(&x->plan_mu);
+    pthread_mutex_destroy(&x->hook_mu);
     pthread_cond_destroy(&x->tick_cv);
     pthread_cond_destroy(&x->group_cv);
     free(x->groups);
@@ -1194,6 +1585,10 @@ int exec_run(struct exec *x, const struct diff *d, struct exec_result *res)
     }
     if (x->in.override && x->ntasks > 0 && journal_override(x) != 0)
         goto out; /* nothing was sent: the error says why */
+    if (ensure_secret(x) != 0) {
+        x->res.failed = x->ntasks;
+        goto out;
+    }
     size_t nthreads = (size_t)x->o.parallelism < x->ntasks ? (size_t)x->o.parallelism : x->ntasks;
     pthread_t *th = calloc(nthreads ? nthreads : 1, sizeof *th);
     if (!th) {

@@ -33,6 +33,25 @@ struct exec_cloud {
     struct prov *prov;
 };
 
+/* What to do with a node that failed verification (docs/verify.md, "Gated apply"). */
+enum exec_verdict {
+    EXEC_VERDICT_REPLACE, /* destroy it, block its place, create it elsewhere (the default) */
+    EXEC_VERDICT_TAINT,   /* keep it, tainted: the next apply replaces it */
+    EXEC_VERDICT_ACCEPT,  /* keep it as it is (verify "accepted") */
+};
+
+/*
+ * Decides for a node that failed verification (the CLI asks the policies' on_verify).
+ * `node` is the node as the state records it (a copy, verify failed with its detail);
+ * `report` the report's JSON text, or NULL when none came; `reason` the one-line failure.
+ * Returns 1 when nothing decides (the engine replaces), 0 with *verdict set and who[] naming
+ * the decider, -1 when the decider failed (who[] says how; the node is left tainted). Called
+ * one at a time, from the workers.
+ */
+typedef int (*exec_on_verify_fn)(void *ctx, const struct state_node *node, const char *report,
+                                 const char *reason, enum exec_verdict *verdict, char *who,
+                                 size_t wholen);
+
 struct exec_options {
     int parallelism;       /* worker threads; 0: 10 */
     int max_placements;    /* placements tried per node (the first + failovers); 0: 4 */
@@ -44,6 +63,14 @@ struct exec_options {
     FILE *log;             /* progress, one line per event; NULL: stderr */
     bool live;             /* `log` is a terminal: keep a status line under the events, redrawn each
                             * second ("[12 of 40 done, 8 in flight, 1 failed, 2m10s]") */
+    /* Gated apply: nodes of workloads with `verify: quick|full` are verified after their
+     * create, through the report their boot script's agent prints on the console. */
+    int verify_retries;          /* replacements of a node that failed verification; 0: 2; < 0: 0 */
+    double verify_timeout_s;     /* wait for a report at most this long; 0: 900 quick, 1800 full */
+    unsigned verify_poll_ms;     /* first wait between console reads, then doubled; 0: 2000 */
+    unsigned verify_poll_max_ms; /* ... up to this; 0: 15000 */
+    exec_on_verify_fn on_verify; /* NULL: a failed node is replaced */
+    void *on_verify_ctx;
 };
 
 /* What the engine works on. Everything is borrowed; `state` is changed in place and
@@ -67,9 +94,13 @@ struct exec_result {
     size_t created, deleted, replaced, updated; /* changes finished */
     size_t failed;                              /* changes that did not finish */
     size_t failovers;                           /* placements given up for capacity or quota */
-    bool interrupted;                           /* exec_stop was called */
-    bool unsettled;   /* an outcome is unknown: the journal was kept for the next run */
-    char error[1024]; /* the first fatal error (auth, invalid, a state write), or "" */
+    size_t verified;                            /* nodes whose verification passed */
+    size_t verify_failed;   /* nodes that failed verification and were kept (tainted, accepted,
+                             * or out of replacements) */
+    size_t verify_replaced; /* nodes replaced because they failed verification */
+    bool interrupted;       /* exec_stop was called */
+    bool unsettled;         /* an outcome is unknown: the journal was kept for the next run */
+    char error[1024];       /* the first fatal error (auth, invalid, a state write), or "" */
 };
 
 struct exec;

@@ -6,6 +6,7 @@
 #include "executor/state.h"
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@ int state_fail(struct state_err *err, const char *fmt, ...)
 }
 
 static const char *const status_names[] = {"creating", "running", "failed", "deleting"};
-static const char *const verify_names[] = {"none", "passed", "failed"};
+static const char *const verify_names[] = {"none", "passed", "failed", "accepted"};
 
 const char *state_status_name(enum state_status s)
 {
@@ -149,6 +150,7 @@ void state_free(struct state *st)
     free(st->nodes);
     free(st->blocks);
     free(st->stack);
+    OPENSSL_cleanse(st->verify_secret, sizeof st->verify_secret);
     free(st);
 }
 
@@ -416,6 +418,9 @@ char *state_serialize(const struct state *st, size_t *len)
                     "nodes", nodes, "blocklist", blocks);
     if (!doc || state_overrides_write(st, doc) != 0)
         goto out;
+    if (st->verify_secret[0] && /* only in states of gated applies: others keep their bytes */
+        json_object_set_new(doc, "verify_secret", json_string(st->verify_secret)) != 0)
+        goto out;
     text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     if (text) {
         size_t n = strlen(text);
@@ -580,7 +585,7 @@ static int read_node(struct rd *r, json_t *o, struct state_node *n)
         return bad(r, "verify", "is missing or not an object");
     size_t plen = strlen(r->path);
     snprintf(r->path + plen, sizeof r->path - plen, ".verify");
-    int rc = get_name(r, v, "result", verify_names, 3, &verify) ||
+    int rc = get_name(r, v, "result", verify_names, 4, &verify) ||
                      get_str(r, v, "detail", true, &n->verify_detail)
                  ? -1
                  : 0;
@@ -702,6 +707,14 @@ int state_parse(const char *text, size_t len, const char *what, struct state **o
         get_str(&r, doc, "stack", true, &st->stack) != 0)
         goto out;
     st->serial = (uint64_t)serial;
+    json_t *vs = json_object_get(doc, "verify_secret");
+    if (vs && (!json_is_string(vs) || json_string_length(vs) != 64 ||
+               strspn(json_string_value(vs), "0123456789abcdef") != 64)) {
+        bad(&r, "verify_secret", "is not 64 hex digits");
+        goto out;
+    }
+    if (vs)
+        memcpy(st->verify_secret, json_string_value(vs), 65);
     if (read_nodes(&r, json_object_get(doc, "nodes"), st) != 0 ||
         read_blocks(&r, json_object_get(doc, "blocklist"), st) != 0 ||
         state_overrides_read(json_object_get(doc, "policy_overrides"), what, st, err) != 0)

@@ -32,6 +32,7 @@ enum state_verify {
     STATE_VERIFY_NONE, /* not verified (yet) */
     STATE_VERIFY_PASSED,
     STATE_VERIFY_FAILED,
+    STATE_VERIFY_ACCEPTED, /* failed, and kept because an on_verify policy accepted it */
 };
 
 /* Where a node runs: the planner's choice, as launched. */
@@ -91,6 +92,10 @@ struct state {
     struct state_override *overrides; /* oldest first, at most STATE_OVERRIDES_MAX; none in
                                        * states written before overrides */
     size_t noverrides;
+    /* "" or 64 hex digits: the stack's secret that each node's verify key is derived from
+     * (executor/verify_frame.h); made by the first gated apply, wiped by state_free, never
+     * printed by show */
+    char verify_secret[65];
 };
 
 /* A fresh, empty state for `stack` with a new lineage; NULL when out of memory. */

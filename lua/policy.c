@@ -353,6 +353,88 @@ int policy_after_apply(struct policy_set *ps, json_t *node, struct core_diags *d
     return rc;
 }
 
+/* The line of file `file` that defines `hook` ("function on_verify(" or "on_verify =
+ * function"), for results that are wrong where no error has a line; 0 when not found. */
+static int hook_line(const struct policy_set *ps, size_t file, const char *hook)
+{
+    const struct core_source *src = file < ps->n ? ps->srcs[file] : NULL;
+    char def[96], assign[96];
+    snprintf(def, sizeof def, "function %s", hook);
+    snprintf(assign, sizeof assign, "%s = function", hook);
+    int line = 1;
+    for (const char *p = src ? src->text : NULL, *end = p ? p + src->len : NULL; p && p < end;
+         line++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        char text[512];
+        snprintf(text, sizeof text, "%.*s", (int)(n < sizeof text ? n : sizeof text - 1), p);
+        if (strstr(text, def) || strstr(text, assign))
+            return line;
+        p = nl ? nl + 1 : end;
+    }
+    return 0;
+}
+
+int policy_on_verify(struct policy_set *ps, json_t *node, json_t *rep, char *verdict, size_t vlen,
+                     char *who, size_t wholen, struct core_diags *diags)
+{
+    static const char *const answers[] = {"accept", "taint", "replace"}; /* by strictness */
+    verdict[0] = '\0';
+    who[0] = '\0';
+    if (!ps)
+        return 0;
+    lua_State *L = hook_vm_state(ps->vm);
+    int rc = 0, best = -1;
+    for (size_t i = 0; i < ps->n; i++) {
+        if (!hook_vm_defines(ps->vm, i, "on_verify"))
+            continue;
+        struct hook_error err;
+        if (push_doc(ps, node, "node", &err) != 0) {
+            policy_report(ps, i, "policy-error", &err, diags);
+            rc = -1;
+            continue;
+        }
+        if (push_doc(ps, rep, "report", &err) != 0) {
+            lua_pop(L, 1);
+            policy_report(ps, i, "policy-error", &err, diags);
+            rc = -1;
+            continue;
+        }
+        if (hook_vm_call(ps->vm, i, "on_verify", 2, 1, &err) != 0) {
+            policy_report(ps, i, "policy-error", &err, diags);
+            rc = -1;
+            continue;
+        }
+        int ty = lua_type(L, -1), k = -1;
+        const char *s = ty == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        for (int a = 0; s && a < 3; a++)
+            if (!strcmp(s, answers[a]))
+                k = a;
+        if (k < 0) {
+            memset(&err, 0, sizeof err);
+            snprintf(err.file, sizeof err.file, "%s", hook_vm_file_name(ps->vm, i));
+            err.line = hook_line(ps, i, "on_verify");
+            if (s)
+                snprintf(err.message, sizeof err.message,
+                         "on_verify must return \"accept\", \"replace\" or \"taint\", not "
+                         "\"%.60s\"",
+                         s);
+            else
+                snprintf(err.message, sizeof err.message,
+                         "on_verify must return \"accept\", \"replace\" or \"taint\", not a %s",
+                         lua_typename(L, ty));
+            policy_report(ps, i, "policy-result", &err, diags);
+            rc = -1;
+        } else if (k > best) {
+            best = k;
+            snprintf(verdict, vlen, "%s", answers[k]);
+            snprintf(who, wholen, "%s", hook_vm_file_name(ps->vm, i));
+        }
+        lua_pop(L, 1);
+    }
+    return rc;
+}
+
 int policy_validate_plan(struct policy_set *ps, json_t *plan_doc, struct policy_findings *out,
                          struct core_diags *diags)
 {

@@ -81,6 +81,18 @@ int policy_before_apply(struct policy_set *ps, json_t *change, bool *vetoed, cha
                         size_t reasonlen, struct core_diags *diags);
 int policy_after_apply(struct policy_set *ps, json_t *node, struct core_diags *diags);
 
+/*
+ * During a gated apply, for a node that failed verification: `on_verify(node, report)` of
+ * every file that defines it, with the node as the state records it and the report
+ * (docs/verify.md's JSON plus `reason`, or {status = "missing", reason = ...} when none
+ * came) as read-only tables. Each must return "accept", "replace" or "taint"; the strictest
+ * answer wins (replace over taint over accept). 0 with `verdict` set (or "" when no file
+ * defines on_verify) and `who` naming the policy that decided; -1 when a policy failed or
+ * returned anything else: an error in `diags` at the file and the line defining on_verify.
+ */
+int policy_on_verify(struct policy_set *ps, json_t *node, json_t *report, char *verdict,
+                     size_t vlen, char *who, size_t wholen, struct core_diags *diags);
+
 /* Whether any file defines `hook`. */
 bool policy_defines(struct policy_set *ps, const char *hook);
 

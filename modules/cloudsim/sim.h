@@ -119,6 +119,13 @@ struct sim_offer {
     double ram_gib;
 };
 
+/* A verify fault for the nodes cloudsim's verify agent runs for (docs/cloudsim.md, verify). */
+struct sim_verify_fault {
+    char *zone;  /* "" = any */
+    char *type;  /* "" = any */
+    char *fault; /* a verify fault ("mem_bitflip", ...), or "forge", "silent", "truncate" */
+};
+
 struct sim_config {
     uint64_t seed;
     double time_scale;                     /* lifecycle delays are multiplied by this */
@@ -148,6 +155,10 @@ struct sim_config {
     size_t ngcp_accounts;
     struct sim_azure_principal *azure_principals; /* azure: service principals */
     size_t nazure_principals;
+    bool verify_agent_off;                  /* verify.agent: false */
+    unsigned verify_mem_mib;                /* verify.mem_mib: CPU reference size; 0: 8 */
+    struct sim_verify_fault *verify_faults; /* verify.faults */
+    size_t nverify_faults;
 };
 
 /*
@@ -257,7 +268,8 @@ struct sim_instance {
     struct sim_tag *meta; /* gcp metadata items (startup-script, ...); empty elsewhere */
     size_t nmeta;
     char private_ip[16];
-    char *doc; /* azure: the VM's resource as PUT (JSON; sim_arm.c); NULL elsewhere */
+    char *doc;          /* azure: the VM's resource as PUT (JSON; sim_arm.c); NULL elsewhere */
+    char *agent_output; /* what its verify agent printed on the console; NULL: nothing yet */
 };
 
 /* A Filter.N: the name and its values (any value may match; '*' and '?' are wildcards). */
@@ -340,8 +352,9 @@ struct sim_world {
     struct sim_bucket (*buckets)[SIM_FAM_COUNT]; /* per region index; the last: unknown regions */
     long fault_count[SIM_FAULT_COUNT];           /* armed by the admin view: the next N requests */
     double fault_rate[SIM_FAULT_COUNT];
-    uint64_t requests;    /* requests seen, for the admin view */
-    uint64_t page_secret; /* keys NextToken so that tokens are opaque */
+    uint64_t requests;       /* requests seen, for the admin view */
+    uint64_t page_secret;    /* keys NextToken so that tokens are opaque */
+    struct sim_agent *agent; /* the verify agent's thread and queue (sim_agent.c); NULL */
 };
 
 /*
@@ -498,8 +511,24 @@ int sim_page_parse(const struct sim_world *w, uint64_t query_hash, const char *t
 uint64_t sim_hash(uint64_t h, const char *s);
 
 /* The console output of an instance (plain text, malloc'd): a boot log that names the
- * instance and the cloud's machine. */
+ * instance and the cloud's machine, then, once it runs, what its verify agent printed. */
 char *sim_console_output(const struct sim_instance *inst);
+
+/* ---- the verify agent (sim_agent.c) ---- */
+
+/*
+ * "Boots" an instance just launched: when its boot script (req's user data, or GCE's
+ * startup-script) carries gpuform's verify agent (executor/verify_frame.h), the agent is
+ * queued to run on this host on the world's agent thread, outside the world's lock: the
+ * real verify module (CUDA where a GPU is usable, else the CPU reference), with the
+ * config's verify faults for the instance's zone and type. Its framed report then becomes
+ * the instance's agent_output. Nothing happens for other instances or with verify.agent off.
+ */
+void sim_agent_boot(struct sim_world *w, const struct sim_instance *inst,
+                    const struct sim_run_request *req);
+
+/* Stops the agent thread (a run in progress finishes) and frees its queue; NULL-safe. */
+void sim_agent_stop(struct sim_world *w);
 
 /* ---- persistence (sim_persist.c) ---- */
 

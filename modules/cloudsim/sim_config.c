@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "modules/verify/verify.h"
 #include "parser/node.h"
 #include "planner/catalog.h"
 
@@ -373,6 +374,12 @@ void sim_config_release(struct sim_config *c)
         free(c->azure_principals[i].client_secret);
     }
     free(c->azure_principals);
+    for (size_t i = 0; i < c->nverify_faults; i++) {
+        free(c->verify_faults[i].zone);
+        free(c->verify_faults[i].type);
+        free(c->verify_faults[i].fault);
+    }
+    free(c->verify_faults);
     memset(c, 0, sizeof *c);
 }
 
@@ -590,6 +597,14 @@ static bool zone_known(const struct sim_config *c, enum core_cloud cloud, const 
         for (size_t z = 0; c->regions[r].cloud == cloud && z < c->regions[r].nzones; z++)
             if (!strcmp(c->regions[r].zones[z], zone))
                 return true;
+    return false;
+}
+
+static bool zone_known_any(const struct sim_config *c, const char *zone)
+{
+    for (int cloud = 0; cloud < CORE_CLOUD_COUNT; cloud++)
+        if (zone_known(c, (enum core_cloud)cloud, zone))
+            return true;
     return false;
 }
 
@@ -885,11 +900,58 @@ static void decode_clouds(struct dec *x, const struct spec_node *v)
     }
 }
 
+/* verify: { agent: BOOL, mem_mib: N, faults: { "ZONE/TYPE" | ZONE | TYPE: FAULT } } */
+static void decode_verify(struct dec *x, const struct spec_node *n)
+{
+    static const char *const keys[] = {"agent", "mem_mib", "faults", NULL};
+    if (!is_map(x, n, "verify"))
+        return;
+    known_keys(x, n, "'verify'", keys);
+    const struct spec_node *v;
+    if ((v = spec_node_get(n, "agent"))) {
+        if (!scalar(v) || (strcmp(v->u.str.s, "true") && strcmp(v->u.str.s, "false")))
+            err(x, v, "'agent' must be true or false");
+        else
+            x->c->verify_agent_off = !strcmp(v->u.str.s, "false");
+    }
+    double mib;
+    if ((v = spec_node_get(n, "mem_mib")) && num(x, v, "mem_mib", 1, 4096, &mib) == 0)
+        x->c->verify_mem_mib = (unsigned)mib;
+    if (!(v = spec_node_get(n, "faults")) || !is_map(x, v, "faults"))
+        return;
+    struct sim_config *c = x->c;
+    for (uint32_t i = 0; i < v->u.map.n; i++) {
+        const struct spec_node *k = v->u.map.items[i].key, *f = v->u.map.items[i].value;
+        unsigned bit;
+        if (!scalar(f) ||
+            (verify_fault_parse(f->u.str.s, &bit) != 0 && strcmp(f->u.str.s, "forge") &&
+             strcmp(f->u.str.s, "silent") && strcmp(f->u.str.s, "truncate"))) {
+            err(x, f,
+                "unknown verify fault (mem_bitflip, gemm_corrupt, nan, slow_bw, hide_gpu, "
+                "nvml_ecc, forge, silent or truncate)");
+            continue;
+        }
+        const char *key = k->u.str.s, *slash = strchr(key, '/');
+        bool zone_only = !slash && zone_known_any(c, key);
+        struct sim_verify_fault *g =
+            grow(c->verify_faults, c->nverify_faults, 1, sizeof *c->verify_faults);
+        if (!g)
+            return err(x, k, "out of memory");
+        c->verify_faults = g;
+        struct sim_verify_fault *r = &c->verify_faults[c->nverify_faults++];
+        r->zone = slash ? strndup(key, (size_t)(slash - key)) : strdup(zone_only ? key : "");
+        r->type = strdup(slash ? slash + 1 : zone_only ? "" : key);
+        r->fault = strdup(f->u.str.s);
+        if (!r->zone || !r->type || !r->fault)
+            err(x, k, "out of memory");
+    }
+}
+
 static void decode_root(struct dec *x, const struct spec_node *root)
 {
-    static const char *const keys[] = {"seed",       "time_scale", "lifecycle",
-                                       "latency_ms", "throttle",   "faults",
-                                       "spot",       "clouds",     NULL};
+    static const char *const keys[] = {"seed",     "time_scale", "lifecycle", "latency_ms",
+                                       "throttle", "faults",     "spot",      "clouds",
+                                       "verify",   NULL};
     if (!root || !is_map(x, root, "the world config"))
         return;
     known_keys(x, root, "the world config", keys);
@@ -923,6 +985,8 @@ static void decode_root(struct dec *x, const struct spec_node *root)
         decode_spot(x, v);
     if ((v = spec_node_get(root, "clouds")))
         decode_clouds(x, v);
+    if ((v = spec_node_get(root, "verify")))
+        decode_verify(x, v);
 }
 
 int sim_config_load(struct sim_config *c, const char *path, struct core_diags *d)

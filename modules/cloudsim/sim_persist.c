@@ -45,6 +45,8 @@ static json_t *instance_json(const struct sim_instance *i)
     if (!o)
         return NULL;
     json_object_set_new(o, "cloud", json_string(core_cloud_name(i->cloud)));
+    if (i->agent_output)
+        json_object_set_new(o, "agent_output", json_string(i->agent_output));
     if (i->name)
         json_object_set_new(o, "name", json_string(i->name));
     if (i->account)
@@ -167,6 +169,7 @@ static struct sim_instance *instance_from(json_t *o)
     i->image = dup_opt(o, "image");
     i->client_token = dup_opt(o, "client_token");
     i->user_data = dup_opt(o, "user_data");
+    i->agent_output = dup_opt(o, "agent_output");
     i->key_name = dup_opt(o, "key_name");
     i->reason_code = dup_opt(o, "reason_code");
     i->reason_message = dup_opt(o, "reason_message");

@@ -113,6 +113,7 @@ void sim_instance_free(struct sim_instance *inst)
         return;
     free(inst->name);
     free(inst->account);
+    free(inst->agent_output);
     free_tags(inst->meta, inst->nmeta);
     free(inst->region);
     free(inst->zone);
@@ -145,6 +146,7 @@ void sim_world_free(struct sim_world *w)
 {
     if (!w)
         return;
+    sim_agent_stop(w);
     for (size_t i = 0; i < w->ninstances; i++)
         sim_instance_free(w->instances[i]);
     free(w->instances);
@@ -775,6 +777,7 @@ int sim_world_run(struct sim_world *w, const struct sim_run_request *req, double
         }
         w->instances[w->ninstances++] = inst;
         out[(*nout)++] = inst;
+        sim_agent_boot(w, inst, req);
     }
     return 0;
 }
@@ -1042,5 +1045,11 @@ char *sim_console_output(const struct sim_instance *inst)
                  inst->name ? inst->id : "", inst->name ? ")" : "", inst->zone,
                  state_name(inst->state)) < 0)
         return NULL;
+    if (inst->agent_output && inst->state == SIM_RUNNING) {
+        char *all = NULL;
+        int n = asprintf(&all, "%s%s", s, inst->agent_output);
+        free(s);
+        s = n < 0 ? NULL : all;
+    }
     return s;
 }

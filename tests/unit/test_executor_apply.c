@@ -291,7 +291,14 @@ static size_t apply(struct fixture *f, bool destroy, int *rc, struct exec_result
                             .clouds = f->clouds,
                             .nclouds = f->nclouds,
                             .override = f->override};
-    struct exec_options o = {.parallelism = 4, .backoff_ms = 1, .log = f->log, .live = f->live};
+    /* the stacks verify their nodes (verify: quick by default): cloudsim's agent reports
+     * within a second, so its console is read often */
+    struct exec_options o = {.parallelism = 4,
+                             .backoff_ms = 1,
+                             .log = f->log,
+                             .live = f->live,
+                             .verify_poll_ms = 20,
+                             .verify_poll_max_ms = 100};
     struct exec *x = exec_new(&in, &o);
     assert_non_null(x);
     *rc = exec_run(x, &df, res);

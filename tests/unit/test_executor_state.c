@@ -189,6 +189,39 @@ static void test_state_refuses_damaged_documents(void **ctx)
     state_free(st);
 }
 
+static void test_state_keeps_the_verify_secret_and_accepted_nodes(void **ctx)
+{
+    (void)ctx;
+    struct state *st = state_new("s");
+    assert_non_null(st);
+    size_t len;
+    char *plain = state_serialize(st, &len);
+    assert_null(strstr(plain, "verify_secret")); /* states without gating keep their bytes */
+    free(plain);
+    memset(st->verify_secret, 'a', 64);
+    st->verify_secret[64] = '\0';
+    struct state_node n = {.address = "a[0]",
+                           .provider = "aws",
+                           .cloud_id = "i-1",
+                           .token = "gf-1",
+                           .placement = {"aws", "us-east-1", "", "g5.xlarge", "A10G", 1, false},
+                           .verify = STATE_VERIFY_ACCEPTED,
+                           .verify_detail = "accepted by policy 'p.lua': verify failed: gemm"};
+    assert_non_null(state_put(st, &n));
+    char *text = state_serialize(st, &len);
+    struct state *back = NULL;
+    struct state_err err;
+    assert_int_equal(state_parse(text, len, "mem", &back, &err), 0);
+    assert_string_equal(back->verify_secret, st->verify_secret);
+    assert_int_equal(back->nodes[0].verify, STATE_VERIFY_ACCEPTED);
+    assert_string_equal(state_verify_name(back->nodes[0].verify), "accepted");
+    state_free(back);
+    free(text);
+    state_free(st);
+    expect_parse_error(HEAD "\"serial\":1,\"stack\":\"s\",\"nodes\":[],\"verify_secret\":\"abc\"}",
+                       "verify_secret is not 64 hex digits");
+}
+
 /* ---- local backend ---- */
 
 struct dirfix {
@@ -492,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_state_edits_keep_addresses_unique),
         cmocka_unit_test(test_state_blocks_expire),
         cmocka_unit_test(test_state_refuses_damaged_documents),
+        cmocka_unit_test(test_state_keeps_the_verify_secret_and_accepted_nodes),
         cmocka_unit_test_setup_teardown(test_local_writes_atomically_with_backup, dir_setup,
                                         dir_teardown),
         cmocka_unit_test_setup_teardown(test_local_lock_names_the_holder, dir_setup, dir_teardown),

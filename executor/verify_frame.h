@@ -1,0 +1,102 @@
+/*
+ * Verification-gated apply's contract between a node and gpuform (docs/verify.md, "Gated
+ * apply"): the per-node key, the boot script that runs the verify agent, the framed and
+ * signed report the agent prints on the serial console, and reading that report back out
+ * of the console output a provider returns. Pure functions: no I/O, no provider, so the
+ * agent (cli/cmd_verify.c), the engine (executor/apply.c) and cloudsim share one reading.
+ */
+#ifndef GPUFORM_EXECUTOR_VERIFY_FRAME_H
+#define GPUFORM_EXECUTOR_VERIFY_FRAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define EXEC_VERIFY_KEY_LEN    32                /* bytes of a node key (HMAC-SHA256) */
+#define EXEC_VERIFY_SECRET_HEX 65                /* a stack secret in hex, with its NUL */
+#define EXEC_REPORT_MAX        ((size_t)1 << 20) /* the largest report accepted, decoded */
+
+/* The marker the boot script carries, which cloudsim looks for. */
+#define EXEC_AGENT_MARKER "# gpuform-verify-agent v1"
+
+/* Writes a fresh stack secret (32 bytes from RAND_bytes) as 64 hex digits into out[65].
+ * 0, or -1 when OpenSSL has no randomness (out is ""). */
+int exec_verify_secret_new(char out[EXEC_VERIFY_SECRET_HEX]);
+
+/*
+ * The key of the node created with `token`: HMAC-SHA256(secret, "gpuform verify key v1\n"
+ * token). `secret_hex` is the state's 64 hex digits. 0, or -1 for a secret that is not 64
+ * hex digits (key zeroed). Wipe the key (OPENSSL_cleanse) when done with it.
+ */
+int exec_verify_key(const char *secret_hex, const char *token,
+                    unsigned char key[EXEC_VERIFY_KEY_LEN]);
+
+/*
+ * The report framed for the console, malloc'd (the caller frees), NULL when out of memory
+ * or `address` holds a newline:
+ *
+ *   gpuform-verify begin v1 ADDRESS
+ *   gpuform-verify data BASE64URL     (76 characters a line, the report's bytes)
+ *   gpuform-verify mac HEX            (HMAC-SHA256(key, ADDRESS "\n" REPORT))
+ *   gpuform-verify end
+ */
+char *exec_frame_write(const char *address, const unsigned char key[EXEC_VERIFY_KEY_LEN],
+                       const char *report, size_t len);
+
+enum exec_frame_status {
+    EXEC_FRAME_OK,        /* a block for the address, authenticated: *report set */
+    EXEC_FRAME_NONE,      /* no block for the address (yet) */
+    EXEC_FRAME_TRUNCATED, /* a block for the address began but did not end (yet) */
+    EXEC_FRAME_BAD,       /* the last complete block for the address is garbled or wrongly
+                           * signed: why[] says which */
+};
+
+/*
+ * Finds the last complete block for `address` in console output `text` (lines may carry
+ * prefixes and "\r", other output may come between a block's lines) and checks its MAC
+ * with `key` in constant time. EXEC_FRAME_OK gives the report's bytes in *report (malloc'd,
+ * NUL-terminated; the caller frees) and their count in *len. Blocks for other addresses are
+ * ignored. Never reads past text[len].
+ */
+enum exec_frame_status exec_frame_find(const char *text, size_t len, const char *address,
+                                       const unsigned char key[EXEC_VERIFY_KEY_LEN], char **report,
+                                       size_t *rlen, char *why, size_t whylen);
+
+/*
+ * `base` (a boot script, "#!/bin/sh...") with the agent's part appended: the marker, the key
+ * written to /etc/gpuform/verify.key (mode 0600), and `gpuform verify --agent --level LEVEL
+ * --address ADDRESS --key-file ...` with its output on the serial console. malloc'd (wipe
+ * it with OPENSSL_cleanse before freeing: it holds the key), NULL when out of memory or the
+ * address can't be quoted for the shell.
+ */
+char *exec_agent_script(const char *base, const char *address, const char *level,
+                        const unsigned char key[EXEC_VERIFY_KEY_LEN]);
+
+/* What an agent script asks for (exec_agent_parse). */
+struct exec_agent_req {
+    char address[160];
+    char level[8]; /* "quick", "full" */
+    unsigned char key[EXEC_VERIFY_KEY_LEN];
+};
+
+/* Reads back what exec_agent_script wrote: 0 with *out filled, -1 when `script` carries no
+ * agent (no marker) or a malformed one. Wipe out->key when done. */
+int exec_agent_parse(const char *script, struct exec_agent_req *out);
+
+/* A verify report (docs/verify.md, "JSON") in one line. */
+struct exec_report_summary {
+    bool passed;      /* the report's status is "pass" */
+    char level[8];    /* "quick", "full" */
+    char backend[16]; /* "cuda", "cpu" */
+    int checks;       /* results that ran (not skipped) */
+    int failed;       /* ... that failed */
+    double seconds;   /* how long the run took */
+    char why[256];    /* failed: the failed checks' names, "memory, gemm"; "" when passed */
+    char first[384];  /* failed: the first failure's "gpu0 memory: message"; "" when passed */
+};
+
+/* Reads a report's JSON. 0, or -1 with why[] naming what is wrong (not JSON, a field
+ * missing or of the wrong type). */
+int exec_report_summarize(const char *json, size_t len, struct exec_report_summary *s, char *why,
+                          size_t whylen);
+
+#endif
