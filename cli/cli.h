@@ -61,13 +61,6 @@ struct plan_result;
 
 struct state_override;
 
-/*
- * The stack's offer hooks for the planner: when a hook file defines filter_offer or
- * score_offer, loads the policies into *ps and makes *judge over them (plan_options.judge
- * is policy_judge_planner(*judge)); both stay NULL otherwise. Errors go to d. 0, or -1.
- * cli_offer_judge_done prints the judge's counts to stderr when GPUFORM_POLICY_STATS is
- * set, and frees both.
- */
 struct policy_set;
 struct policy_judge;
 
@@ -75,19 +68,21 @@ struct policy_judge;
 #include <jansson.h>
 int cli_policy_offer_fixture(const char *file, const char *path, const char *const *names,
                              const char *const *paths, size_t np, json_t *fx);
-int cli_offer_judge(const struct spec *spec, struct core_diags *d, struct policy_set **ps,
-                    struct policy_judge **judge);
-void cli_offer_judge_done(struct policy_set *ps, struct policy_judge *judge);
+
+/* Frees the planner's judge over the offer hooks (lua/policy_offer.h; NULL is fine),
+ * first printing its counts to stderr when GPUFORM_POLICY_STATS is set. */
+void cli_offer_judge_free(struct policy_judge *judge);
 
 /*
- * Runs the stack's policies on a plan (validate_plan): hard findings, and soft ones that
+ * Runs the stack's policies `ps` (loaded with policy_load_spec; NULL when the stack has
+ * none) on a plan (validate_plan): hard findings, and soft ones that
  * `overrides` (--override-policy values) don't name, are errors in `d`; advisory and
  * overridden ones warnings, each located at its `hooks:` entry. Each soft finding an
  * override let through is added to `let_through` (NULL: not kept; cli/override.h makes the
  * rest of the record). 0 when the plan may go ahead; -1 otherwise or when out of memory.
  * (cmd_policy.c; used by plan and apply.)
  */
-int cli_plan_policies(const struct spec *spec, const struct plan_result *res,
+int cli_plan_policies(const struct spec *spec, struct policy_set *ps, const struct plan_result *res,
                       const char *const *overrides, size_t noverrides,
                       struct state_override *let_through, struct core_diags *d);
 

@@ -492,8 +492,11 @@ struct run {
     size_t nclouds;
     bool clouds_open; /* open_clouds ran (it opens each cloud once) */
     struct sigctl sc;
-    struct policy_set *ps;      /* the stack's hook files, loaded once */
-    struct policy_set *jps;     /* the same, for the planner's offer hooks */
+    struct policy_set *ps; /* the stack's hook files, loaded once */
+    /* The same files again, for the planner's offer hooks: failover re-plans run them on
+     * the engine's threads under its plan lock while on_verify runs r->ps under another,
+     * and one Lua state must not be used by two threads at once. */
+    struct policy_set *jps;
     struct policy_judge *judge; /* filter_offer / score_offer, or NULL */
     struct saved_plan sp;       /* `apply FILE` */
     struct state_override ov;   /* the soft findings --override-policy let through, who, why */
@@ -686,10 +689,15 @@ static int make_plan(struct run *r)
         fprintf(stderr, "gpuform: out of memory\n");
         return -1;
     }
-    if (!r->judge && cli_offer_judge(r->spec, &r->d, &r->jps, &r->judge) != 0) {
+    if (!r->judge && (policy_load_spec(r->spec, NULL, &r->d, &r->jps) != 0 ||
+                      policy_judge_new(r->jps, r->spec, &r->d, &r->judge) != 0)) {
         core_diags_render(&r->d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
         fprintf(stderr, "%s: can't plan: the policies did not load\n", r->o.path);
         return -1;
+    }
+    if (!r->judge) { /* no offer hooks: no second state to keep */
+        policy_set_free(r->jps);
+        r->jps = NULL;
     }
     struct plan_options po = {.solver = r->o.solver,
                               .time_limit_s = r->o.time_limit,
@@ -1225,8 +1233,8 @@ static int run_apply(struct run *r)
         core_diags_render(&r->d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
         return -1;
     }
-    if (!r->o.destroy &&
-        cli_plan_policies(r->spec, r->plan, r->o.overrides, r->o.noverrides, &r->ov, &r->d) != 0) {
+    if (!r->o.destroy && cli_plan_policies(r->spec, r->ps, r->plan, r->o.overrides, r->o.noverrides,
+                                           &r->ov, &r->d) != 0) {
         core_diags_sort(&r->d);
         core_diags_render(&r->d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
         fprintf(stderr, "gpuform: the plan breaks policy; nothing was changed\n");
@@ -1330,7 +1338,8 @@ static int run_cmd(int argc, char **argv, bool destroy, bool refresh_only, bool 
     plan_catalog_free(r->cat);
     spec_free(r->spec);
     policy_set_free(r->ps);
-    cli_offer_judge_done(r->jps, r->judge);
+    cli_offer_judge_free(r->judge);
+    policy_set_free(r->jps);
     core_diags_release(&r->d);
     cli_envlog_release(&r->env);
     saved_plan_release(&r->sp);

@@ -348,7 +348,8 @@ int cmd_plan(int argc, char **argv)
             goto done;
         }
     }
-    if (cli_offer_judge(spec, &d, &ps, &judge) != 0) {
+    /* one load of the hook files for the planner's offer hooks and for validate_plan */
+    if (policy_load_spec(spec, NULL, &d, &ps) != 0 || policy_judge_new(ps, spec, &d, &judge) != 0) {
         show(&d, color);
         fprintf(stderr, "%s: can't plan: the policies did not load\n", o.path);
         goto done;
@@ -366,7 +367,7 @@ int cmd_plan(int argc, char **argv)
                 errors == 1 ? "" : "s");
         goto done;
     }
-    if (cli_plan_policies(spec, res, o.overrides, o.noverrides, &ov, &d) != 0) {
+    if (cli_plan_policies(spec, ps, res, o.overrides, o.noverrides, &ov, &d) != 0) {
         show(&d, color);
         fprintf(stderr, "%s: the plan breaks policy: %zu problem%s\n", o.path, d.errors,
                 d.errors == 1 ? "" : "s");
@@ -410,7 +411,8 @@ done:
     core_arena_release(&arena);
     state_free(st);
     plan_result_free(res);
-    cli_offer_judge_done(ps, judge);
+    cli_offer_judge_free(judge);
+    policy_set_free(ps);
     plan_catalog_free(unblocked);
     plan_catalog_free(cat);
     spec_free(spec);

@@ -62,33 +62,6 @@ static void print_finding(const char *tag, const struct policy_finding *f)
             f->message, f->policy);
 }
 
-/* An offer fixture (cli/policy_offers.c); takes fx and path. */
-static int offer_fixture(const char *file, char *path, json_t *fx, json_t *policies,
-                         const char *dir)
-{
-    size_t np = json_array_size(policies);
-    const char **names = calloc(np, sizeof *names);
-    char **paths = calloc(np, sizeof *paths);
-    int rc = -1;
-    bool ok = names && paths;
-    for (size_t i = 0; ok && i < np; i++) {
-        names[i] = json_string_value(json_array_get(policies, i));
-        paths[i] = names[i] ? resolve(dir, names[i]) : NULL;
-        ok = paths[i] != NULL;
-    }
-    if (ok)
-        rc = cli_policy_offer_fixture(file, path, names, (const char *const *)paths, np, fx);
-    else
-        fprintf(stderr, "%s: error: \"policies\" must list file names (strings)\n", path);
-    for (size_t i = 0; paths && i < np; i++)
-        free(paths[i]);
-    free(paths);
-    free(names);
-    json_decref(fx);
-    free(path);
-    return rc;
-}
-
 /* Runs one fixture; prints what differs. 0 pass, 1 fail, -1 broken fixture. */
 static int run_fixture(const char *dir, const char *file)
 {
@@ -104,11 +77,10 @@ static int run_fixture(const char *dir, const char *file)
         free(path);
         return -1;
     }
-    if (json_is_array(policies) && json_array_size(policies) > 0 && !plan &&
-        json_object_get(fx, "offers"))
-        return offer_fixture(file, path, fx, policies, dir);
-    if (!json_is_array(policies) || json_array_size(policies) == 0 || !json_is_object(plan) ||
-        !json_is_array(expect)) {
+    /* "workload" and "offers" in place of "plan" and "expect": cli/policy_offers.c */
+    bool offers = !plan && json_object_get(fx, "offers");
+    if (!json_is_array(policies) || json_array_size(policies) == 0 ||
+        (!offers && (!json_is_object(plan) || !json_is_array(expect)))) {
         fprintf(stderr,
                 "%s: error: a fixture is an object with \"policies\" (a list of files), "
                 "\"plan\" (an object) and \"expect\" (a list of findings)\n",
@@ -132,6 +104,8 @@ static int run_fixture(const char *dir, const char *file)
     }
     if (!ok_names) {
         fprintf(stderr, "%s: error: \"policies\" must list file names (strings)\n", path);
+    } else if (offers) {
+        rc = cli_policy_offer_fixture(file, path, names, (const char *const *)paths, np, fx);
     } else if (policy_load(names, (const char *const *)paths, np, NULL, &d, &ps) != 0 ||
                policy_validate_plan(ps, plan, &found, &d) != 0) {
         core_diags_sort(&d);
@@ -185,28 +159,7 @@ static int run_fixture(const char *dir, const char *file)
     return rc;
 }
 
-int cli_offer_judge(const struct spec *spec, struct core_diags *d, struct policy_set **ps,
-                    struct policy_judge **judge)
-{
-    *ps = NULL;
-    *judge = NULL;
-    if (spec->nhooks == 0)
-        return 0;
-    if (policy_load_spec(spec, NULL, d, ps) != 0)
-        return -1;
-    if (policy_judge_new(*ps, spec, d, judge) != 0) {
-        policy_set_free(*ps);
-        *ps = NULL;
-        return -1;
-    }
-    if (!*judge) { /* no offer hooks: nothing to keep */
-        policy_set_free(*ps);
-        *ps = NULL;
-    }
-    return 0;
-}
-
-void cli_offer_judge_done(struct policy_set *ps, struct policy_judge *judge)
+void cli_offer_judge_free(struct policy_judge *judge)
 {
     const char *env = getenv("GPUFORM_POLICY_STATS");
     if (judge && env && *env && strcmp(env, "0") != 0) {
@@ -218,7 +171,6 @@ void cli_offer_judge_done(struct policy_set *ps, struct policy_judge *judge)
                 st.judged, st.lua_calls, st.cache_hits, st.rejected);
     }
     policy_judge_free(judge);
-    policy_set_free(ps);
 }
 
 /* Whether --override-policy names this policy: its path as the spec writes it, or the
@@ -242,19 +194,12 @@ static bool overridden(const char *const *overrides, size_t n, const char *polic
  * errors, advisory ones and overridden soft ones warnings. Returns 0 when the plan may go
  * ahead.
  */
-int cli_plan_policies(const struct spec *spec, const struct plan_result *res,
+int cli_plan_policies(const struct spec *spec, struct policy_set *ps, const struct plan_result *res,
                       const char *const *overrides, size_t noverrides,
                       struct state_override *let_through, struct core_diags *d)
 {
-    if (spec->nhooks == 0)
+    if (!ps || !policy_defines(ps, "validate_plan")) /* no need to hand over the plan */
         return 0;
-    struct policy_set *ps = NULL;
-    if (policy_load_spec(spec, NULL, d, &ps) != 0)
-        return -1;
-    if (!policy_defines(ps, "validate_plan")) { /* no need to hand over the plan */
-        policy_set_free(ps);
-        return 0;
-    }
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
@@ -310,7 +255,6 @@ int cli_plan_policies(const struct spec *spec, const struct plan_result *res,
     policy_findings_release(&f);
     json_decref(doc);
     free(text);
-    policy_set_free(ps);
     return rc;
 }
 

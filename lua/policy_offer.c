@@ -146,7 +146,8 @@ struct policy_judge {
     char *pool; /* key bytes of every entry */
     size_t pool_len, pool_cap;
     struct core_buf key;
-    char **labels; /* interned label key names: WD_LABEL0 + index */
+    struct core_buf va, vb; /* share_same's two workloads' values */
+    char **labels;          /* interned label key names: WD_LABEL0 + index */
     int nlabels;
     char **reasons; /* interned rejection reasons */
     int nreasons;
@@ -537,20 +538,16 @@ static struct entry *answer(struct policy_judge *j, struct memo *mm);
 static bool same_workload_values(struct policy_judge *j, const int *ids, int n,
                                  const struct spec_workload *a, const struct spec_workload *b)
 {
-    struct core_buf x, y;
-    core_buf_init(&x, (size_t)1 << 24);
-    core_buf_init(&y, (size_t)1 << 24);
+    struct core_buf *x = &j->va, *y = &j->vb;
     bool same = true;
     for (int i = 0; i < n && same; i++) {
-        core_buf_reset(&x);
-        core_buf_reset(&y);
+        core_buf_reset(x);
+        core_buf_reset(y);
         key_bad = false;
-        put_wdep(j, &x, ids[i], a);
-        put_wdep(j, &y, ids[i], b);
-        same = !key_bad && x.len == y.len && memcmp(x.data, y.data, x.len) == 0;
+        put_wdep(j, x, ids[i], a);
+        put_wdep(j, y, ids[i], b);
+        same = !key_bad && x->len == y->len && memcmp(x->data, y->data, x->len) == 0;
     }
-    core_buf_release(&x);
-    core_buf_release(&y);
     return same;
 }
 
@@ -984,6 +981,8 @@ int policy_judge_new(struct policy_set *ps, const struct spec *spec, struct core
     j->spec = spec;
     j->diags = diags;
     core_buf_init(&j->key, (size_t)1 << 24);
+    core_buf_init(&j->va, (size_t)1 << 24);
+    core_buf_init(&j->vb, (size_t)1 << 24);
     for (size_t f = 0; f < ps->n; f++) {
         if (hook_vm_defines(ps->vm, f, "filter_offer"))
             j->filters[j->nfilters++] = (struct memo){.file = f};
@@ -1036,6 +1035,8 @@ void policy_judge_free(struct policy_judge *j)
     free(j->scores);
     free(j->pool);
     core_buf_release(&j->key);
+    core_buf_release(&j->va);
+    core_buf_release(&j->vb);
     for (int i = 0; i < j->nlabels; i++)
         free(j->labels[i]);
     free(j->labels);
