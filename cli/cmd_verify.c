@@ -38,6 +38,7 @@ struct verify_args {
     bool agent;           /* --agent: the report framed and signed for the console */
     const char *address;  /* --address: the node the agent speaks for */
     const char *key_file; /* --key-file: its key, 64 hex digits */
+    const char *request;  /* --request: the re-verification request's nonce the report answers */
 };
 
 #define CALIBRATE_RUNS     3
@@ -249,6 +250,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
         {"agent", no_argument, NULL, 'A'},
         {"address", required_argument, NULL, 'a'},
         {"key-file", required_argument, NULL, 'k'},
+        {"request", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -314,6 +316,13 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
         case 'k':
             a->key_file = optarg;
             break;
+        case 'R':
+            if (strlen(optarg) != 32 || strspn(optarg, "0123456789abcdef") != 32)
+                return usage("--request wants the request's nonce (32 lowercase hex digits), not "
+                             "'%s'",
+                             optarg);
+            a->request = optarg;
+            break;
         case ':':
             return usage("option '%s' needs a value", argv[optind - 1]);
         default:
@@ -323,8 +332,8 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
     if (a->agent && (!a->address || !a->key_file))
         return usage("--agent needs --address ADDRESS and --key-file PATH (the boot script gpuform "
                      "writes passes them)");
-    if (!a->agent && (a->address || a->key_file))
-        return usage("--address and --key-file go with --agent");
+    if (!a->agent && (a->address || a->key_file || a->request))
+        return usage("--address, --key-file and --request go with --agent");
     if (optind < argc)
         return usage("verifying the nodes of a stack ('%s') needs the apply engine, which is not "
                      "in this release; 'gpuform verify' checks this host",
@@ -457,6 +466,8 @@ int cmd_verify(int argc, char **argv)
                  "memory, not a GPU verification",
                  fallback[0] ? "no GPU found, so the CPU reference ran instead. " : "");
     if (a.agent) {
+        if (a.request)
+            snprintf(rep.request, sizeof rep.request, "%s", a.request);
         if (agent_emit(&a, &rep) != 0) {
             verify_report_release(&rep);
             return CLI_ERROR;

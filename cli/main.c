@@ -362,6 +362,7 @@ const struct cli_command cli_commands[] = {
      "                       key on stdout, for the serial console (docs/verify.md)\n"
      "  --address ADDRESS    (--agent) the node the report speaks for\n"
      "  --key-file PATH      (--agent) the node's key: 64 hex digits\n"
+     "  --request NONCE      (--agent) the re-verification request the report answers\n"
      "  -h, --help           show this help\n"
      "\n"
      "Without a usable GPU (no driver, no device, or a gpuform built without nvcc) the\n"

@@ -392,6 +392,15 @@ int exec_report_summarize(const char *json, size_t len, struct exec_report_summa
     snprintf(s->level, sizeof s->level, "%s", level);
     snprintf(s->backend, sizeof s->backend, "%s", backend);
     s->seconds = json_number_value(secs);
+    json_t *req = json_object_get(doc, "request");
+    if (req && !json_is_null(req)) {
+        const char *rv = json_string_value(req);
+        if (!rv || strlen(rv) != 32 || strspn(rv, "0123456789abcdef") != 32) {
+            snprintf(why, whylen, "the report's 'request' is not a nonce (32 hex digits)");
+            goto out;
+        }
+        snprintf(s->request, sizeof s->request, "%s", rv);
+    }
     if (count_results(json_object_get(doc, "node"), "node", s) != 0) {
         snprintf(why, whylen, "the report's 'node' results are malformed");
         goto out;
@@ -418,4 +427,41 @@ int exec_report_summarize(const char *json, size_t len, struct exec_report_summa
 out:
     json_decref(doc);
     return rc;
+}
+
+int exec_verify_request_new(const char *level, char out[EXEC_VERIFY_REQUEST_VALUE])
+{
+    out[0] = '\0';
+    if (!level || (strcmp(level, "quick") && strcmp(level, "full")))
+        return -1;
+    unsigned char raw[16];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return -1;
+    int n = snprintf(out, EXEC_VERIFY_REQUEST_VALUE, "%s:", level);
+    for (size_t i = 0; i < sizeof raw; i++)
+        n += snprintf(out + n, EXEC_VERIFY_REQUEST_VALUE - (size_t)n, "%02x", raw[i]);
+    return 0;
+}
+
+int exec_verify_request_parse(const char *value, char level[8], char nonce[EXEC_VERIFY_NONCE_HEX])
+{
+    level[0] = nonce[0] = '\0';
+    if (!value)
+        return -1;
+    const char *colon = strchr(value, ':');
+    size_t ll = colon ? (size_t)(colon - value) : 0;
+    if (!colon ||
+        !((ll == 5 && !strncmp(value, "quick", 5)) || (ll == 4 && !strncmp(value, "full", 4))))
+        return -1;
+    const char *h = colon + 1;
+    if (strspn(h, "0123456789abcdef") != 32)
+        return -1;
+    for (const char *t = h + 32; *t; t++)
+        if (*t != ' ' && *t != '\t' && *t != '\r' && *t != '\n')
+            return -1;
+    memcpy(level, value, ll);
+    level[ll] = '\0';
+    memcpy(nonce, h, 32);
+    nonce[32] = '\0';
+    return 0;
 }

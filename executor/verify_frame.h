@@ -92,11 +92,33 @@ struct exec_report_summary {
     double seconds;   /* how long the run took */
     char why[256];    /* failed: the failed checks' names, "memory, gemm"; "" when passed */
     char first[384];  /* failed: the first failure's "gpu0 memory: message"; "" when passed */
+    char request[40]; /* the request nonce the report answers, "" for a boot report */
 };
 
 /* Reads a report's JSON. 0, or -1 with why[] naming what is wrong (not JSON, a field
  * missing or of the wrong type). */
 int exec_report_summarize(const char *json, size_t len, struct exec_report_summary *s, char *why,
                           size_t whylen);
+
+/*
+ * Re-verifying a running node (docs/verify.md, "Verifying running nodes"): gpuform sets the
+ * instance's tag (EC2, Azure) or metadata item (Compute Engine) EXEC_VERIFY_REQUEST_KEY to
+ * "LEVEL:NONCE"; the agent watching on the node reads it from the instance metadata service,
+ * runs that level and prints a block whose report carries "request": NONCE. The nonce is 32
+ * lowercase hex digits (16 bytes from RAND_bytes), so a report from before the request can't
+ * answer it.
+ */
+#define EXEC_VERIFY_REQUEST_KEY   "gpuform-verify-request"
+#define EXEC_VERIFY_NONCE_HEX     33 /* 32 hex digits and a NUL */
+#define EXEC_VERIFY_REQUEST_VALUE 48 /* "full:" + nonce + NUL fits */
+
+/* A fresh request value "LEVEL:NONCE" into out[EXEC_VERIFY_REQUEST_VALUE]; `level` "quick" or
+ * "full". 0, or -1 (no randomness, or another level). */
+int exec_verify_request_new(const char *level, char out[EXEC_VERIFY_REQUEST_VALUE]);
+
+/* Splits a request value: 0 with level[8] and nonce[EXEC_VERIFY_NONCE_HEX] set, or -1 when
+ * `value` is not "quick:" or "full:" and 32 lowercase hex digits (trailing whitespace
+ * allowed, nothing else). */
+int exec_verify_request_parse(const char *value, char level[8], char nonce[EXEC_VERIFY_NONCE_HEX]);
 
 #endif

@@ -367,6 +367,8 @@ struct verify_report {
     bool parallel;                          /* the devices ran on one host thread each */
     char baseline[512];                     /* the baseline file's path, "" when none */
     char note[256];                         /* e.g. why the run fell back, "" otherwise */
+    char request[40]; /* the re-verification request this run answers (its nonce, 32 hex
+                       * digits; docs/verify.md "Verifying running nodes"), "" when none */
 };
 
 void verify_report_init(struct verify_report *r);

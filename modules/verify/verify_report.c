@@ -167,6 +167,7 @@ char *verify_report_json(const struct verify_report *r)
     json_object_set_new(root, "peer_seconds", json_real(r->peer_seconds));
     json_object_set_new(root, "baseline", r->baseline[0] ? json_string(r->baseline) : json_null());
     json_object_set_new(root, "note", json_string(r->note));
+    json_object_set_new(root, "request", r->request[0] ? json_string(r->request) : json_null());
     json_t *node = json_array();
     for (size_t i = 0; i < r->nresults; i++)
         if (r->results[i].gpu < 0)
