@@ -284,7 +284,8 @@ const struct cli_command cli_commands[] = {
      "                       1024 for JSON)\n"
      "\n"
      "exit status: 0 success, 1 error\n"},
-    {"cloudsim", cmd_cloudsim, "serve simulated clouds (EC2, Compute Engine) on loopback for tests",
+    {"cloudsim", cmd_cloudsim,
+     "serve simulated clouds (EC2, Compute Engine, Azure) on loopback for tests",
      "usage: gpuform cloudsim [--listen HOST:PORT] [--config FILE] [--state FILE] [--seed N]\n"
      "                        [--gcp-key FILE]\n"
      "       gpuform cloudsim --admin URL health|list|fault KIND COUNT|fault KIND rate R|\n"
@@ -293,8 +294,10 @@ const struct cli_command cli_commands[] = {
      "Serves simulated clouds on HOST:PORT (default 127.0.0.1:0: any free port) and\n"
      "prints the endpoint: AWS EC2 (Query API 2016-11-15; SigV4-signed with the credentials\n"
      "in its environment, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or listed in the\n"
-     "config) and GCP Compute Engine v1 (OAuth2 tokens for a service account: the one\n"
-     "GOOGLE_APPLICATION_CREDENTIALS names, else one made up whose key file it prints).\n"
+     "config), GCP Compute Engine v1 (OAuth2 tokens for a service account: the one\n"
+     "GOOGLE_APPLICATION_CREDENTIALS names, else one made up whose key file it prints)\n"
+     "and Azure Resource Manager (bearer tokens from a simulated Entra ID for the\n"
+     "AZURE_* service principal in its environment, or listed in the config).\n"
      "The world (inventory, capacity, quotas, latency, token\n"
      "buckets, injected faults, spot interruptions, seed) comes from --config;\n"
      "docs/cloudsim.md documents it and the admin view under /_cloudsim/.\n"
@@ -417,8 +420,8 @@ static void print_overview(FILE *f)
     fputs("usage: gpuform <command> [options]\n"
           "\n"
           "gpuform manages GPU fleets across clouds from declarative specs (stacks).\n"
-          "It checks and plans stacks, applies them through the clouds' APIs (AWS and GCP\n"
-          "today; simulated clouds with --sim), and verifies GPUs.\n"
+          "It checks and plans stacks, applies them through the clouds' APIs (AWS, GCP and\n"
+          "Azure; simulated clouds with --sim), and verifies GPUs.\n"
           "\n"
           "commands:\n",
           f);
