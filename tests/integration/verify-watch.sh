@@ -10,6 +10,8 @@
 #     then answers the next request.
 #  3. Azure: a VM (NIC and VM through ARM with curl) tagged with a request: --once answers
 #     it through the tagsList dialect.
+#  4. Compute Engine: an instance inserted (curl, a service-account JWT signed with openssl)
+#     with the request as a metadata item: --once answers it through the attributes dialect.
 #   verify-watch.sh GPUFORM_BINARY SOURCE_DIR
 set -uo pipefail
 gpuform="$1"
@@ -22,7 +24,7 @@ trap '[ -n "$wpid" ] && kill "$wpid" 2>/dev/null; integration_cleanup' EXIT
 
 export AWS_ACCESS_KEY_ID=AKIDVERIFYWATCH AWS_SECRET_ACCESS_KEY='watch/secret+key'
 export AZURE_TENANT_ID=watch-tenant AZURE_CLIENT_ID=watch-client AZURE_CLIENT_SECRET='watch/secret+1'
-unset GPUFORM_IMDS_ENDPOINT
+unset GPUFORM_IMDS_ENDPOINT GOOGLE_APPLICATION_CREDENTIALS GOOGLE_CLOUD_PROJECT
 cat >"$tmp/world.yaml" <<'YAML'
 seed: 5
 time_scale: 0.001
@@ -32,8 +34,10 @@ clouds:
     regions: [us-east-1]
   azure:
     regions: [eastus]
+  gcp:
+    regions: [us-central1]
 YAML
-start_cloudsim "$gpuform" "$tmp/world.yaml" "$tmp" || fail "cloudsim did not start: $(cat "$tmp/sim.err")"
+start_cloudsim "$gpuform" "$tmp/world.yaml" "$tmp" --gcp-key "$tmp/key.json" || fail "cloudsim did not start: $(cat "$tmp/sim.err")"
 
 key="$(openssl rand -hex 32)"
 printf '%s\n' "$key" >"$tmp/node.key"
@@ -191,3 +195,35 @@ code="$(curl -s -o /dev/null -w '%{http_code}' "$url/imds/$vid/metadata/instance
 watch azure "$vid" 'web[0]' || fail "--once on azure exits $?: $(cat "$tmp/err")"
 check_block "$tmp/out" 'web[0]' "$an" quick
 echo "ok - azure: the block answers the VM tag's nonce and authenticates"
+
+# ---- 4. Compute Engine ----
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+jq -r .private_key "$tmp/key.json" >"$tmp/sa.pem"
+email="$(jq -r .client_email "$tmp/key.json")"
+project="$(jq -r .project_id "$tmp/key.json")"
+turi="$(jq -r .token_uri "$tmp/key.json")"
+now="$(date +%s)"
+unsigned="$(printf '{"alg":"RS256","typ":"JWT"}' | b64url).$(jq -cn --arg e "$email" --arg a "$turi" \
+    --argjson t "$now" '{iss: $e, scope: "https://www.googleapis.com/auth/cloud-platform", aud: $a,
+    iat: $t, exp: ($t + 600)}' | tr -d '\n' | b64url)"
+sig="$(printf '%s' "$unsigned" | openssl dgst -sha256 -sign "$tmp/sa.pem" | b64url)"
+gtok="$(curl -sf --data-urlencode grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer \
+    --data-urlencode "assertion=$unsigned.$sig" "$turi" | jq -r .access_token)"
+[ -n "$gtok" ] && [ "$gtok" != null ] || fail "no Compute Engine token"
+gn="$(openssl rand -hex 16)"
+st="$(curl -s -o "$tmp/gce.json" -w '%{http_code}' -H "Authorization: Bearer $gtok" \
+    -H 'Content-Type: application/json' "$url/compute/v1/projects/$project/zones/us-central1-a/instances" \
+    --data "{\"name\": \"train-0\", \"machineType\": \"zones/us-central1-a/machineTypes/g2-standard-4\",
+      \"scheduling\": {\"onHostMaintenance\": \"TERMINATE\"},
+      \"disks\": [{\"boot\": true, \"initializeParams\": {\"sourceImage\": \"projects/debian-cloud/global/images/family/debian-12\"}}],
+      \"networkInterfaces\": [{\"network\": \"global/networks/default\"}],
+      \"metadata\": {\"items\": [{\"key\": \"gpuform-verify-request\", \"value\": \"full:$gn\"}]}}")"
+[ "${st:0:1}" = 2 ] || fail "instances.insert: $st $(cat "$tmp/gce.json")"
+gid="$(curl -sf "$url/_cloudsim/instances" | jq -r '.[] | select(.cloud == "gcp" and .name == "train-0") | .instance_id')"
+[ -n "$gid" ] || fail "no Compute Engine instance in cloudsim"
+wait_running "$gid"
+code="$(curl -s -o /dev/null -w '%{http_code}' "$url/imds/$gid/computeMetadata/v1/instance/attributes/gpuform-verify-request")"
+[ "$code" = 403 ] || fail "an attribute without 'Metadata-Flavor: Google': $code, not 403"
+watch gcp "$gid" 'train[0]' || fail "--once on gcp exits $?: $(cat "$tmp/err")"
+check_block "$tmp/out" 'train[0]' "$gn" full
+echo "ok - gcp: the block answers the metadata item's nonce at its level and authenticates"
