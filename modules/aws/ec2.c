@@ -362,10 +362,7 @@ static int aws_list(struct prov *p, const char *region, const char *stack,
     return -1;
 }
 
-/* A tag key EC2 accepts on an instance with its tags in instance metadata: letters, digits
- * and + - = . , _ : @, and not ".", ".." or "_index" (the EC2 User Guide, "View tags for your
- * EC2 instances using instance metadata"); a launch with another fails. */
-static bool imds_tag_key(const char *k)
+bool aws_imds_tag_key(const char *k)
 {
     size_t n = strlen(k);
     return n > 0 &&
@@ -383,7 +380,7 @@ static int aws_create(struct prov *p, const struct prov_create *c, struct prov_i
         return -1;
     }
     for (size_t i = 0; c->metadata_tags && i < c->ntags; i++)
-        if (!imds_tag_key(c->tags[i].key)) {
+        if (!aws_imds_tag_key(c->tags[i].key)) {
             fail(err, PROV_INVALID,
                  "aws: %s: the label '%s' can't be a tag of a verified node: its tags are in "
                  "instance metadata (where the node reads re-verification requests), and EC2 "

@@ -7,6 +7,8 @@
 #include "modules/cloudsim/sim.h"
 #include "modules/cloudsim/sim_int.h"
 
+#include "modules/aws/ec2.h"
+
 #include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
@@ -389,18 +391,6 @@ static long int_param(const struct sim_param *p, size_t n, const char *name, lon
     return x;
 }
 
-/* With tags in instance metadata, EC2 takes only tag keys it can serve as IMDS paths: letters,
- * digits and + - = . , _ : @, not "." or ".." or "_index" (the EC2 User Guide, "View tags for
- * your EC2 instances using instance metadata"). */
-static bool imds_tag_key(const char *k)
-{
-    size_t n = strlen(k);
-    return n > 0 &&
-           strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-=.,_:@") ==
-               n &&
-           strcmp(k, ".") && strcmp(k, "..") && strcmp(k, "_index");
-}
-
 static void bad_imds_tag_key(struct sim_world *w, struct sim_reply *r, const char *k)
 {
     sim_ec2_error(w, r, 400, "InvalidParameterValue",
@@ -476,7 +466,7 @@ static void run_instances(struct sim_world *w, const char *region, const struct 
     req.tags = tags;
     req.ntags = ntags;
     for (size_t t = 0; req.metadata_tags && t < ntags; t++)
-        if (!imds_tag_key(tags[t].key))
+        if (!aws_imds_tag_key(tags[t].key))
             return bad_imds_tag_key(w, r, tags[t].key);
     char hash[17];
     params_hash(p, n, hash);
@@ -721,7 +711,7 @@ static void tag_instances(struct sim_world *w, const char *region, const struct 
             return;
     for (size_t i = 0; create && i < nids; i++)
         for (size_t k = 0; sim_world_find(w, ids[i])->metadata_tags && k < nkeys; k++)
-            if (!imds_tag_key(keys[k]))
+            if (!aws_imds_tag_key(keys[k]))
                 return bad_imds_tag_key(w, r, keys[k]);
     for (size_t i = 0; i < nids; i++) {
         struct sim_instance *inst = sim_world_find(w, ids[i]);
