@@ -17,10 +17,12 @@
 #include <unistd.h>
 
 #include "cli/build_info.h"
+#include "core/cloud.h"
 #include "core/diag.h"
 #include "core/file.h"
 #include "core/gpu_models.h"
 #include "executor/verify_frame.h"
+#include "modules/verify/imds.h"
 #include "modules/verify/verify.h"
 #include "planner/catalog.h"
 
@@ -39,7 +41,16 @@ struct verify_args {
     const char *address;  /* --address: the node the agent speaks for */
     const char *key_file; /* --key-file: its key, 64 hex digits */
     const char *request;  /* --request: the re-verification request's nonce the report answers */
+    /* --watch: answer re-verification requests read from the instance metadata service */
+    bool watch;
+    int cloud;     /* --cloud: whose metadata service (enum core_cloud); -1 when not given */
+    long interval; /* --interval: seconds between reads (0: WATCH_INTERVAL) */
+    bool once;     /* --once: one read, answer it if it is new, exit */
 };
+
+#define WATCH_INTERVAL     30    /* seconds between metadata reads */
+#define WATCH_INTERVAL_MAX 86400 /* a day */
+#define WATCH_WARN_EVERY   600   /* seconds between two reports of the same metadata error */
 
 #define CALIBRATE_RUNS     3
 #define CALIBRATE_MAX_RUNS 20
@@ -230,6 +241,54 @@ out:
     return rc;
 }
 
+/* The options of --watch (the agent answering re-verification requests). */
+static int watch_option(int ch, const char *arg, struct verify_args *a)
+{
+    long v = 0;
+    switch (ch) {
+    case 'W':
+        a->watch = true;
+        break;
+    case 'c':
+        a->cloud = core_cloud_from_name(arg);
+        if (a->cloud < 0)
+            return usage("--cloud wants the cloud whose metadata service to read (aws, gcp or "
+                         "azure), not '%s'",
+                         arg);
+        break;
+    case 'I':
+        if (parse_int(arg, 1, WATCH_INTERVAL_MAX, &v) != 0)
+            return usage("--interval wants seconds from 1 to %d, not '%s'", WATCH_INTERVAL_MAX,
+                         arg);
+        a->interval = v;
+        break;
+    case 'O':
+        a->once = true;
+        break;
+    }
+    return CLI_OK;
+}
+
+static int watch_args(const struct verify_args *a)
+{
+    if (!a->watch && (a->cloud >= 0 || a->interval || a->once))
+        return usage("--cloud, --interval and --once go with --watch");
+    if (!a->watch)
+        return CLI_OK;
+    if (!a->agent)
+        return usage("--watch answers re-verification requests as the node's agent: it goes "
+                     "with --agent, --address and --key-file");
+    if (a->cloud < 0)
+        return usage("--watch needs --cloud aws|gcp|azure: whose metadata service holds the "
+                     "requests");
+    if (a->request)
+        return usage("--watch reads the requests' nonces from the metadata service; drop "
+                     "--request");
+    if (a->calibrate || a->json)
+        return usage("--watch prints signed blocks; --calibrate and --json don't go with it");
+    return CLI_OK;
+}
+
 static int parse_args(int argc, char **argv, struct verify_args *a)
 {
     static const struct option longopts[] = {
@@ -251,6 +310,10 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
         {"address", required_argument, NULL, 'a'},
         {"key-file", required_argument, NULL, 'k'},
         {"request", required_argument, NULL, 'R'},
+        {"watch", no_argument, NULL, 'W'},
+        {"cloud", required_argument, NULL, 'c'},
+        {"interval", required_argument, NULL, 'I'},
+        {"once", no_argument, NULL, 'O'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -323,6 +386,13 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
                              optarg);
             a->request = optarg;
             break;
+        case 'W':
+        case 'c':
+        case 'I':
+        case 'O':
+            if (watch_option(ch, optarg, a) != CLI_OK)
+                return CLI_ERROR;
+            break;
         case ':':
             return usage("option '%s' needs a value", argv[optind - 1]);
         default:
@@ -334,6 +404,8 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
                      "writes passes them)");
     if (!a->agent && (a->address || a->key_file || a->request))
         return usage("--address, --key-file and --request go with --agent");
+    if (watch_args(a) != CLI_OK)
+        return CLI_ERROR;
     if (optind < argc)
         return usage("verifying the nodes of a stack ('%s') needs the apply engine, which is not "
                      "in this release; 'gpuform verify' checks this host",
@@ -408,9 +480,125 @@ static int agent_emit(const struct verify_args *a, const struct verify_report *r
     return rc;
 }
 
+/* One run of the checks and its output: the table, --json, or (--agent) the signed block
+ * answering `request` (a nonce, or NULL for a boot report). CLI_OK when the node passed. */
+static int run_once(const struct verify_backend *b, const struct verify_args *a,
+                    const char *fallback, const char *request)
+{
+    struct verify_report rep;
+    verify_report_init(&rep);
+    char err[1024] = "";
+    int rc = CLI_ERROR;
+    int vr = verify_run(b, &a->opts, &rep, err, sizeof(err));
+    if (vr == -2) {
+        fprintf(stderr, "gpuform: %s\n", err); /* the baseline does not fit this node */
+        goto out;
+    } else if (vr != 0) {
+        if (!strcmp(b->name, "cuda"))
+            unavailable(a, err);
+        else
+            fprintf(stderr, "gpuform: verify: %s\n", err);
+        goto out;
+    }
+    if (!strcmp(b->name, "cpu"))
+        snprintf(rep.note, sizeof(rep.note),
+                 "%sCPU reference: the checks' host logic on host "
+                 "memory, not a GPU verification",
+                 fallback[0] ? "no GPU found, so the CPU reference ran instead. " : "");
+    if (a->agent) {
+        if (request)
+            snprintf(rep.request, sizeof rep.request, "%s", request);
+        if (agent_emit(a, &rep) != 0)
+            goto out;
+    } else if (a->json) {
+        char *s = verify_report_json(&rep);
+        if (!s) {
+            fputs("gpuform: out of memory writing the report\n", stderr);
+            goto out;
+        }
+        puts(s);
+        free(s);
+    } else {
+        verify_report_print(&rep, stdout);
+    }
+    rc = verify_report_failed(&rep) ? CLI_ERROR : CLI_OK;
+out:
+    verify_report_release(&rep);
+    return rc;
+}
+
+/* Says a metadata error on stderr (the console): the first time, then again only when it
+ * changes or WATCH_WARN_EVERY seconds have passed, so a node without its metadata service
+ * does not fill its console. msg NULL: the service answers; say so once after errors. */
+struct watch_log {
+    char last[600];
+    time_t at;
+};
+
+static void watch_note(struct watch_log *l, const char *msg)
+{
+    time_t now = time(NULL);
+    if (!msg) {
+        if (l->last[0])
+            fputs("gpuform: verify --watch: the metadata service answers again\n", stderr);
+        l->last[0] = '\0';
+        return;
+    }
+    if (!strcmp(l->last, msg) && now - l->at < WATCH_WARN_EVERY)
+        return;
+    fprintf(stderr, "gpuform: verify --watch: %s\n", msg);
+    snprintf(l->last, sizeof l->last, "%s", msg);
+    l->at = now;
+}
+
+/*
+ * --watch: reads EXEC_VERIFY_REQUEST_KEY from the metadata service every --interval seconds;
+ * a request ("LEVEL:NONCE") whose nonce differs from the last one answered runs the checks
+ * at that level and prints the block answering it. The last nonce lives in memory only, so a
+ * restarted watcher answers the standing request once more (harmless: the same nonce, a
+ * fresh report). --once: one read. Exits only with --once: CLI_OK when there was nothing to
+ * answer or the answer passed, CLI_ERROR when the service could not be read or the node failed.
+ */
+static int agent_watch(const struct verify_backend *b, struct verify_args *a, const char *fallback)
+{
+    char why[700], value[VERIFY_IMDS_VALUE_MAX + 1], last[EXEC_VERIFY_NONCE_HEX] = "";
+    struct verify_imds *m = verify_imds_new((enum core_cloud)a->cloud, NULL, why, sizeof why);
+    if (!m) {
+        fprintf(stderr, "gpuform: verify --watch: %s\n", why);
+        return CLI_ERROR;
+    }
+    struct watch_log log = {.at = 0};
+    int rc = CLI_OK;
+    for (;;) {
+        enum verify_imds_status st =
+            verify_imds_read(m, EXEC_VERIFY_REQUEST_KEY, value, sizeof value, why, sizeof why);
+        char level[8], nonce[EXEC_VERIFY_NONCE_HEX];
+        rc = st == VERIFY_IMDS_ERROR ? CLI_ERROR : CLI_OK;
+        if (st == VERIFY_IMDS_ERROR) {
+            watch_note(&log, why);
+        } else if (st == VERIFY_IMDS_VALUE && exec_verify_request_parse(value, level, nonce) != 0) {
+            watch_note(&log, "the metadata item " EXEC_VERIFY_REQUEST_KEY
+                             " is not a request (LEVEL:NONCE); ignored");
+        } else {
+            watch_note(&log, NULL);
+            if (st == VERIFY_IMDS_VALUE && strcmp(nonce, last) != 0) {
+                a->opts.level = !strcmp(level, "full") ? VERIFY_FULL : VERIFY_QUICK;
+                rc = run_once(b, a, fallback, nonce);
+                memcpy(last, nonce, sizeof last); /* answered once, passed or not */
+            }
+        }
+        if (a->once)
+            break;
+        sleep((unsigned)(a->interval ? a->interval : WATCH_INTERVAL));
+    }
+    verify_imds_free(m);
+    return rc;
+}
+
 int cmd_verify(int argc, char **argv)
 {
-    struct verify_args a = {.backend = NULL}; /* NULL: cuda, else the CPU reference */
+    struct verify_args a = {.backend = NULL, .cloud = -1}; /* backend NULL: cuda, else the CPU
+                                                            * reference */
     if (parse_args(argc, argv, &a) != CLI_OK)
         return CLI_ERROR;
     if (a.instance_type && expect_instance(&a) != CLI_OK)
@@ -445,47 +633,7 @@ int cmd_verify(int argc, char **argv)
     if (load_baseline(&a, &baseline) != CLI_OK)
         return CLI_ERROR;
     a.opts.baseline = baseline;
-    struct verify_report rep;
-    verify_report_init(&rep);
-    char err[1024] = "";
-    int rc = CLI_ERROR;
-    int vr = verify_run(b, &a.opts, &rep, err, sizeof(err));
-    if (vr == -2) {
-        fprintf(stderr, "gpuform: %s\n", err); /* the baseline does not fit this node */
-        goto out;
-    } else if (vr != 0) {
-        if (!strcmp(b->name, "cuda"))
-            unavailable(&a, err);
-        else
-            fprintf(stderr, "gpuform: verify: %s\n", err);
-        goto out;
-    }
-    if (!strcmp(b->name, "cpu"))
-        snprintf(rep.note, sizeof(rep.note),
-                 "%sCPU reference: the checks' host logic on host "
-                 "memory, not a GPU verification",
-                 fallback[0] ? "no GPU found, so the CPU reference ran instead. " : "");
-    if (a.agent) {
-        if (a.request)
-            snprintf(rep.request, sizeof rep.request, "%s", a.request);
-        if (agent_emit(&a, &rep) != 0) {
-            verify_report_release(&rep);
-            return CLI_ERROR;
-        }
-    } else if (a.json) {
-        char *s = verify_report_json(&rep);
-        if (!s) {
-            fputs("gpuform: out of memory writing the report\n", stderr);
-            goto out;
-        }
-        puts(s);
-        free(s);
-    } else {
-        verify_report_print(&rep, stdout);
-    }
-    rc = verify_report_failed(&rep) ? CLI_ERROR : CLI_OK;
-out:
-    verify_report_release(&rep);
+    int rc = a.watch ? agent_watch(b, &a, fallback) : run_once(b, &a, fallback, a.request);
     verify_baseline_free(baseline);
     return rc;
 }

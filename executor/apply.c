@@ -512,8 +512,9 @@ static char *boot_script(struct exec *x, const struct task *t, const char *token
         return NULL;
     unsigned char key[EXEC_VERIFY_KEY_LEN];
     int krc = node_key(x, token, key);
-    char *s =
-        krc == 0 ? exec_agent_script(x->user_data, t->address, spec_verify_name(lv), key) : NULL;
+    char *s = krc == 0 ? exec_agent_script(x->user_data, t->address, spec_verify_name(lv),
+                                           core_cloud_name(t->offer.cloud), key)
+                       : NULL;
     OPENSSL_cleanse(key, sizeof key);
     if (!s) {
         *failed = true;
@@ -1024,7 +1025,8 @@ static int do_create(struct exec *x, struct task *t)
                                   .tags = tags,
                                   .ntags = ntags,
                                   .gpu = t->offer.gpu,
-                                  .gpus = t->offer.gpus};
+                                  .gpus = t->offer.gpus,
+                                  .metadata_tags = boot != NULL};
         struct prov_instance inst;
         struct prov_error pe;
         int sent = send_create(x, p, &req, &inst, &pe);

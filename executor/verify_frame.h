@@ -61,20 +61,29 @@ enum exec_frame_status exec_frame_find(const char *text, size_t len, const char 
                                        const unsigned char key[EXEC_VERIFY_KEY_LEN], char **report,
                                        size_t *rlen, char *why, size_t whylen);
 
+/* The systemd unit the boot script starts the watcher as, where systemd-run exists. */
+#define EXEC_WATCH_UNIT "gpuform-verify-watch"
+
 /*
  * `base` (a boot script, "#!/bin/sh...") with the agent's part appended: the marker, the key
- * written to /etc/gpuform/verify.key (mode 0600), and `gpuform verify --agent --level LEVEL
- * --address ADDRESS --key-file ...` with its output on the serial console. malloc'd (wipe
- * it with OPENSSL_cleanse before freeing: it holds the key), NULL when out of memory or the
- * address can't be quoted for the shell.
+ * written to /etc/gpuform/verify.key (mode 0600), `gpuform verify --agent --level LEVEL
+ * --address ADDRESS --key-file ...` with its output on the serial console, then the watcher
+ * (`gpuform verify --agent --watch --cloud CLOUD ...`, docs/verify.md "The watcher") started
+ * in the background to outlive the script: a transient systemd service EXEC_WATCH_UNIT where
+ * systemd-run exists, else setsid nohup; its output on the same console. `cloud` is the
+ * cloud's spec name ("aws", "gcp", "azure"). malloc'd (wipe it with OPENSSL_cleanse before
+ * freeing: it holds the key), NULL when out of memory, the address can't be quoted for the
+ * shell, or `cloud` is not a lowercase name.
  */
-char *exec_agent_script(const char *base, const char *address, const char *level,
+char *exec_agent_script(const char *base, const char *address, const char *level, const char *cloud,
                         const unsigned char key[EXEC_VERIFY_KEY_LEN]);
 
 /* What an agent script asks for (exec_agent_parse). */
 struct exec_agent_req {
     char address[160];
     char level[8]; /* "quick", "full" */
+    char cloud[8]; /* the watcher's --cloud ("aws", "gcp", "azure"); "" when the script
+                    * starts no watcher */
     unsigned char key[EXEC_VERIFY_KEY_LEN];
 };
 

@@ -110,6 +110,12 @@ struct prov_create {
      * type says them. */
     const char *gpu;
     int gpus;
+    /* The node runs the verify watcher (docs/verify.md, "The watcher"), which reads
+     * re-verification requests from the instance's metadata service: on AWS the instance is
+     * launched with its tags in instance metadata (MetadataOptions.InstanceMetadataTags), and
+     * a label whose key EC2 can't serve there is refused before anything is sent. Compute
+     * Engine and Azure show metadata items and tags to the instance anyway: ignored. */
+    bool metadata_tags;
 };
 
 struct prov_config {

@@ -362,6 +362,15 @@ static int aws_list(struct prov *p, const char *region, const char *stack,
     return -1;
 }
 
+bool aws_imds_tag_key(const char *k)
+{
+    size_t n = strlen(k);
+    return n > 0 &&
+           strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-=.,_:@") ==
+               n &&
+           strcmp(k, ".") && strcmp(k, "..") && strcmp(k, "_index");
+}
+
 static int aws_create(struct prov *p, const struct prov_create *c, struct prov_instance *out,
                       struct prov_error *err)
 {
@@ -370,6 +379,15 @@ static int aws_create(struct prov *p, const struct prov_create *c, struct prov_i
         fail(err, PROV_INVALID, "aws: a create needs an idempotency token of 1 to 64 characters");
         return -1;
     }
+    for (size_t i = 0; c->metadata_tags && i < c->ntags; i++)
+        if (!aws_imds_tag_key(c->tags[i].key)) {
+            fail(err, PROV_INVALID,
+                 "aws: %s: the label '%s' can't be a tag of a verified node: its tags are in "
+                 "instance metadata (where the node reads re-verification requests), and EC2 "
+                 "takes only letters, digits and + - = . , _ : @ in such keys; rename the label",
+                 c->address, c->tags[i].key);
+            return -1;
+        }
     struct form f;
     form_init(&f, "RunInstances");
     form_add(&f, "ImageId", c->image ? c->image : "");
@@ -384,6 +402,8 @@ static int aws_create(struct prov *p, const struct prov_create *c, struct prov_i
         form_add(&f, "InstanceMarketOptions.SpotOptions.SpotInstanceType", "one-time");
         form_add(&f, "InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior", "terminate");
     }
+    if (c->metadata_tags)
+        form_add(&f, "MetadataOptions.InstanceMetadataTags", "enabled");
     form_add(&f, "TagSpecification.1.ResourceType", "instance");
     form_add(&f, "TagSpecification.1.Tag.1.Key", "gpuform:stack");
     form_add(&f, "TagSpecification.1.Tag.1.Value", c->stack);

@@ -252,7 +252,9 @@ struct sim_instance {
     char params_hash[17]; /* what RunInstances asked for, for ClientToken idempotency */
     int launch_index;
     bool spot;
-    bool reclaimed; /* terminated by a spot interruption, not by its owner */
+    bool reclaimed;     /* terminated by a spot interruption, not by its owner */
+    bool metadata_tags; /* aws: launched with MetadataOptions.InstanceMetadataTags=enabled, so
+                         * its IMDS serves its tags (sim_imds.c) */
     double vcpus;
     enum sim_state state;
     double launch_time;
@@ -428,6 +430,7 @@ struct sim_run_request {
     const char *key_name;
     long min_count, max_count;
     bool spot;
+    bool metadata_tags;         /* aws: tags in instance metadata (sim_instance.metadata_tags) */
     const struct sim_tag *tags; /* tags for the instances */
     size_t ntags;
     const char *params_hash; /* hash of every parameter, for ClientToken idempotency */

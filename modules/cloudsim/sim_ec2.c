@@ -7,6 +7,8 @@
 #include "modules/cloudsim/sim.h"
 #include "modules/cloudsim/sim_int.h"
 
+#include "modules/aws/ec2.h"
+
 #include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
@@ -316,6 +318,13 @@ static void write_instance(struct xw *x, const struct sim_instance *inst)
     }
     el(x, "hypervisor", "xen");
     el(x, "ebsOptimized", "false");
+    start(x, "metadataOptions");
+    el(x, "state", "applied");
+    el(x, "httpTokens", "required");
+    el(x, "httpPutResponseHopLimit", "2");
+    el(x, "httpEndpoint", "enabled");
+    el(x, "instanceMetadataTags", inst->metadata_tags ? "enabled" : "disabled");
+    end(x);
     end(x);
 }
 
@@ -382,6 +391,15 @@ static long int_param(const struct sim_param *p, size_t n, const char *name, lon
     return x;
 }
 
+static void bad_imds_tag_key(struct sim_world *w, struct sim_reply *r, const char *k)
+{
+    sim_ec2_error(w, r, 400, "InvalidParameterValue",
+                  "The tag key '%s' is not valid for an instance with tags in instance metadata: "
+                  "keys may hold letters, numbers and + - = . , _ : @ only, and may not be '.', "
+                  "'..' or '_index'.",
+                  k);
+}
+
 static void run_instances(struct sim_world *w, const char *region, const struct sim_param *p,
                           size_t n, double now, struct sim_reply *r)
 {
@@ -419,6 +437,13 @@ static void run_instances(struct sim_world *w, const char *region, const struct 
                              "invalid.",
                              market);
     req.spot = market != NULL;
+    const char *mdt = sim_param_get(p, n, "MetadataOptions.InstanceMetadataTags");
+    if (mdt && strcmp(mdt, "enabled") && strcmp(mdt, "disabled"))
+        return sim_ec2_error(w, r, 400, "InvalidParameterValue",
+                             "Value (%s) for parameter MetadataOptions.InstanceMetadataTags is "
+                             "invalid. Valid values: enabled, disabled.",
+                             mdt);
+    req.metadata_tags = mdt && !strcmp(mdt, "enabled");
     struct sim_tag tags[64];
     size_t ntags = 0;
     char name[128];
@@ -440,6 +465,9 @@ static void run_instances(struct sim_world *w, const char *region, const struct 
     }
     req.tags = tags;
     req.ntags = ntags;
+    for (size_t t = 0; req.metadata_tags && t < ntags; t++)
+        if (!aws_imds_tag_key(tags[t].key))
+            return bad_imds_tag_key(w, r, tags[t].key);
     char hash[17];
     params_hash(p, n, hash);
     req.params_hash = hash;
@@ -681,6 +709,10 @@ static void tag_instances(struct sim_world *w, const char *region, const struct 
     for (size_t i = 0; i < nids; i++)
         if (!instance_or_error(w, r, region, ids[i]))
             return;
+    for (size_t i = 0; create && i < nids; i++)
+        for (size_t k = 0; sim_world_find(w, ids[i])->metadata_tags && k < nkeys; k++)
+            if (!aws_imds_tag_key(keys[k]))
+                return bad_imds_tag_key(w, r, keys[k]);
     for (size_t i = 0; i < nids; i++) {
         struct sim_instance *inst = sim_world_find(w, ids[i]);
         size_t after = inst->ntags;

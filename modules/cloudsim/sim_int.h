@@ -57,6 +57,10 @@ void sim_gce_handle(struct sim_world *w, struct sim_query *q, double now, struct
  * /TENANT/v2.0/.well-known/openid-configuration; boot diagnostics' storage links: /_blob/... */
 void sim_arm_handle(struct sim_world *w, struct sim_query *q, double now, struct sim_reply *r);
 
+/* The instance metadata services (sim_imds.c): /imds/INSTANCE-ID/... in the dialect of the
+ * instance's cloud: EC2's IMDSv2 tags, Compute Engine's attributes, Azure's tagsList. */
+void sim_imds_handle(struct sim_world *w, struct sim_query *q, double now, struct sim_reply *r);
+
 /*
  * Checks the request's SigV4 signature (Authorization header) against the credentials in
  * `conf`, as EC2 does, with modules/aws/sigv4.h's verifier: MissingAuthenticationToken (401)

@@ -53,6 +53,8 @@ static json_t *instance_json(const struct sim_instance *i)
         json_object_set_new(o, "account", json_string(i->account));
     if (i->reclaimed)
         json_object_set_new(o, "reclaimed", json_true());
+    if (i->metadata_tags)
+        json_object_set_new(o, "metadata_tags", json_true());
     if (i->nmeta)
         json_object_set_new(o, "meta", tags_json(i->meta, i->nmeta));
     if (i->doc)
@@ -187,6 +189,7 @@ static struct sim_instance *instance_from(json_t *o)
     i->name = dup_opt(o, "name");
     i->account = dup_opt(o, "account");
     i->reclaimed = json_is_true(json_object_get(o, "reclaimed"));
+    i->metadata_tags = json_is_true(json_object_get(o, "metadata_tags"));
     i->doc = dup_opt(o, "doc");
     if (!tags_from(json_object_get(o, "tags"), &i->tags, &i->ntags) ||
         !tags_from(json_object_get(o, "meta"), &i->meta, &i->nmeta)) {

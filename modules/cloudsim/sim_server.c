@@ -93,6 +93,9 @@ static const struct route {
     {"/*/v2.0/.well-known/openid-configuration", FNM_PATHNAME, sim_arm_handle,
      "Microsoft-HTTPAPI/2.0 (gpuform cloudsim)", "x-ms-request-id"},
     {"/_blob/*", 0, sim_arm_handle, "Windows-Azure-Blob/1.0 (gpuform cloudsim)", "x-ms-request-id"},
+    /* the instance metadata services of each instance, EC2's, Compute Engine's or Azure's as
+     * its cloud is (sim_imds.c) */
+    {"/imds/*", 0, sim_imds_handle, "gpuform cloudsim IMDS", "x-request-id"},
     /* EC2 (sim_ec2.c): everything else, its Query API being POST / */
     {"*", 0, sim_ec2_serve, "AmazonEC2 (gpuform cloudsim)", "x-amzn-RequestId"},
 };
@@ -156,12 +159,15 @@ static json_t *instance_json(const struct sim_instance *i)
         json_object_set_new(tags, i->tags[t].key, json_string(i->tags[t].value));
     for (size_t t = 0; t < i->nmeta; t++)
         json_object_set_new(meta, i->meta[t].key, json_string(i->meta[t].value));
-    return json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:s, s:s, s:b, s:f, s:s?, s:s?, s:o, s:o}",
-                     "cloud", core_cloud_name(i->cloud), "instance_id", i->id, "name", i->name,
-                     "account", i->account, "region", i->region, "zone", i->zone, "type", i->type,
-                     "state", names[i->state / 16], "spot", i->spot, "launch_time", i->launch_time,
-                     "client_token", i->client_token, "state_reason", i->reason_code, "tags", tags,
-                     "metadata", meta);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s?, s:s?, s:s, s:s, s:s, s:s, s:b, s:f, s:s?, s:s?, s:o, s:o}", "cloud",
+        core_cloud_name(i->cloud), "instance_id", i->id, "name", i->name, "account", i->account,
+        "region", i->region, "zone", i->zone, "type", i->type, "state", names[i->state / 16],
+        "spot", i->spot, "launch_time", i->launch_time, "client_token", i->client_token,
+        "state_reason", i->reason_code, "tags", tags, "metadata", meta);
+    if (o && i->metadata_tags)
+        json_object_set_new(o, "metadata_tags", json_true());
+    return o;
 }
 
 static enum MHD_Result admin(struct sim_server *s, struct MHD_Connection *c, const char *url,

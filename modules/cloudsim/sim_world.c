@@ -614,6 +614,7 @@ static struct sim_instance *new_instance(struct sim_world *w, const struct sim_r
              req->params_hash ? req->params_hash : "");
     inst->launch_index = index;
     inst->spot = req->spot;
+    inst->metadata_tags = req->metadata_tags;
     inst->vcpus = o->vcpus;
     inst->state = SIM_PENDING;
     inst->launch_time = now;

@@ -75,6 +75,8 @@ for i in 0 1; do
         fail "a: chat[$i]'s detail: $(node "$a" "chat[$i]" .verify.detail)"
 done
 grep -q "2 verified" "$tmp/out" || fail "a: the summary does not count them: $(cat "$tmp/out")"
+jq -e '[.instances[] | select(.metadata_tags == true)] | length == 2' "$a/.gpuform/cloudsim.json" \
+    >/dev/null || fail "a: the verified nodes were not launched with their tags in metadata"
 jq -e '.verify_secret | test("^[0-9a-f]{64}$")' "$a/.gpuform/state.json" >/dev/null ||
     fail "a: the state has no verify secret"
 "$gpuform" show --json "$a" | jq -e 'has("verify_secret") | not' >/dev/null ||

@@ -173,6 +173,43 @@ static void test_aws_create_sends_the_exact_query_and_a_valid_signature(void **s
     assert_null(strstr(fx->fake.auth[0], SECRET));
 }
 
+/* A verified node's tags go into its instance metadata, where its watcher reads requests;
+ * a label EC2 can't serve there is refused before anything is sent. */
+static void test_aws_create_puts_a_verified_nodes_tags_in_its_metadata(void **state)
+{
+    struct fixture *fx = *state;
+    reply(fx, 200, RUN_REPLY);
+    struct prov_tag ok[] = {{"team.ml", "a"}};
+    struct prov_create c = {.stack = "prod",
+                            .address = "train[0]",
+                            .token = "tok-1",
+                            .region = "us-east-1",
+                            .instance_type = "p5.48xlarge",
+                            .image = "ami-0abc",
+                            .tags = ok,
+                            .ntags = 1,
+                            .metadata_tags = true};
+    struct prov_instance in;
+    struct prov_error err;
+    assert_int_equal(prov_aws.create(fx->p, &c, &in, &err), 0);
+    assert_non_null(strstr(fx->fake.bodies[0], "&MetadataOptions.InstanceMetadataTags=enabled"));
+    struct prov_tag bad[] = {{"team.ml", "a"}, {"kubernetes.io/role", "b"}};
+    c.tags = bad;
+    c.ntags = 2;
+    fx->fake.calls = 0;
+    assert_int_equal(prov_aws.create(fx->p, &c, &in, &err), -1);
+    assert_int_equal(err.cls, PROV_INVALID);
+    assert_non_null(strstr(err.message, "'kubernetes.io/role'"));
+    assert_non_null(strstr(err.message, "train[0]"));
+    assert_int_equal(fx->fake.calls, 0);
+    /* an unverified node keeps its labels as they are, and its tags out of its metadata */
+    fx->fake.nreplies = fx->fake.next = 0;
+    reply(fx, 200, RUN_REPLY);
+    c.metadata_tags = false;
+    assert_int_equal(prov_aws.create(fx->p, &c, &in, &err), 0);
+    assert_null(strstr(fx->fake.bodies[fx->fake.calls - 1], "MetadataOptions"));
+}
+
 static void expect_class(struct fixture *fx, long status, const char *body,
                          enum prov_error_class cls, const char *code)
 {
@@ -411,6 +448,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_aws_create_sends_the_exact_query_and_a_valid_signature,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_aws_maps_ec2_errors_to_classes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aws_create_puts_a_verified_nodes_tags_in_its_metadata,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_aws_retries_throttling_then_succeeds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aws_garbage_reply_is_a_clear_transient_error, setup,
                                         teardown),

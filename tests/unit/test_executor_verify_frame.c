@@ -213,14 +213,31 @@ static void test_agent_script_carries_what_the_agent_needs(void **state)
     unsigned char k[EXEC_VERIFY_KEY_LEN];
     for (int i = 0; i < EXEC_VERIFY_KEY_LEN; i++)
         k[i] = (unsigned char)(i * 7 + 1);
-    char *s = exec_agent_script("#!/bin/sh\necho hi", "fl-sites[paris]", "full", k);
+    char *s = exec_agent_script("#!/bin/sh\necho hi", "fl-sites[paris]", "full", "gcp", k);
     assert_non_null(s);
     assert_true(strncmp(s, "#!/bin/sh\necho hi\n" EXEC_AGENT_MARKER, 28) == 0);
     assert_non_null(strstr(s, "gpuform verify --agent --level full --address 'fl-sites[paris]'"));
+    /* the watcher, after the boot report, as a systemd service or else detached */
+    const char *boot = strstr(s, "--agent --level full");
+    const char *unit = strstr(s, "systemd-run --unit " EXEC_WATCH_UNIT " ");
+    const char *detached =
+        strstr(s, "setsid nohup \"$g\" verify --agent --watch --cloud gcp "
+                  "--address 'fl-sites[paris]' --key-file /etc/gpuform/verify.key");
+    assert_non_null(unit);
+    assert_non_null(detached);
+    assert_true(boot < unit && unit < detached);
+    assert_non_null(strstr(unit, "\"$g\" verify --agent --watch --cloud gcp --address "
+                                 "'fl-sites[paris]' --key-file /etc/gpuform/verify.key\n"));
+    /* and the shell can read it */
+    FILE *sh = popen("sh -n", "w");
+    assert_non_null(sh);
+    fputs(s, sh);
+    assert_int_equal(pclose(sh), 0);
     struct exec_agent_req r;
     assert_int_equal(exec_agent_parse(s, &r), 0);
     assert_string_equal(r.address, "fl-sites[paris]");
     assert_string_equal(r.level, "full");
+    assert_string_equal(r.cloud, "gcp");
     assert_memory_equal(r.key, k, sizeof k);
     free(s);
     assert_int_equal(exec_agent_parse("#!/bin/sh\necho no agent\n", &r), -1);
@@ -229,8 +246,11 @@ static void test_agent_script_carries_what_the_agent_needs(void **state)
                                                         "--address 'x'",
                                       &r),
                      -1);
-    /* an address the shell can't take quoted is refused, not mangled */
-    assert_null(exec_agent_script("", "a'b", "quick", k));
+    /* an address the shell can't take quoted is refused, not mangled; so is a cloud that is
+     * not a plain name */
+    assert_null(exec_agent_script("", "a'b", "quick", "aws", k));
+    assert_null(exec_agent_script("", "a", "quick", "aws;rm", k));
+    assert_null(exec_agent_script("", "a", "quick", "", k));
 }
 
 static void test_report_summary_counts_checks_and_names_failures(void **state)
