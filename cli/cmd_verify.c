@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/build_info.h"
+#include "cli/verify_nodes.h"
 #include "core/diag.h"
 #include "core/file.h"
 #include "core/gpu_models.h"
@@ -39,6 +40,7 @@ struct verify_args {
     const char *address;  /* --address: the node the agent speaks for */
     const char *key_file; /* --key-file: its key, 64 hex digits */
     const char *request;  /* --request: the re-verification request's nonce the report answers */
+    struct cli_verify_nodes nodes; /* ADDRESS...: a stack's running nodes (cli/verify_nodes.c) */
 };
 
 #define CALIBRATE_RUNS     3
@@ -230,6 +232,42 @@ out:
     return rc;
 }
 
+/* The options of verifying a stack's running nodes. */
+static int nodes_option(int ch, const char *arg, struct verify_args *a)
+{
+    struct cli_verify_nodes *n = &a->nodes;
+    double *d = ch == 'T' ? &n->timeout_s : &n->lock_timeout_s;
+    switch (ch) {
+    case 'P':
+        n->stack = arg;
+        break;
+    case 'S':
+        n->sim = true;
+        n->sim_config = arg;
+        break;
+    default:
+        if ((*d = cli_parse_duration(arg)) < 0 || (ch == 'T' && *d == 0))
+            return usage("%s takes a duration (90s, 15m), not '%s'",
+                         ch == 'T' ? "--timeout" : "--lock-timeout", arg);
+    }
+    return CLI_OK;
+}
+
+/* ADDRESS...: the stack's nodes, with nothing that only verifying this host takes. */
+static int nodes_args(struct verify_args *a, int argc, char **argv)
+{
+    if (a->agent || a->calibrate || a->baseline || a->backend || a->opts.faults ||
+        a->instance_type || a->catalog || a->opts.mem_bytes || a->opts.devices || a->opts.serial ||
+        a->runs || a->out)
+        return usage("verifying nodes ('%s') takes --stack, --sim, --level, --timeout, "
+                     "--lock-timeout and --json; the other options verify this host",
+                     argv[optind]);
+    a->nodes.json = a->json;
+    a->nodes.addresses = (const char *const *)(argv + optind);
+    a->nodes.naddresses = (size_t)(argc - optind);
+    return CLI_OK;
+}
+
 static int parse_args(int argc, char **argv, struct verify_args *a)
 {
     static const struct option longopts[] = {
@@ -251,6 +289,10 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
         {"address", required_argument, NULL, 'a'},
         {"key-file", required_argument, NULL, 'k'},
         {"request", required_argument, NULL, 'R'},
+        {"stack", required_argument, NULL, 'P'},
+        {"sim", optional_argument, NULL, 'S'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"lock-timeout", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -259,6 +301,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
     while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (ch) {
         case 'l':
+            a->nodes.level = optarg;
             if (!strcmp(optarg, "quick"))
                 a->opts.level = VERIFY_QUICK;
             else if (!strcmp(optarg, "full"))
@@ -323,6 +366,13 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
                              optarg);
             a->request = optarg;
             break;
+        case 'P':
+        case 'S':
+        case 'T':
+        case 'L':
+            if (nodes_option(ch, optarg, a) != CLI_OK)
+                return CLI_ERROR;
+            break;
         case ':':
             return usage("option '%s' needs a value", argv[optind - 1]);
         default:
@@ -334,11 +384,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
                      "writes passes them)");
     if (!a->agent && (a->address || a->key_file || a->request))
         return usage("--address, --key-file and --request go with --agent");
-    if (optind < argc)
-        return usage("verifying the nodes of a stack ('%s') needs the apply engine, which is not "
-                     "in this release; 'gpuform verify' checks this host",
-                     argv[optind]);
-    return calibrate_args(a);
+    return optind < argc ? nodes_args(a, argc, argv) : calibrate_args(a);
 }
 
 static void unavailable(const struct verify_args *a, const char *why)
@@ -413,6 +459,11 @@ int cmd_verify(int argc, char **argv)
     struct verify_args a = {.backend = NULL}; /* NULL: cuda, else the CPU reference */
     if (parse_args(argc, argv, &a) != CLI_OK)
         return CLI_ERROR;
+    if (a.nodes.naddresses)
+        return cli_verify_nodes(&a.nodes);
+    if (a.nodes.stack || a.nodes.sim || a.nodes.timeout_s || a.nodes.lock_timeout_s)
+        return usage("--stack, --sim, --timeout and --lock-timeout go with the ADDRESS of the "
+                     "nodes to verify");
     if (a.instance_type && expect_instance(&a) != CLI_OK)
         return CLI_ERROR;
     char fallback[400] = "";

@@ -43,10 +43,11 @@ static void nap_ms(double ms)
 /* Per node, while the run goes on. */
 struct pending {
     struct prov *p;
-    bool waiting;      /* asked, not answered yet */
-    double next;       /* when to read its console again */
-    unsigned delay_ms; /* the wait after the next read */
-    char last[700];    /* what the last read found */
+    bool waiting;                   /* asked, not answered yet */
+    double next;                    /* when to read its console again */
+    unsigned delay_ms;              /* the wait after the next read */
+    char last[700];                 /* what the last read found */
+    char before[EXEC_FRAME_ID_HEX]; /* the last block on the console before the request */
 };
 
 static struct prov *prov_of(const struct exec_cloud *clouds, size_t n, const char *cloud)
@@ -87,6 +88,10 @@ static void ask(FILE *log, struct exec_reverify_node *n, struct pending *q)
     if (exec_verify_request_new(n->level, value) != 0 ||
         exec_verify_request_parse(value, level, n->nonce) != 0)
         return unverified(log, n, "%s", "no randomness from OpenSSL for the request's nonce");
+    char *text = NULL; /* what is there already: a bad block in it is not the answer */
+    if (q->p->ops->console_output(q->p, n->region, n->cloud_id, &text, &pe) == 0 && text)
+        exec_frame_last_id(text, strlen(text), n->address, q->before);
+    free(text);
     if (q->p->ops->request_verify(q->p, n->region, n->cloud_id, value, &pe) != 0) {
         n->nonce[0] = '\0';
         return unverified(log, n, "the request could not be set: %s", pe.message);
@@ -147,6 +152,15 @@ static void poll_one(const struct state *st, FILE *log, struct exec_reverify_nod
     else
         snprintf(why, sizeof why, "the state has no key for it");
     OPENSSL_cleanse(key, sizeof key);
+    char id[EXEC_FRAME_ID_HEX] = "";
+    if (fs == EXEC_FRAME_BAD && q->before[0] &&
+        exec_frame_last_id(text ? text : "", text ? strlen(text) : 0, n->address, id) &&
+        !strcmp(id, q->before)) {
+        fs = EXEC_FRAME_NONE; /* the bad block was there before the request: no answer yet */
+        snprintf(why, sizeof why,
+                 "no answer yet (the console's last report, from before the "
+                 "request, is bad)");
+    }
     free(text);
     if (fs == EXEC_FRAME_OK || fs == EXEC_FRAME_BAD) {
         q->waiting = false;

@@ -315,6 +315,32 @@ static enum exec_frame_status find(const char *text, size_t len, const char *add
     return st;
 }
 
+int exec_frame_last_id(const char *text, size_t len, const char *address,
+                       char id[EXEC_FRAME_ID_HEX])
+{
+    id[0] = '\0';
+    struct block cur = {0}, last = {0};
+    core_buf_init(&cur.data, EXEC_REPORT_MAX / 3 * 4 + 4);
+    core_buf_init(&last.data, EXEC_REPORT_MAX / 3 * 4 + 4);
+    const char *end = text + len;
+    for (const char *s = text; s < end;) {
+        const char *e = memchr(s, '\n', (size_t)(end - s));
+        const char *next = e ? e + 1 : end;
+        size_t n;
+        const char *p = tagged(s, e ? e : end, &n);
+        if (p)
+            feed(&cur, &last, p, n, address);
+        s = next;
+    }
+    int rc = 0;
+    if (last.open && core_buf_add(&last.data, last.mac, strlen(last.mac)) == 0 &&
+        core_buf_add(&last.data, last.bad_line ? "!" : ".", 1) == 0)
+        rc = core_sha256_hex(last.data.data, last.data.len, id) == 0;
+    core_buf_release(&cur.data);
+    core_buf_release(&last.data);
+    return rc;
+}
+
 enum exec_frame_status exec_frame_find(const char *text, size_t len, const char *address,
                                        const unsigned char key[EXEC_VERIFY_KEY_LEN], char **report,
                                        size_t *rlen, char *why, size_t whylen)

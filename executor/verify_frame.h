@@ -74,6 +74,14 @@ enum exec_frame_status exec_frame_find_request(const char *text, size_t len, con
                                                const char *nonce, char **report, size_t *rlen,
                                                char *why, size_t whylen);
 
+/* The identity of the last complete block for `address` in `text` (the SHA-256 of its data,
+ * MAC and whether a line was malformed, in hex) into id[EXEC_FRAME_ID_HEX]: 1, or 0 with id
+ * "" when there is none. So that a bad block already on the console before a request was
+ * made can be told from one that came after it. */
+#define EXEC_FRAME_ID_HEX 65
+int exec_frame_last_id(const char *text, size_t len, const char *address,
+                       char id[EXEC_FRAME_ID_HEX]);
+
 /*
  * `base` (a boot script, "#!/bin/sh...") with the agent's part appended: the marker, the key
  * written to /etc/gpuform/verify.key (mode 0600), and `gpuform verify --agent --level LEVEL

@@ -344,6 +344,16 @@ static void test_request_answered_with_another_key_is_bad_and_a_good_answer_wins
     assert_int_equal(find_req(text, "chat[0]", 7, NONCE_A, &out, why), EXEC_FRAME_BAD);
     assert_null(out);
     assert_non_null(strstr(why, "MAC mismatch"));
+    /* the last block's identity: none, then the forged one's, which a later one changes */
+    char id0[EXEC_FRAME_ID_HEX], id1[EXEC_FRAME_ID_HEX], id2[EXEC_FRAME_ID_HEX];
+    assert_int_equal(exec_frame_last_id("boot\n", 5, "chat[0]", id0), 0);
+    assert_string_equal(id0, "");
+    assert_int_equal(exec_frame_last_id(text, strlen(text), "chat[0]", id1), 1);
+    assert_int_equal(exec_frame_last_id(forged, strlen(forged), "chat[0]", id2), 1);
+    assert_string_equal(id1, id2); /* the same last block, whatever came before it */
+    assert_int_equal(exec_frame_last_id(fboot, strlen(fboot), "chat[0]", id2), 1);
+    assert_string_not_equal(id1, id2);
+    assert_int_equal(exec_frame_last_id(text, strlen(text), "chat[1]", id2), 0);
     /* a forged block after the real answer does not undo it */
     char *text2 = join(good, forged, "");
     assert_int_equal(find_req(text2, "chat[0]", 7, NONCE_A, &out, why), EXEC_FRAME_OK);
