@@ -9,8 +9,9 @@
 #     state records it failed and tainted, and the next apply replaces it;
 #  c. a report signed with another key fails as not authenticated;
 #  d. a node that says nothing is unverified when --timeout runs out, and the state is left;
-#  e. an unknown address, a node without the agent (verify: none) and bad options are refused.
-# a and b on aws, gcp and azure; c, d and e on aws.
+#  e. an unknown address, a node without the agent (verify: none) and bad options are refused;
+#  f. the policies' on_verify is asked about a failed node, and "accept" keeps it untainted.
+# a and b on aws, gcp and azure; c to f on aws.
 #   verify-running.sh GPUFORM_BINARY SOURCE_DIR
 set -uo pipefail
 gpuform="$1"
@@ -148,3 +149,24 @@ run verify --stack "$s" --timeout soon chat
 [ "$rc" != 0 ] && grep -q "\-\-timeout takes a duration" "$tmp/err" ||
     fail "e: a bad --timeout: $rc $(cat "$tmp/err")"
 echo "ok - e: unknown addresses, nodes without the agent and host-only options are refused"
+
+# ---- f. on_verify accepts the failure ----
+run apply --sim="$tmp/clean.yaml" --auto-approve "$s" # the tainted node replaced first
+[ "$rc" = 0 ] || fail "f: apply failed: $(cat "$tmp/err")"
+mkdir -p "$s/policies"
+cat >"$s/policies/verify.lua" <<'EOF'
+function on_verify(node, report)
+  assert(node.address == "chat[0]" and node.verify.result == "failed")
+  assert(report.status == "fail" and report.reason == "verify failed: memory")
+  return "accept"
+end
+EOF
+echo "hooks: [policies/verify.lua]" >>"$s/stack.yaml"
+world "$tmp/fault-f.yaml" "$(where "$s"): mem_bitflip"
+run verify --sim="$tmp/fault-f.yaml" --stack "$s" --timeout 20s "chat[0]"
+[ "$rc" = 1 ] || fail "f: verify did not report the failure (rc $rc): $(cat "$tmp/out" "$tmp/err")"
+grep -q "^chat\[0\]: kept: policy 'policies/verify.lua' accepted it" "$tmp/err" ||
+    fail "f: the policy was not asked: $(cat "$tmp/err")"
+[ "$(node "$s" "chat[0]" .verify.result)" = accepted ] || fail "f: not recorded accepted"
+[ "$(node "$s" "chat[0]" .tainted)" = false ] || fail "f: an accepted node is tainted"
+echo "ok - f: on_verify's accept keeps a node that failed on request"
