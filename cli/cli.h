@@ -39,6 +39,8 @@ const struct cli_command *cli_find(const char *name);
 struct core_diags;
 struct spec;
 struct spec_options;
+struct sim_world;
+struct sim_server;
 
 /*
  * Loads the stack at `path` as `gpuform validate` does (spec_load, then the hooks' Lua
@@ -88,6 +90,54 @@ int cli_plan_policies(const struct spec *spec, struct policy_set *ps, const stru
 
 /* "PATH: N errors, M warnings" on stderr, after a stack's diagnostics. */
 void cli_report_counts(const char *path, size_t errors, size_t warnings, bool strict_failed);
+
+/* "30", "30s", "5m", "1h": seconds; -1 when not a duration (cli/stack_load.c). */
+double cli_parse_duration(const char *s);
+
+/* `--sim` (cli/sim_run.c): cloudsim running in this process. */
+struct cli_sim {
+    struct sim_world *world;
+    struct sim_server *server;
+    char endpoint[64];
+    char path[4096]; /* the world, kept beside the state: cloudsim.json */
+};
+
+struct spec_cloud;
+
+/*
+ * Starts cloudsim on a free loopback port, with the world config `config` (NULL: a fast
+ * default like specs/cloudsim/fast.yaml). Its world is kept in cloudsim.json in the stack's
+ * local state directory `state_dir` (made when missing; loaded at start, saved after each
+ * reply that changed it), so successive --sim runs of a stack see the instances the earlier
+ * ones made. The AWS keys, the Azure identity (the stack's `az`, may be NULL) and, when the
+ * stack or its state uses gcp (`gcp_used`), the GCP credentials (the stack's `gcp`, or a
+ * made-up key kept in `state_dir`) are set up on both sides through the environment. 0, or
+ * -1 after printing why. Stop it with cli_sim_stop (also after a failed start).
+ */
+int cli_sim_start(const char *config, const char *state_dir, const struct spec_cloud *az,
+                  bool gcp_used, const struct spec_cloud *gcp, struct cli_sim *s);
+
+/* Stops the server (saving the world) and frees it; a zeroed `s` is fine. */
+void cli_sim_stop(struct cli_sim *s);
+
+/* What cli_on_verify needs: the stack's policies (NULL: none) and the state the node is in
+ * (for its stack and lineage). Both borrowed. */
+struct cli_verify_policy {
+    struct policy_set *ps;
+    const struct state *st;
+};
+
+#include "executor/apply.h" /* exec_on_verify_fn's enum exec_verdict */
+
+/*
+ * An exec_on_verify_fn (executor/apply.h) over the policies' on_verify, `ctx` being a
+ * struct cli_verify_policy: the node as the state records it (never the stack's secret) and
+ * the report (a {"status": "missing"} one when NULL) with its `reason`. 1 when no policy
+ * defines on_verify or none decides, 0 with *v and who[] ("policy 'NAME'"), -1 with who[]
+ * naming the policy's error (cli/verify_policy.c).
+ */
+int cli_on_verify(void *ctx, const struct state_node *node, const char *report, const char *reason,
+                  enum exec_verdict *v, char *who, size_t wholen);
 
 /* `gpuform plan --refresh-only`: what the plan command passes on (cmd_apply.c runs it). */
 struct cli_plan_refresh {

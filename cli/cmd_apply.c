@@ -33,25 +33,11 @@
 #include "lua/policy.h"
 #include "lua/policy_offer.h"
 #include "executor/state.h"
-#include "modules/cloudsim/sim.h"
 #include "modules/provider.h"
 #include "modules/state/state_backends.h"
 #include "parser/spec.h"
 #include "planner/catalog.h"
 #include "planner/plan.h"
-
-/* The key pair --sim uses on both sides when the environment has none. Not a secret: it
- * opens only the simulated cloud on loopback. */
-#define SIM_AKID   "AKIDGPUFORMSIMULATED"
-#define SIM_SECRET "gpuform-simulated-secret-not-for-aws"
-/* The same for Azure: a service principal, a subscription, a resource group and an SSH key
- * that only the simulated cloud accepts. */
-#define SIM_AZURE_TENANT "gpuform-sim-tenant"
-#define SIM_AZURE_CLIENT "00000000-0000-4000-8000-00000000c11e"
-#define SIM_AZURE_SECRET "gpuform-simulated-azure-secret-not-for-azure"
-#define SIM_AZURE_SUB    "00000000-0000-4000-8000-00000000005b"
-#define SIM_AZURE_GROUP  "gpuform-sim"
-#define SIM_AZURE_KEY    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdwdWZvcm0tY2xvdWRzaW0 gpuform-sim"
 
 struct aopts {
     bool destroy, auto_approve, sim;
@@ -76,23 +62,6 @@ struct aopts {
     enum plan_solver solver;
     double time_limit;
 };
-
-/* "30", "30s", "5m", "1h": seconds; -1 when not a duration. */
-static double parse_duration(const char *s)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || !isfinite(v) || v < 0)
-        return -1;
-    if (!*end || !strcmp(end, "s"))
-        return v;
-    if (!strcmp(end, "m"))
-        return v * 60;
-    if (!strcmp(end, "h"))
-        return v * 3600;
-    return -1;
-}
 
 static bool is_yaml_file(const char *p)
 {
@@ -124,7 +93,7 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv, stru
                 if (!*val || *end || n < 1 || n > 1000)
                     return cli_usage_error(cmd, "--parallelism takes 1 to 1000, not '%s'", val);
                 o->parallelism = (int)n;
-            } else if ((o->lock_timeout = parse_duration(val)) < 0) {
+            } else if ((o->lock_timeout = cli_parse_duration(val)) < 0) {
                 return cli_usage_error(cmd, "--lock-timeout takes a duration (30s, 5m), not '%s'",
                                        val);
             }
@@ -138,7 +107,7 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv, stru
                 return cli_usage_error(cmd, "--verify-retries takes 0 to 100, not '%s'", val);
             if (!strcmp(a, "--verify-retries"))
                 o->verify_retries = (int)n;
-            else if ((o->verify_timeout = parse_duration(val)) <= 0)
+            else if ((o->verify_timeout = cli_parse_duration(val)) <= 0)
                 return cli_usage_error(cmd,
                                        "--verify-timeout takes a duration above 0 (90s, 15m), "
                                        "not '%s'",
@@ -203,187 +172,6 @@ static int parse_args(const struct cli_command *cmd, int argc, char **argv, stru
     if (o->import && !o->import_id)
         return cli_usage_error(cmd, "import takes the node's ADDRESS and the instance ID");
     return CLI_OK;
-}
-
-/* ---- --sim: cloudsim in this process ---- */
-
-struct sim_run {
-    struct sim_world *world;
-    struct sim_server *server;
-    char endpoint[64];
-    char path[4096]; /* the world, kept beside the state: cloudsim.json */
-};
-
-static void setenv_unset(const char *name, const char *value)
-{
-    const char *v = getenv(name);
-    if (!v || !*v)
-        setenv(name, value, 1);
-}
-
-/*
- * The Azure side of --sim: the service principal of the environment, or (when it names
- * none) the simulated one, registered with the world, and the one the stack names (`az`,
- * may be NULL) when it names all of tenant, client_id and client_secret; the subscription,
- * resource group and SSH key the provider needs, when they are unset. Tokens come from
- * cloudsim too: sim_start points AZURE_AUTHORITY_HOST at it once its port is known. 0, or
- * -1 when out of memory.
- */
-static int sim_azure_identity(struct sim_config *c, const struct spec_cloud *az)
-{
-    const char *t = getenv("AZURE_TENANT_ID"), *id = getenv("AZURE_CLIENT_ID"),
-               *s = getenv("AZURE_CLIENT_SECRET");
-    if (!t || !*t || !id || !*id || !s || !*s) {
-        setenv("AZURE_TENANT_ID", SIM_AZURE_TENANT, 1);
-        setenv("AZURE_CLIENT_ID", SIM_AZURE_CLIENT, 1);
-        setenv("AZURE_CLIENT_SECRET", SIM_AZURE_SECRET, 1);
-    }
-    setenv_unset("AZURE_SUBSCRIPTION_ID", SIM_AZURE_SUB);
-    setenv_unset("AZURE_RESOURCE_GROUP", SIM_AZURE_GROUP);
-    setenv_unset("GPUFORM_AZURE_SSH_PUBLIC_KEY", SIM_AZURE_KEY);
-    if (az && az->tenant && az->client_id && az->client_secret &&
-        sim_config_add_azure_principal(c, az->tenant, az->client_id, az->client_secret) != 0)
-        return -1;
-    return sim_config_add_azure_principal(c, getenv("AZURE_TENANT_ID"), getenv("AZURE_CLIENT_ID"),
-                                          getenv("AZURE_CLIENT_SECRET"));
-}
-
-/*
- * The GCP side of --sim: the key file the stack's clouds.gcp.credentials_file (`gcp`, may be
- * NULL) or GOOGLE_APPLICATION_CREDENTIALS names when it is a service account's, else
- * cloudsim-gcp-key.json in `dir` (its first `dirlen` bytes, with the final '/') (made on the first
- * --sim run: a fresh RSA key, mode 0600, only good for cloudsim), registered with the world for the
- * stack's project (the key's when the stack names none) and pointed at by the environment the
- * provider reads. Its tokens come from cloudsim: sim_start sets GPUFORM_GCP_TOKEN_URI once the port
- * is known. GOOGLE_CLOUD_PROJECT and CLOUDSDK_CORE_PROJECT are unset for the run. 0, or -1.
- */
-static int sim_gcp_credentials(struct sim_config *c, const char *dir, int dirlen,
-                               const struct spec_cloud *gcp)
-{
-    char path[4200], why[320];
-    const char *project = gcp ? gcp->project : NULL;
-    const char *gac = gcp && gcp->credentials_file ? gcp->credentials_file
-                                                   : getenv("GOOGLE_APPLICATION_CREDENTIALS");
-    if (gac && *gac)
-        snprintf(path, sizeof path, "%s", gac);
-    else
-        snprintf(path, sizeof path, "%.*scloudsim-gcp-key.json", dirlen, dir);
-    unsetenv("GOOGLE_CLOUD_PROJECT");
-    unsetenv("CLOUDSDK_CORE_PROJECT");
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        char *buf = malloc(65536);
-        size_t n = buf ? fread(buf, 1, 65536, f) : 0;
-        fclose(f);
-        int rc =
-            buf && n < 65536 ? sim_gce_account_from_key(c, buf, n, project, why, sizeof why) : -1;
-        if (buf)
-            memset(buf, 0, n);
-        free(buf);
-        if (rc == 0)
-            return setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
-        if (gac && *gac) /* not a service account's: the simulated GCP can't take it */
-            fprintf(stderr, "gpuform: --sim: '%s': %s; using a key made for cloudsim instead\n",
-                    path, buf ? why : "out of memory");
-        snprintf(path, sizeof path, "%.*scloudsim-gcp-key.json", dirlen, dir);
-    }
-    struct sim_gce_key k;
-    if (sim_gce_generate_account(c, project, &k, why, sizeof why) != 0 ||
-        sim_gce_write_key_file(&k, "http://127.0.0.1/token", path, why, sizeof why) != 0) {
-        sim_gce_key_release(&k);
-        fprintf(stderr, "gpuform: --sim: %s\n", why);
-        return -1;
-    }
-    sim_gce_key_release(&k);
-    return setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
-}
-
-/*
- * Starts cloudsim on a free loopback port. Its world is kept in cloudsim.json in the stack's
- * local state directory `state_dir` (made when missing; loaded at start, saved after each
- * reply that changed it), so successive --sim runs of a stack see the instances the earlier
- * ones made. The Azure identity (the stack's `az`) and, when the stack or its state uses gcp
- * (`gcp_used`), the GCP credentials (the stack's `gcp`, a made-up key kept in `state_dir`)
- * are set up on both sides.
- */
-static int sim_start(const char *config, const char *state_dir, const struct spec_cloud *az,
-                     bool gcp_used, const struct spec_cloud *gcp, struct sim_run *s)
-{
-    const char *akid = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
-    if (!akid || !*akid || !secret || !*secret) {
-        setenv("AWS_ACCESS_KEY_ID", SIM_AKID, 1);
-        setenv("AWS_SECRET_ACCESS_KEY", SIM_SECRET, 1);
-        unsetenv("AWS_SESSION_TOKEN");
-        akid = SIM_AKID;
-        secret = SIM_SECRET;
-    }
-    struct core_diags d;
-    core_diags_init(&d, 0);
-    struct sim_config c;
-    int rc = sim_config_defaults(&c, &d);
-    if (rc == 0 && config) {
-        rc = sim_config_load(&c, config, &d);
-    } else if (rc == 0) { /* like specs/cloudsim/fast.yaml */
-        c.seed = 7;
-        c.time_scale = 0.001;
-        c.terminated_visible = 60000;
-        c.buckets[SIM_FAM_RUN].burst = 50;
-    }
-    char dir[4200];
-    int dirlen = snprintf(dir, sizeof dir, "%s/", state_dir);
-    if (rc == 0 && mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "gpuform: cannot make '%s' for cloudsim's world: %s\n", state_dir,
-                strerror(errno));
-        sim_config_release(&c);
-        rc = -1;
-    }
-    if (rc == 0 &&
-        (dirlen < 0 || (size_t)dirlen >= sizeof dir ||
-         sim_config_add_credential(&c, akid, secret) != 0 || sim_azure_identity(&c, az) != 0 ||
-         (gcp_used && sim_gcp_credentials(&c, dir, dirlen, gcp) != 0))) {
-        sim_config_release(&c);
-        rc = -1;
-    }
-    core_diags_sort(&d);
-    core_diags_render(&d, CORE_DIAG_TEXT, cli_use_color(stderr), stderr);
-    core_diags_release(&d);
-    if (rc != 0) {
-        fprintf(stderr, "gpuform: cloudsim did not start\n");
-        return -1;
-    }
-    snprintf(s->path, sizeof s->path, "%s/cloudsim.json", state_dir);
-    s->world = sim_world_new(&c);
-    char err[256] = "";
-    if (s->world && sim_world_load(s->world, s->path, err) != 0) {
-        fprintf(stderr, "gpuform: %s\n", err);
-        sim_world_free(s->world);
-        s->world = NULL;
-        return -1;
-    }
-    struct sim_server_options so = {.host = "127.0.0.1", .port = 0, .state_path = s->path};
-    s->server = s->world ? sim_server_start(s->world, &so, err) : NULL;
-    if (!s->server) {
-        fprintf(stderr, "gpuform: cloudsim did not start: %s\n", *err ? err : "out of memory");
-        sim_world_free(s->world);
-        s->world = NULL;
-        return -1;
-    }
-    snprintf(s->endpoint, sizeof s->endpoint, "http://127.0.0.1:%u", sim_server_port(s->server));
-    char token_uri[96];
-    snprintf(token_uri, sizeof token_uri, "%s/token", s->endpoint);
-    setenv("GPUFORM_GCP_TOKEN_URI", token_uri, 1); /* the provider honours it with --sim only */
-    /* Entra ID is simulated on the same port: the secret never leaves for the real one */
-    setenv("AZURE_AUTHORITY_HOST", s->endpoint, 1);
-    fprintf(stderr, "gpuform: cloudsim (simulated aws, gcp, azure) on %s, its world in '%s'\n",
-            s->endpoint, s->path);
-    return 0;
-}
-
-static void sim_stop(struct sim_run *s)
-{
-    if (s->server)
-        sim_server_stop(s->server);
-    sim_world_free(s->world);
 }
 
 /* ---- signals: a sigwait thread, so the engine is stopped from ordinary code ----
@@ -487,7 +275,7 @@ struct run {
     struct plan_result empty; /* destroy: the plan with no nodes */
     struct core_arena arena;
     struct diff df;
-    struct sim_run sim;
+    struct cli_sim sim;
     struct exec_cloud clouds[CORE_CLOUD_COUNT];
     size_t nclouds;
     bool clouds_open; /* open_clouds ran (it opens each cloud once) */
@@ -715,66 +503,13 @@ static int make_plan(struct run *r)
 }
 
 /* The first line of the diagnostics, without colour, into out[] ("" when none). */
-static void first_diag(struct core_diags *d, char *out, size_t n)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    out[0] = '\0';
-    if (!mem)
-        return;
-    core_diags_render(d, CORE_DIAG_TEXT, false, mem);
-    fclose(mem);
-    snprintf(out, n, "%.*s", (int)strcspn(text ? text : "", "\n"), text ? text : "");
-    free(text);
-}
-
-/* The engine's exec_on_verify_fn: the policies' on_verify, given the node as the state
- * records it (never the stack's secret) and the report with its `reason`. */
+/* The engine's exec_on_verify_fn: the policies' on_verify (cli_on_verify). */
 static int on_verify(void *ctx, const struct state_node *node, const char *report,
                      const char *reason, enum exec_verdict *v, char *who, size_t wholen)
 {
     struct run *r = ctx;
-    if (!policy_defines(r->ps, "on_verify"))
-        return 1;
-    struct state one = {
-        .stack = r->st->stack, .nodes = (struct state_node *)(uintptr_t)node, .nnodes = 1};
-    memcpy(one.lineage, r->st->lineage, sizeof one.lineage);
-    size_t len;
-    char *text = state_serialize(&one, &len);
-    json_t *doc = text ? json_loadb(text, len, 0, NULL) : NULL;
-    free(text);
-    json_t *n = json_array_get(json_object_get(doc, "nodes"), 0);
-    json_t *rep = report ? json_loads(report, 0, NULL) : NULL;
-    if (!json_is_object(rep)) {
-        json_decref(rep);
-        rep = json_pack("{s:s}", "status", "missing");
-    }
-    if (!n || !rep || json_object_set_new(rep, "reason", json_string(reason)) != 0) {
-        json_decref(doc);
-        json_decref(rep);
-        snprintf(who, wholen, "out of memory");
-        return -1;
-    }
-    struct core_diags d;
-    core_diags_init(&d, 20);
-    char verdict[16], by[256];
-    int rc = policy_on_verify(r->ps, n, rep, verdict, sizeof verdict, by, sizeof by, &d);
-    json_decref(doc);
-    json_decref(rep);
-    if (rc != 0) {
-        first_diag(&d, who, wholen);
-        rc = -1;
-    } else if (!verdict[0]) {
-        rc = 1;
-    } else {
-        *v = !strcmp(verdict, "accept")  ? EXEC_VERDICT_ACCEPT
-             : !strcmp(verdict, "taint") ? EXEC_VERDICT_TAINT
-                                         : EXEC_VERDICT_REPLACE;
-        snprintf(who, wholen, "policy '%s'", by);
-    }
-    core_diags_release(&d);
-    return rc;
+    struct cli_verify_policy vp = {.ps = r->ps, .st = r->st};
+    return cli_on_verify(&vp, node, report, reason, v, who, wholen);
 }
 
 static int execute(struct run *r, const struct plan_result *plan)
@@ -1174,9 +909,9 @@ static int run_apply(struct run *r)
         return -1;
     if (open_state(r) != 0 || (r->o.plan_file && saved_plan_check_state(r) != 0))
         return -1;
-    if (r->o.sim &&
-        sim_start(r->o.sim_config, r->spec->state_dir, spec_cloud_find(r->spec, CORE_CLOUD_AZURE),
-                  cloud_used(r, "gcp"), spec_cloud_find(r->spec, CORE_CLOUD_GCP), &r->sim) != 0)
+    if (r->o.sim && cli_sim_start(r->o.sim_config, r->spec->state_dir,
+                                  spec_cloud_find(r->spec, CORE_CLOUD_AZURE), cloud_used(r, "gcp"),
+                                  spec_cloud_find(r->spec, CORE_CLOUD_GCP), &r->sim) != 0)
         return -1;
     /* a journal left by a killed run is settled before anything is planned */
     char *jtext = NULL;
@@ -1324,7 +1059,7 @@ static int run_cmd(int argc, char **argv, bool destroy, bool refresh_only, bool 
     fflush(stdout);
     for (size_t i = 0; i < r->nclouds; i++)
         r->clouds[i].prov->ops->close(r->clouds[i].prov);
-    sim_stop(&r->sim);
+    cli_sim_stop(&r->sim);
     sig_stop(&r->sc);
     diff_release(&r->df);
     if (destroy)

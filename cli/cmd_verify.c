@@ -18,6 +18,7 @@
 
 #include "cli/build_info.h"
 #include "core/cloud.h"
+#include "cli/verify_nodes.h"
 #include "core/diag.h"
 #include "core/file.h"
 #include "core/gpu_models.h"
@@ -46,6 +47,7 @@ struct verify_args {
     int cloud;     /* --cloud: whose metadata service (enum core_cloud); -1 when not given */
     long interval; /* --interval: seconds between reads (0: WATCH_INTERVAL) */
     bool once;     /* --once: one read, answer it if it is new, exit */
+    struct cli_verify_nodes nodes; /* ADDRESS...: a stack's running nodes (cli/verify_nodes.c) */
 };
 
 #define WATCH_INTERVAL     30    /* seconds between metadata reads */
@@ -269,6 +271,27 @@ static int watch_option(int ch, const char *arg, struct verify_args *a)
     return CLI_OK;
 }
 
+/* The options of verifying a stack's running nodes. */
+static int nodes_option(int ch, const char *arg, struct verify_args *a)
+{
+    struct cli_verify_nodes *n = &a->nodes;
+    double *d = ch == 'T' ? &n->timeout_s : &n->lock_timeout_s;
+    switch (ch) {
+    case 'P':
+        n->stack = arg;
+        break;
+    case 'S':
+        n->sim = true;
+        n->sim_config = arg;
+        break;
+    default:
+        if ((*d = cli_parse_duration(arg)) < 0 || (ch == 'T' && *d == 0))
+            return usage("%s takes a duration (90s, 15m), not '%s'",
+                         ch == 'T' ? "--timeout" : "--lock-timeout", arg);
+    }
+    return CLI_OK;
+}
+
 static int watch_args(const struct verify_args *a)
 {
     if (!a->watch && (a->cloud >= 0 || a->interval || a->once))
@@ -286,6 +309,21 @@ static int watch_args(const struct verify_args *a)
                      "--request");
     if (a->calibrate || a->json)
         return usage("--watch prints signed blocks; --calibrate and --json don't go with it");
+    return CLI_OK;
+}
+
+/* ADDRESS...: the stack's nodes, with nothing that only verifying this host takes. */
+static int nodes_args(struct verify_args *a, int argc, char **argv)
+{
+    if (a->agent || a->calibrate || a->baseline || a->backend || a->opts.faults ||
+        a->instance_type || a->catalog || a->opts.mem_bytes || a->opts.devices || a->opts.serial ||
+        a->runs || a->out)
+        return usage("verifying nodes ('%s') takes --stack, --sim, --level, --timeout, "
+                     "--lock-timeout and --json; the other options verify this host",
+                     argv[optind]);
+    a->nodes.json = a->json;
+    a->nodes.addresses = (const char *const *)(argv + optind);
+    a->nodes.naddresses = (size_t)(argc - optind);
     return CLI_OK;
 }
 
@@ -314,6 +352,10 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
         {"cloud", required_argument, NULL, 'c'},
         {"interval", required_argument, NULL, 'I'},
         {"once", no_argument, NULL, 'O'},
+        {"stack", required_argument, NULL, 'P'},
+        {"sim", optional_argument, NULL, 'S'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"lock-timeout", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -322,6 +364,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
     while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (ch) {
         case 'l':
+            a->nodes.level = optarg;
             if (!strcmp(optarg, "quick"))
                 a->opts.level = VERIFY_QUICK;
             else if (!strcmp(optarg, "full"))
@@ -393,6 +436,13 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
             if (watch_option(ch, optarg, a) != CLI_OK)
                 return CLI_ERROR;
             break;
+        case 'P':
+        case 'S':
+        case 'T':
+        case 'L':
+            if (nodes_option(ch, optarg, a) != CLI_OK)
+                return CLI_ERROR;
+            break;
         case ':':
             return usage("option '%s' needs a value", argv[optind - 1]);
         default:
@@ -406,11 +456,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
         return usage("--address, --key-file and --request go with --agent");
     if (watch_args(a) != CLI_OK)
         return CLI_ERROR;
-    if (optind < argc)
-        return usage("verifying the nodes of a stack ('%s') needs the apply engine, which is not "
-                     "in this release; 'gpuform verify' checks this host",
-                     argv[optind]);
-    return calibrate_args(a);
+    return optind < argc ? nodes_args(a, argc, argv) : calibrate_args(a);
 }
 
 static void unavailable(const struct verify_args *a, const char *why)
@@ -601,6 +647,11 @@ int cmd_verify(int argc, char **argv)
                                                             * reference */
     if (parse_args(argc, argv, &a) != CLI_OK)
         return CLI_ERROR;
+    if (a.nodes.naddresses)
+        return cli_verify_nodes(&a.nodes);
+    if (a.nodes.stack || a.nodes.sim || a.nodes.timeout_s || a.nodes.lock_timeout_s)
+        return usage("--stack, --sim, --timeout and --lock-timeout go with the ADDRESS of the "
+                     "nodes to verify");
     if (a.instance_type && expect_instance(&a) != CLI_OK)
         return CLI_ERROR;
     char fallback[400] = "";

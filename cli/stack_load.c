@@ -6,7 +6,11 @@
  */
 #include "cli/cli.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "core/diag.h"
@@ -56,4 +60,20 @@ void cli_report_counts(const char *path, size_t errors, size_t warnings, bool st
 {
     fprintf(stderr, "%s: %zu error%s, %zu warning%s%s\n", path, errors, errors == 1 ? "" : "s",
             warnings, warnings == 1 ? "" : "s", strict_failed ? " (failing: --strict)" : "");
+}
+
+double cli_parse_duration(const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !isfinite(v) || v < 0)
+        return -1;
+    if (!*end || !strcmp(end, "s"))
+        return v;
+    if (!strcmp(end, "m"))
+        return v * 60;
+    if (!strcmp(end, "h"))
+        return v * 3600;
+    return -1;
 }

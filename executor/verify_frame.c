@@ -166,8 +166,9 @@ static bool starts(const char *p, size_t n, const char *word, const char **rest,
     return true;
 }
 
-/* Feeds one tagged line to the block; a finished block for the address is copied to `last`. */
-static void feed(struct block *b, struct block *last, const char *p, size_t n, const char *address)
+/* Feeds one tagged line to the block; a finished block for the address is copied to `last`
+ * (and true returned). */
+static bool feed(struct block *b, struct block *last, const char *p, size_t n, const char *address)
 {
     const char *rest;
     size_t rn;
@@ -175,7 +176,7 @@ static void feed(struct block *b, struct block *last, const char *p, size_t n, c
         bool ours = rn == strlen(address) && memcmp(rest, address, rn) == 0;
         block_reset(b, true, ours);
     } else if (!b->open || !b->ours) {
-        return; /* another node's block, or a line outside any block */
+        return false; /* another node's block, or a line outside any block */
     } else if (starts(p, n, "data ", &rest, &rn)) {
         if (rn > LINE_CHARS || strspn(rest, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                             "0123456789-_") < rn)
@@ -196,9 +197,11 @@ static void feed(struct block *b, struct block *last, const char *p, size_t n, c
         memcpy(last->mac, b->mac, sizeof last->mac);
         last->open = true; /* "there is a last block" */
         block_reset(b, false, false);
+        return true;
     } else {
         b->bad_line = true;
     }
+    return false;
 }
 
 static enum exec_frame_status bad(char *why, size_t whylen, const char *msg)
@@ -239,9 +242,24 @@ static enum exec_frame_status check_block(struct block *last, const char *addres
     return EXEC_FRAME_OK;
 }
 
-enum exec_frame_status exec_frame_find(const char *text, size_t len, const char *address,
-                                       const unsigned char key[EXEC_VERIFY_KEY_LEN], char **report,
-                                       size_t *rlen, char *why, size_t whylen)
+/* Whether an authenticated report answers the request `nonce`: its "request" is the nonce. */
+static bool answers(const char *report, size_t len, const char *nonce)
+{
+    json_t *doc = json_loadb(report, len, 0, NULL);
+    const char *r = json_string_value(json_object_get(doc, "request"));
+    bool yes = r && strcmp(r, nonce) == 0;
+    json_decref(doc);
+    return yes;
+}
+
+/*
+ * exec_frame_find and exec_frame_find_request: with `nonce` NULL the last complete block for
+ * the address counts; with one, the last authenticated block answering it, else what the
+ * last complete block says when it is bad, else none or truncated.
+ */
+static enum exec_frame_status find(const char *text, size_t len, const char *address,
+                                   const unsigned char key[EXEC_VERIFY_KEY_LEN], const char *nonce,
+                                   char **report, size_t *rlen, char *why, size_t whylen)
 {
     *report = NULL;
     *rlen = 0;
@@ -250,6 +268,8 @@ enum exec_frame_status exec_frame_find(const char *text, size_t len, const char 
     struct block cur = {0}, last = {0};
     core_buf_init(&cur.data, EXEC_REPORT_MAX / 3 * 4 + 4);
     core_buf_init(&last.data, EXEC_REPORT_MAX / 3 * 4 + 4);
+    enum exec_frame_status last_st = EXEC_FRAME_NONE; /* nonce: the last complete block's */
+    char last_why[200] = "";
     const char *end = text + len;
     for (const char *s = text; s < end;) {
         const char *e = memchr(s, '\n', (size_t)(end - s));
@@ -258,12 +278,26 @@ enum exec_frame_status exec_frame_find(const char *text, size_t len, const char 
             e = end;
         size_t n;
         const char *p = tagged(s, e, &n);
-        if (p)
-            feed(&cur, &last, p, n, address);
+        if (p && feed(&cur, &last, p, n, address) && nonce) {
+            char *r = NULL;
+            size_t rn = 0;
+            last_st = check_block(&last, address, key, &r, &rn, last_why, sizeof last_why);
+            if (last_st == EXEC_FRAME_OK && answers(r, rn, nonce)) {
+                free(*report);
+                *report = r;
+                *rlen = rn;
+            } else {
+                free(r);
+            }
+        }
         s = next;
     }
     enum exec_frame_status st;
-    if (last.open)
+    if (nonce && *report)
+        st = EXEC_FRAME_OK;
+    else if (nonce && last_st == EXEC_FRAME_BAD)
+        st = bad(why, whylen, last_why);
+    else if (!nonce && last.open)
         st = check_block(&last, address, key, report, rlen, why, whylen);
     else if (cur.open && cur.ours)
         st = EXEC_FRAME_TRUNCATED;
@@ -271,11 +305,55 @@ enum exec_frame_status exec_frame_find(const char *text, size_t len, const char 
         st = EXEC_FRAME_NONE;
     if (st == EXEC_FRAME_TRUNCATED)
         snprintf(why, whylen, "verify report truncated: it began but did not end");
+    else if (st == EXEC_FRAME_NONE && nonce)
+        snprintf(why, whylen, "no verify report answering the request on the console%s",
+                 last.open ? " (only earlier ones)" : "");
     else if (st == EXEC_FRAME_NONE)
         snprintf(why, whylen, "no verify report on the console");
     core_buf_release(&cur.data);
     core_buf_release(&last.data);
     return st;
+}
+
+int exec_frame_last_id(const char *text, size_t len, const char *address,
+                       char id[EXEC_FRAME_ID_HEX])
+{
+    id[0] = '\0';
+    struct block cur = {0}, last = {0};
+    core_buf_init(&cur.data, EXEC_REPORT_MAX / 3 * 4 + 4);
+    core_buf_init(&last.data, EXEC_REPORT_MAX / 3 * 4 + 4);
+    const char *end = text + len;
+    for (const char *s = text; s < end;) {
+        const char *e = memchr(s, '\n', (size_t)(end - s));
+        const char *next = e ? e + 1 : end;
+        size_t n;
+        const char *p = tagged(s, e ? e : end, &n);
+        if (p)
+            feed(&cur, &last, p, n, address);
+        s = next;
+    }
+    int rc = 0;
+    if (last.open && core_buf_add(&last.data, last.mac, strlen(last.mac)) == 0 &&
+        core_buf_add(&last.data, last.bad_line ? "!" : ".", 1) == 0)
+        rc = core_sha256_hex(last.data.data, last.data.len, id) == 0;
+    core_buf_release(&cur.data);
+    core_buf_release(&last.data);
+    return rc;
+}
+
+enum exec_frame_status exec_frame_find(const char *text, size_t len, const char *address,
+                                       const unsigned char key[EXEC_VERIFY_KEY_LEN], char **report,
+                                       size_t *rlen, char *why, size_t whylen)
+{
+    return find(text, len, address, key, NULL, report, rlen, why, whylen);
+}
+
+enum exec_frame_status exec_frame_find_request(const char *text, size_t len, const char *address,
+                                               const unsigned char key[EXEC_VERIFY_KEY_LEN],
+                                               const char *nonce, char **report, size_t *rlen,
+                                               char *why, size_t whylen)
+{
+    return find(text, len, address, key, nonce, report, rlen, why, whylen);
 }
 
 /* ---- the boot script ---- */

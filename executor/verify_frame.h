@@ -65,6 +65,27 @@ enum exec_frame_status exec_frame_find(const char *text, size_t len, const char 
 #define EXEC_WATCH_UNIT "gpuform-verify-watch"
 
 /*
+ * exec_frame_find for a re-verification request: the last block for `address` that is
+ * authenticated with `key` and whose report's "request" is `nonce` (32 hex digits) gives
+ * EXEC_FRAME_OK (*report as above); blocks answering nothing or another request are passed
+ * over. Without one: EXEC_FRAME_BAD when the last complete block for the address is garbled
+ * or wrongly signed (why[] says which), else EXEC_FRAME_TRUNCATED when a block for it began
+ * and has not ended, else EXEC_FRAME_NONE (not answered yet).
+ */
+enum exec_frame_status exec_frame_find_request(const char *text, size_t len, const char *address,
+                                               const unsigned char key[EXEC_VERIFY_KEY_LEN],
+                                               const char *nonce, char **report, size_t *rlen,
+                                               char *why, size_t whylen);
+
+/* The identity of the last complete block for `address` in `text` (the SHA-256 of its data,
+ * MAC and whether a line was malformed, in hex) into id[EXEC_FRAME_ID_HEX]: 1, or 0 with id
+ * "" when there is none. So that a bad block already on the console before a request was
+ * made can be told from one that came after it. */
+#define EXEC_FRAME_ID_HEX 65
+int exec_frame_last_id(const char *text, size_t len, const char *address,
+                       char id[EXEC_FRAME_ID_HEX]);
+
+/*
  * `base` (a boot script, "#!/bin/sh...") with the agent's part appended: the marker, the key
  * written to /etc/gpuform/verify.key (mode 0600), `gpuform verify --agent --level LEVEL
  * --address ADDRESS --key-file ...` with its output on the serial console, then the watcher

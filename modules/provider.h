@@ -92,6 +92,10 @@ struct prov_tag {
     const char *value;
 };
 
+/* The tag or metadata item of a re-verification request: executor/verify_frame.h's
+ * EXEC_VERIFY_REQUEST_KEY, spelled here so that providers need no executor header. */
+#define PROV_VERIFY_REQUEST_KEY "gpuform-verify-request"
+
 /* What to create: one node. */
 struct prov_create {
     const char *stack;   /* tagged gpuform:stack */
@@ -183,6 +187,14 @@ struct prov_ops {
      * then says so and leaves the node as it is). */
     int (*set_tags)(struct prov *p, const char *region, const char *id, const struct prov_tag *set,
                     size_t nset, const char *const *remove, size_t nremove, struct prov_error *err);
+
+    /* Asks the node to verify itself again (docs/verify.md, "Verifying running nodes"): sets
+     * the instance's tag (EC2, Azure) or metadata item (Compute Engine)
+     * "gpuform-verify-request" to `value` ("LEVEL:NONCE"), everything else on the instance
+     * kept as it is (GCE's startup-script item included). The agent watching on the node
+     * reads it from the instance metadata service. NULL when the provider can't. */
+    int (*request_verify)(struct prov *p, const char *region, const char *id, const char *value,
+                          struct prov_error *err);
 };
 
 /* The provider for a cloud name, or NULL. */

@@ -496,6 +496,15 @@ static int aws_set_tags(struct prov *p, const char *region, const char *id,
     return 0;
 }
 
+/* The request as one more tag (CreateTags): the instance metadata service shows the
+ * instance's tags to the node when RunInstances allowed it (InstanceMetadataTags). */
+static int aws_request_verify(struct prov *p, const char *region, const char *id, const char *value,
+                              struct prov_error *err)
+{
+    const struct prov_tag t = {PROV_VERIFY_REQUEST_KEY, value};
+    return aws_set_tags(p, region, id, &t, 1, NULL, 0, err);
+}
+
 static int describe_with(struct aws *a, const char *region, struct form *f,
                          struct prov_instance *out, bool *found, struct prov_error *err)
 {
@@ -610,4 +619,5 @@ const struct prov_ops prov_aws = {
     .console_output = aws_console_output,
     .classify = aws_classify,
     .set_tags = aws_set_tags,
+    .request_verify = aws_request_verify,
 };

@@ -1065,6 +1065,15 @@ static int azure_set_tags(struct prov *p, const char *region, const char *id,
     return rc;
 }
 
+/* The request as one more tag (a PATCH of the VM's tags, the others kept): the Azure
+ * Instance Metadata Service shows the VM's tags to the node. */
+static int azure_request_verify(struct prov *p, const char *region, const char *id,
+                                const char *value, struct prov_error *err)
+{
+    const struct prov_tag t = {PROV_VERIFY_REQUEST_KEY, value};
+    return azure_set_tags(p, region, id, &t, 1, NULL, 0, err);
+}
+
 /* Fetches the serial console log blob (a SAS link: no token is sent). */
 static int fetch_blob(struct azure *a, const char *region, const char *uri, char **text,
                       struct prov_error *err)
@@ -1156,4 +1165,5 @@ const struct prov_ops prov_azure = {
     .console_output = azure_console_output,
     .classify = azure_classify,
     .set_tags = azure_set_tags,
+    .request_verify = azure_request_verify,
 };

@@ -530,6 +530,20 @@ char *sim_console_output(const struct sim_instance *inst);
 void sim_agent_boot(struct sim_world *w, const struct sim_instance *inst,
                     const struct sim_run_request *req);
 
+/* The instance's re-verification request (executor/verify_frame.h's EXEC_VERIFY_REQUEST_KEY:
+ * a tag on aws and azure, a metadata item on gcp), borrowed; NULL when it has none. */
+const char *sim_agent_request_of(const struct sim_instance *inst);
+
+/*
+ * Plays the node's `gpuform verify --agent --watch` after a dialect changed the instance's
+ * tags or metadata: when its request (sim_agent_request_of) is new (not `before`, the value
+ * before the change, or NULL) and well-formed, the instance is running and its boot script
+ * carries the agent, the agent is queued as at boot, with the request's level, and its
+ * report carries the request's nonce; the block is appended to the console output. Called
+ * with the world's lock held (it only queues).
+ */
+void sim_agent_request(struct sim_world *w, const struct sim_instance *inst, const char *before);
+
 /* Stops the agent thread (a run in progress finishes) and frees its queue; NULL-safe. */
 void sim_agent_stop(struct sim_world *w);
 

@@ -3,8 +3,10 @@
  * script carries gpuform's agent (executor/verify_frame.h); here the real verify module runs
  * on this host instead of the script (never a client's shell script), one node at a time on
  * the world's own thread so that no request waits for it, and its report, framed and signed
- * with the node's key, is appended to the node's console output. Configured faults make a
- * chosen zone or type fail, forge its signature or say nothing (docs/cloudsim.md).
+ * with the node's key, is appended to the node's console output. A new re-verification
+ * request on a running node (its gpuform-verify-request tag or metadata item) runs it again,
+ * as the node's `gpuform verify --agent --watch` would. Configured faults make a chosen zone
+ * or type fail, forge its signature or say nothing (docs/cloudsim.md).
  */
 #include "modules/cloudsim/sim.h"
 
@@ -24,6 +26,7 @@ struct job {
     struct exec_agent_req req;
     char *fault; /* the config's fault for the instance's zone and type, or NULL */
     char zone[64], type[64];
+    char nonce[EXEC_VERIFY_NONCE_HEX]; /* the request this run answers; "" at boot */
 };
 
 struct sim_agent {
@@ -37,23 +40,23 @@ struct sim_agent {
 
 /* The boot script as plain text: GCE's startup-script item, or the user data (base64 as
  * EC2 and ARM carry it). malloc'd, NULL when there is none. */
-static char *boot_script(const struct sim_run_request *req)
+static char *script_of(const struct sim_tag *meta, size_t nmeta, const char *user_data)
 {
-    for (size_t i = 0; i < req->nmeta; i++)
-        if (!strcmp(req->meta[i].key, "startup-script"))
-            return strdup(req->meta[i].value);
-    if (!req->user_data)
+    for (size_t i = 0; i < nmeta; i++)
+        if (!strcmp(meta[i].key, "startup-script"))
+            return strdup(meta[i].value);
+    if (!user_data)
         return NULL;
-    size_t n = strlen(req->user_data);
+    size_t n = strlen(user_data);
     if (n % 4 || n > (size_t)1 << 20)
         return NULL;
     unsigned char *out = malloc(n / 4 * 3 + 1);
-    int len = out ? EVP_DecodeBlock(out, (const unsigned char *)req->user_data, (int)n) : -1;
+    int len = out ? EVP_DecodeBlock(out, (const unsigned char *)user_data, (int)n) : -1;
     if (len < 0) {
         free(out);
         return NULL;
     }
-    for (size_t k = n; k > 0 && req->user_data[k - 1] == '='; k--)
+    for (size_t k = n; k > 0 && user_data[k - 1] == '='; k--)
         len--; /* EVP_DecodeBlock counts the padding */
     out[len] = '\0';
     return (char *)out;
@@ -87,6 +90,7 @@ static char *run_job(const struct job *j, unsigned mem_mib)
     struct verify_report rep;
     verify_report_init(&rep);
     char err[512] = "", *json = NULL, *out = NULL;
+    snprintf(rep.request, sizeof rep.request, "%s", j->nonce);
     if (verify_run(b, &o, &rep, err, sizeof err) == 0)
         json = verify_report_json(&rep);
     verify_report_release(&rep);
@@ -128,9 +132,15 @@ static void *agent_main(void *arg)
         OPENSSL_cleanse(&j.req, sizeof j.req);
         pthread_mutex_lock(&w->lock);
         struct sim_instance *inst = sim_world_find(w, j.id);
-        if (inst && text && !inst->agent_output) {
-            inst->agent_output = text;
-            text = NULL;
+        char *all = NULL;
+        if (inst && text && inst->agent_output &&
+            asprintf(&all, "%s%s", inst->agent_output, text) < 0)
+            all = NULL;
+        if (inst && text && (all || !inst->agent_output)) { /* appended, as a console is */
+            free(inst->agent_output);
+            inst->agent_output = all ? all : text;
+            if (!all)
+                text = NULL;
         }
         pthread_mutex_unlock(&w->lock);
         free(text);
@@ -140,29 +150,16 @@ static void *agent_main(void *arg)
     return NULL;
 }
 
-void sim_agent_boot(struct sim_world *w, const struct sim_instance *inst,
-                    const struct sim_run_request *req)
+/* Queues job `j` (its key wiped here), starting the agent's thread on first use. */
+static void enqueue(struct sim_world *w, struct job *j)
 {
-    if (w->conf.verify_agent_off)
-        return;
-    char *script = boot_script(req);
-    struct job j = {0};
-    int rc = exec_agent_parse(script, &j.req);
-    if (script) {
-        OPENSSL_cleanse(script, strlen(script));
-        free(script);
-    }
-    if (rc != 0)
-        return;
-    snprintf(j.id, sizeof j.id, "%s", inst->id);
-    j.fault = (char *)(uintptr_t)fault_for(&w->conf, inst->zone, inst->type);
     if (!w->agent) {
         struct sim_agent *a = calloc(1, sizeof *a);
         if (a)
             a->jobs = calloc(MAX_QUEUED, sizeof *a->jobs);
         if (!a || !a->jobs) {
             free(a);
-            OPENSSL_cleanse(&j.req, sizeof j.req);
+            OPENSSL_cleanse(&j->req, sizeof j->req);
             return;
         }
         pthread_mutex_init(&a->mu, NULL);
@@ -174,17 +171,68 @@ void sim_agent_boot(struct sim_world *w, const struct sim_instance *inst,
             pthread_cond_destroy(&a->cv);
             free(a->jobs);
             free(a);
-            OPENSSL_cleanse(&j.req, sizeof j.req);
+            OPENSSL_cleanse(&j->req, sizeof j->req);
             return;
         }
     }
     struct sim_agent *a = w->agent;
     pthread_mutex_lock(&a->mu);
     if (a->njobs < MAX_QUEUED)
-        a->jobs[a->njobs++] = j;
+        a->jobs[a->njobs++] = *j;
     pthread_cond_signal(&a->cv);
     pthread_mutex_unlock(&a->mu);
-    OPENSSL_cleanse(&j.req, sizeof j.req);
+    OPENSSL_cleanse(&j->req, sizeof j->req);
+}
+
+/* A job for `inst` from its boot script; -1 when the script carries no agent. */
+static int job_for(struct sim_world *w, const struct sim_instance *inst, char *script,
+                   struct job *j)
+{
+    memset(j, 0, sizeof *j);
+    int rc = exec_agent_parse(script, &j->req);
+    if (script) {
+        OPENSSL_cleanse(script, strlen(script));
+        free(script);
+    }
+    if (rc != 0)
+        return -1;
+    snprintf(j->id, sizeof j->id, "%s", inst->id);
+    j->fault = (char *)(uintptr_t)fault_for(&w->conf, inst->zone, inst->type);
+    return 0;
+}
+
+void sim_agent_boot(struct sim_world *w, const struct sim_instance *inst,
+                    const struct sim_run_request *req)
+{
+    struct job j;
+    if (!w->conf.verify_agent_off &&
+        job_for(w, inst, script_of(req->meta, req->nmeta, req->user_data), &j) == 0)
+        enqueue(w, &j);
+}
+
+const char *sim_agent_request_of(const struct sim_instance *inst)
+{
+    const struct sim_tag *t = inst->cloud == CORE_CLOUD_GCP ? inst->meta : inst->tags;
+    size_t n = inst->cloud == CORE_CLOUD_GCP ? inst->nmeta : inst->ntags;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(t[i].key, EXEC_VERIFY_REQUEST_KEY))
+            return t[i].value;
+    return NULL;
+}
+
+void sim_agent_request(struct sim_world *w, const struct sim_instance *inst, const char *before)
+{
+    const char *now = sim_agent_request_of(inst);
+    char level[8], nonce[EXEC_VERIFY_NONCE_HEX];
+    if (w->conf.verify_agent_off || inst->state != SIM_RUNNING || !now ||
+        (before && !strcmp(before, now)) || exec_verify_request_parse(now, level, nonce) != 0)
+        return; /* no watcher runs, nothing new, or a value the watcher would not take */
+    struct job j;
+    if (job_for(w, inst, script_of(inst->meta, inst->nmeta, inst->user_data), &j) != 0)
+        return;
+    snprintf(j.req.level, sizeof j.req.level, "%s", level);
+    snprintf(j.nonce, sizeof j.nonce, "%s", nonce);
+    enqueue(w, &j);
 }
 
 void sim_agent_stop(struct sim_world *w)

@@ -885,8 +885,12 @@ static void vm_patch(struct arm *a, const char *name)
     }
     if (check_tags(a, json_object_get(body, "tags")) == 0) {
         json_t *tags = json_object_get(body, "tags");
+        const char *req = sim_agent_request_of(i);
+        char *before = req ? strdup(req) : NULL; /* a new request wakes the node's watcher */
         if (tags)
             set_tags(i, tags);
+        sim_agent_request(a->w, i, before);
+        free(before);
         a->r->changed = true;
         sim_arm_json(a->w, a->r, 200, vm_json(i, false, a->now));
         struct sim_operation *o = start_op(a, "update", i->region, i->id, name, a->now, NULL);

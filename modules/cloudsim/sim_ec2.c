@@ -728,6 +728,8 @@ static void tag_instances(struct sim_world *w, const char *region, const struct 
     }
     for (size_t i = 0; i < nids; i++) {
         struct sim_instance *inst = sim_world_find(w, ids[i]);
+        const char *req = sim_agent_request_of(inst);
+        char *before = req ? strdup(req) : NULL; /* a new request wakes the node's watcher */
         for (size_t k = 0; k < nkeys; k++) {
             const char *now_value = NULL;
             for (size_t t = 0; t < inst->ntags; t++)
@@ -735,9 +737,14 @@ static void tag_instances(struct sim_world *w, const char *region, const struct 
                     now_value = inst->tags[t].value;
             if (!create && values[k] && (!now_value || strcmp(now_value, values[k])))
                 continue; /* DeleteTags with a value that doesn't match */
-            if (sim_instance_tag(inst, keys[k], create ? (values[k] ? values[k] : "") : NULL) != 0)
+            if (sim_instance_tag(inst, keys[k], create ? (values[k] ? values[k] : "") : NULL) !=
+                0) {
+                free(before);
                 return sim_ec2_error(w, r, 500, "InternalError", "An internal error has occurred");
+            }
         }
+        sim_agent_request(w, inst, before);
+        free(before);
     }
     struct xw x;
     char rid[37];

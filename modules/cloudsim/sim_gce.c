@@ -379,6 +379,23 @@ static json_t *tags_object(const struct sim_tag *t, size_t n)
     return o;
 }
 
+/* The metadata's fingerprint: a hash of its items, so that it changes with every change of
+ * them, as GCE's does (8 bytes in base64, "42WmSpB8rSM=" in shape). */
+static void fingerprint(const struct sim_instance *i, char out[16])
+{
+    uint64_t h = SIM_HASH_INIT;
+    for (size_t k = 0; k < i->nmeta; k++) {
+        h = sim_hash(h, i->meta[k].key);
+        h = sim_hash(h, "\x1f");
+        h = sim_hash(h, i->meta[k].value);
+        h = sim_hash(h, "\x1e");
+    }
+    unsigned char b[8];
+    for (int k = 0; k < 8; k++)
+        b[k] = (unsigned char)(h >> (8 * k));
+    EVP_EncodeBlock((unsigned char *)out, b, sizeof b);
+}
+
 static json_t *instance_json(const struct sim_instance *i, double now)
 {
     char url[512], ts[64];
@@ -399,9 +416,11 @@ static json_t *instance_json(const struct sim_instance *i, double now)
     if (i->reclaimed)
         json_object_set_new(o, "statusMessage", json_string("Instance was preempted."));
     json_object_set_new(o, "labels", tags_object(i->tags, i->ntags));
+    char fp[16];
+    fingerprint(i, fp);
     json_object_set_new(o, "metadata",
-                        json_pack("{s:s, s:s, s:o}", "kind", "compute#metadata", "fingerprint",
-                                  "c2ltdWxhdGVk", "items", items));
+                        json_pack("{s:s, s:s, s:o}", "kind", "compute#metadata", "fingerprint", fp,
+                                  "items", items));
     snprintf(url, sizeof url, API "%s/global/networks/default", i->account);
     json_object_set_new(
         o, "networkInterfaces",
@@ -1244,6 +1263,103 @@ static void delete_instance(struct sim_world *w, struct sim_query *q, const char
     start_op(w, &op, user, now, r);
 }
 
+/* Reads setMetadata's items into a new list (keys as insert takes them); -1 after replying. */
+static int read_items(struct sim_world *w, json_t *items, struct sim_tag **out, size_t *nout,
+                      struct sim_reply *r)
+{
+    *out = NULL;
+    *nout = 0;
+    size_t n = json_array_size(items), k;
+    json_t *v;
+    if ((items && !json_is_array(items)) || n > 64 || (n && !(*out = calloc(n, sizeof **out)))) {
+        gce_error(w, r, 400, "invalid", "Invalid value for field 'resource.items': ''.");
+        return -1;
+    }
+    json_array_foreach(items, k, v)
+    {
+        const char *mk = json_string_value(json_object_get(v, "key"));
+        const char *mv = json_string_value(json_object_get(v, "value"));
+        size_t kl = mk ? strlen(mk) : 0;
+        bool ok =
+            mv && kl >= 1 && kl <= 128 &&
+            strspn(mk, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == kl;
+        for (size_t d = 0; ok && d < *nout; d++)
+            ok = strcmp((*out)[d].key, mk) != 0;
+        char *ck = ok ? strdup(mk) : NULL, *cv = ok ? strdup(mv) : NULL;
+        if (!ck || !cv) {
+            free(ck);
+            free(cv);
+            for (size_t d = 0; d < *nout; d++) {
+                free((*out)[d].key);
+                free((*out)[d].value);
+            }
+            free(*out);
+            *out = NULL;
+            gce_error(w, r, 400, "invalid",
+                      "Invalid value for field 'resource.items[%zu]': ''. Metadata keys must be "
+                      "unique, match [a-zA-Z0-9-_]{1,128} and have a value.",
+                      k);
+            return -1;
+        }
+        (*out)[(*nout)++] = (struct sim_tag){ck, cv};
+    }
+    return 0;
+}
+
+/* instances.setMetadata: the item list replaced as a whole when the request's fingerprint is
+ * the current one (412 conditionNotMet otherwise, as GCE), done at once; a new
+ * gpuform-verify-request item wakes the node's watcher (sim_agent_request). */
+static void set_metadata(struct sim_world *w, struct sim_query *q, const char *project,
+                         const char *zone, const char *name, const char *user, double now,
+                         struct sim_reply *r)
+{
+    const char *rid = sim_param_get(q->p, q->nquery, "requestId");
+    if (rid && !valid_uuid(rid))
+        return gce_error(w, r, 400, "invalid", "Invalid value for field 'requestId': '%.60s'.",
+                         rid);
+    const struct sim_operation *seen =
+        rid ? sim_world_find_op_request(w, CORE_CLOUD_GCP, project, rid) : NULL;
+    if (seen)
+        return reply(w, r, 200, op_json(w, seen, user, now));
+    struct sim_instance *i = instance_or_404(w, project, zone, name, r);
+    if (!i)
+        return;
+    json_t *body = json_loadb(q->body ? q->body : "", q->body_len, 0, NULL);
+    const char *fp = json_string_value(json_object_get(body, "fingerprint"));
+    char cur[16];
+    fingerprint(i, cur);
+    struct sim_tag *items = NULL;
+    size_t n = 0;
+    if (!json_is_object(body)) {
+        gce_error(w, r, 400, "badRequest", "Invalid JSON payload received.");
+    } else if (!fp || strcmp(fp, cur)) {
+        gce_error(w, r, 412, "conditionNotMet",
+                  "Supplied fingerprint does not match current metadata fingerprint.");
+    } else if (read_items(w, json_object_get(body, "items"), &items, &n, r) == 0) {
+        const char *req = sim_agent_request_of(i);
+        char *before = req ? strdup(req) : NULL;
+        for (size_t k = 0; k < i->nmeta; k++) {
+            free(i->meta[k].key);
+            free(i->meta[k].value);
+        }
+        free(i->meta);
+        i->meta = items;
+        i->nmeta = n;
+        sim_agent_request(w, i, before);
+        free(before);
+        struct sim_operation op = {.cloud = CORE_CLOUD_GCP,
+                                   .account = (char *)(uintptr_t)project,
+                                   .zone = (char *)(uintptr_t)zone,
+                                   .kind = "setMetadata",
+                                   .request_id = (char *)(uintptr_t)rid,
+                                   .target_name = (char *)(uintptr_t)name,
+                                   .done_at = now};
+        snprintf(op.target_id, sizeof op.target_id, "%s", i->id);
+        start_op(w, &op, user, now, r);
+    }
+    json_decref(body);
+}
+
 static void operation(struct sim_world *w, struct sim_query *q, const char *project,
                       const char *zone, const char *name, bool wait, const char *user, double now,
                       struct sim_reply *r)
@@ -1389,6 +1505,8 @@ static void route(struct sim_world *w, struct sim_query *q, char **seg, size_t n
             return delete_instance(w, q, project, zone, seg[4], user, now, r);
         if (n == 6 && get && !strcmp(seg[5], "serialPort"))
             return serial_port(w, q, project, zone, seg[4], r);
+        if (n == 6 && !strcmp(m, "POST") && !strcmp(seg[5], "setMetadata"))
+            return set_metadata(w, q, project, zone, seg[4], user, now, r);
     } else if (!strcmp(what, "operations") && n >= 5) {
         if (n == 5 && get)
             return operation(w, q, project, zone, seg[4], false, user, now, r);

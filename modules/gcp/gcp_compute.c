@@ -612,6 +612,56 @@ static int gcp_console_output(struct prov *p, const char *region, const char *id
     return rc;
 }
 
+#define SET_METADATA_TRIES 5 /* instances.get then setMetadata, again on a stale fingerprint */
+
+/* The metadata item, set with instances.setMetadata: the current items and fingerprint from
+ * instances.get, the item set among them, and the whole list sent back; a 412 (another
+ * writer changed the metadata in between) starts again from a fresh get. */
+static int gcp_request_verify(struct prov *p, const char *region, const char *id, const char *value,
+                              struct prov_error *err)
+{
+    struct gcp *g = (struct gcp *)p;
+    char zone[64], name[64];
+    if (split_id(region, id, zone, name, err) != 0)
+        return -1;
+    for (int attempt = 0; attempt < SET_METADATA_TRIES; attempt++) {
+        struct call c;
+        call_init(&c, "GET", "instances.get", zone);
+        core_buf_addf(&c.path, "/zones/%s/instances/%s", zone, name);
+        struct core_http_response rs;
+        if (call_do(g, &c, &rs, err) != 0)
+            return -1;
+        char why[256], *body = NULL;
+        int rc = gcp_metadata_set_body(rs.body.data, rs.body.len, PROV_VERIFY_REQUEST_KEY, value,
+                                       &body, why, sizeof why);
+        if (rc != 0)
+            unreadable(&c, &rs, why, err);
+        core_http_response_release(&rs);
+        if (rc != 0)
+            return -1;
+        /* the same body (hence fingerprint and value) is the same request: retried once */
+        char rid[37], key[200];
+        snprintf(key, sizeof key, "%s %s %d", id, value, attempt);
+        gcp_request_id("setmetadata", key, rid);
+        call_init(&c, "POST", "instances.setMetadata", zone);
+        core_buf_addf(&c.path, "/zones/%s/instances/%s/setMetadata?requestId=%s", zone, name, rid);
+        c.body = body;
+        struct gcp_operation op;
+        rc = call_do(g, &c, &rs, err);
+        free(body);
+        if (rc != 0 && err->http_status == 412)
+            continue; /* conditionNotMet: the fingerprint went stale */
+        if (rc != 0 || read_op(&c, &rs, &op, err) != 0 || wait_done(g, zone, &op, err) != 0)
+            return -1;
+        return op.error_code[0] ? op_failed(zone, "instances.setMetadata", &op, err) : 0;
+    }
+    prov_error_set(err, PROV_TRANSIENT,
+                   "gcp %s instances.setMetadata: '%s': the metadata kept changing under it (412 "
+                   "conditionNotMet %d times); try again",
+                   zone, id, SET_METADATA_TRIES);
+    return -1;
+}
+
 const struct prov_ops prov_gcp = {
     .name = "gcp",
     .open = gcp_open,
@@ -623,4 +673,5 @@ const struct prov_ops prov_gcp = {
     .find_by_token = gcp_find_by_token,
     .console_output = gcp_console_output,
     .classify = gcp_classify,
+    .request_verify = gcp_request_verify,
 };

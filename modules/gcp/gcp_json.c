@@ -350,6 +350,51 @@ static json_t *item(const char *key, const char *value)
     return json_pack("{s:s, s:s}", "key", key, "value", value);
 }
 
+int gcp_metadata_set_body(const char *body, size_t len, const char *key, const char *value,
+                          char **out, char *why, size_t whylen)
+{
+    *out = NULL;
+    json_t *j = load(body, len, why, whylen);
+    if (!j)
+        return -1;
+    json_t *md = json_object_get(j, "metadata");
+    const char *fp = json_string_value(json_object_get(md, "fingerprint"));
+    json_t *items = json_object_get(md, "items");
+    json_t *kept = json_array(), *doc = NULL;
+    int rc = 0;
+    bool set = false;
+    if (!json_is_object(md) || !fp)
+        rc = gcp_why(why, whylen, "the instance has no metadata fingerprint");
+    else if (items && !json_is_array(items))
+        rc = gcp_why(why, whylen, "'metadata.items' is not a list");
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        const char *k = json_string_value(json_object_get(it, "key"));
+        if (rc != 0)
+            break;
+        if (!k || !json_is_string(json_object_get(it, "value")))
+            rc = gcp_why(why, whylen, "metadata item %zu has no string key and value", i);
+        else if (!strcmp(k, key) && !set)
+            set = json_array_append_new(kept, item(key, value)) == 0;
+        else if (strcmp(k, key) != 0)
+            json_array_append(kept, it); /* as it is, byte for byte once dumped */
+    }
+    if (rc == 0 && !set)
+        json_array_append_new(kept, item(key, value));
+    if (rc == 0) {
+        doc = json_pack("{s:s, s:O}", "fingerprint", fp, "items", kept);
+        *out = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        if (!*out)
+            rc = gcp_why(why, whylen, "out of memory");
+    }
+    json_decref(doc);
+    json_decref(kept);
+    json_decref(j);
+    return rc;
+}
+
 char *gcp_insert_body(const struct prov_create *c, const char *zone, const char *name,
                       const char *image, const char *accelerator)
 {

@@ -83,6 +83,15 @@ int gcp_parse_region_zone(const char *body, size_t len, char zone[64], char *why
 int gcp_parse_serial_output(const char *body, size_t len, char **text, char *why, size_t whylen);
 
 /*
+ * The instances.setMetadata body that sets item `key` to `value` on the instance of an
+ * instances.get reply `body`: its metadata.fingerprint, and every other item kept exactly as
+ * it is (the startup-script included), `key` replaced or appended. malloc'd JSON into *out,
+ * 0; or -1 with why[] (not an instance, no fingerprint, malformed items, out of memory).
+ */
+int gcp_metadata_set_body(const char *body, size_t len, const char *key, const char *value,
+                          char **out, char *why, size_t whylen);
+
+/*
  * The instances.insert body for `c` as NAME in ZONE: machineType, labels (stack, address,
  * token, and the workload's labels c->tags, made label-safe; gpuform's own win a clash),
  * metadata items (the exact stack, address and token, and user_data as

@@ -406,6 +406,67 @@ static void test_gce_wait_is_called_again_until_done_and_reclaims_show_terminate
     free(r.body);
 }
 
+/* The instance's metadata fingerprint, as instances.get shows it, into out[32]. */
+static void fingerprint_of(struct fix *f, const char *name, char out[32])
+{
+    char path[256];
+    snprintf(path, sizeof path, "/compute/v1/projects/" PROJECT "/zones/us-central1-a/instances/%s",
+             name);
+    struct sim_reply r = {0};
+    call(f->w, "GET", path, NULL, f->bearer, NULL, T0 + 1, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = body_of(&r);
+    snprintf(out, 32, "%s",
+             json_string_value(json_object_get(json_object_get(j, "metadata"), "fingerprint")));
+    json_decref(j);
+    free(r.body);
+}
+
+static void test_gce_set_metadata_needs_the_current_fingerprint(void **state)
+{
+    struct fix *f = *state;
+    insert(f, "m-1", "{}", false, T0);
+    char fp0[32], fp1[32], body[512], why[64];
+    fingerprint_of(f, "m-1", fp0);
+    assert_true(strlen(fp0) == 12);
+    const char *path = "/compute/v1/projects/" PROJECT "/zones/us-central1-a/instances/m-1/"
+                       "setMetadata";
+    snprintf(body, sizeof body,
+             "{\"fingerprint\": \"%s\", \"items\": [{\"key\": \"startup-script\", \"value\": "
+             "\"#!/bin/sh\\n\"}, {\"key\": \"gpuform-verify-request\", \"value\": \"quick:x\"}]}",
+             fp0);
+    struct sim_reply r = {0};
+    call(f->w, "POST", path, NULL, f->bearer, body, T0 + 1, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "compute#operation"));
+    fingerprint_of(f, "m-1", fp1);
+    assert_string_not_equal(fp0, fp1); /* it changes with the items */
+    struct sim_instance *i =
+        sim_world_find_name(f->w, CORE_CLOUD_GCP, PROJECT, "us-central1-a", "m-1");
+    assert_non_null(i);
+    assert_int_equal(i->nmeta, 2);
+    assert_string_equal(i->meta[0].value, "#!/bin/sh\n");
+    assert_string_equal(sim_agent_request_of(i), "quick:x");
+    /* the old fingerprint is stale now: 412 conditionNotMet, nothing changed */
+    call(f->w, "POST", path, NULL, f->bearer, body, T0 + 2, &r);
+    assert_int_equal(r.status, 412);
+    assert_string_equal(reason(&r, why), "conditionNotMet");
+    call(f->w, "POST", path, NULL, f->bearer, "{\"items\": []}", T0 + 2, &r);
+    assert_int_equal(r.status, 412);
+    snprintf(body, sizeof body,
+             "{\"fingerprint\": \"%s\", \"items\": [{\"key\": \"a\", \"value\": \"1\"}, "
+             "{\"key\": \"a\", \"value\": \"2\"}]}",
+             fp1);
+    call(f->w, "POST", path, NULL, f->bearer, body, T0 + 2, &r);
+    assert_int_equal(r.status, 400); /* a key twice */
+    assert_int_equal(i->nmeta, 2);
+    call(f->w, "POST",
+         "/compute/v1/projects/" PROJECT "/zones/us-central1-a/instances/nope/setMetadata", NULL,
+         f->bearer, body, T0 + 2, &r);
+    assert_int_equal(r.status, 404);
+    free(r.body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,6 +475,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gce_bearer_tokens_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gce_list_filters_follow_gces_syntax, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gce_insert_checks_what_gce_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gce_set_metadata_needs_the_current_fingerprint, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_gce_wait_is_called_again_until_done_and_reclaims_show_terminated, setup, teardown),
     };

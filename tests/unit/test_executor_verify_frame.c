@@ -286,6 +286,141 @@ static void test_report_summary_counts_checks_and_names_failures(void **state)
     assert_int_equal(exec_report_summarize(liar, strlen(liar), &s, why, sizeof why), -1);
 }
 
+#define NONCE_A "0123456789abcdef0123456789abcdef"
+#define NONCE_B "fedcba9876543210fedcba9876543210"
+
+/* A report answering `nonce` (or none when NULL), as the watching agent prints it. */
+static char *answer(const char *nonce, const char *status)
+{
+    char *s = NULL;
+    if (nonce)
+        assert_true(asprintf(&s, "{\"version\": 1, \"status\": \"%s\", \"request\": \"%s\"}",
+                             status, nonce) > 0);
+    else
+        assert_true(asprintf(&s, "{\"version\": 1, \"status\": \"%s\"}", status) > 0);
+    return s;
+}
+
+static enum exec_frame_status find_req(const char *text, const char *address, unsigned char fill,
+                                       const char *nonce, char **out, char *why)
+{
+    unsigned char k[EXEC_VERIFY_KEY_LEN];
+    key_of(k, fill);
+    size_t n = 0;
+    return exec_frame_find_request(text, strlen(text), address, k, nonce, out, &n, why, 256);
+}
+
+static void test_request_finds_only_the_block_answering_its_nonce(void **state)
+{
+    (void)state;
+    char *boot = answer(NULL, "pass"), *a = answer(NONCE_A, "fail"), *b = answer(NONCE_B, "pass");
+    char *fboot = frame("chat[0]", 7, boot), *fa = frame("chat[0]", 7, a),
+         *fb = frame("chat[0]", 7, b), *other = frame("chat[1]", 7, a);
+    char *out = NULL, why[256];
+    /* the boot report answers no request: not yet */
+    assert_int_equal(find_req(fboot, "chat[0]", 7, NONCE_A, &out, why), EXEC_FRAME_NONE);
+    assert_null(out);
+    assert_non_null(strstr(why, "answering the request"));
+    /* the answer, then a later block answering another request: the answer still counts */
+    char *text = join(fboot, fa, fb);
+    assert_int_equal(find_req(text, "chat[0]", 7, NONCE_A, &out, why), EXEC_FRAME_OK);
+    assert_string_equal(out, a);
+    free(out);
+    out = NULL;
+    assert_int_equal(find_req(text, "chat[0]", 7, NONCE_B, &out, why), EXEC_FRAME_OK);
+    assert_string_equal(out, b);
+    free(out);
+    out = NULL;
+    /* another node's block answering the nonce is not this node's answer */
+    char *text2 = join(fboot, other, "");
+    assert_int_equal(find_req(text2, "chat[0]", 7, NONCE_A, &out, why), EXEC_FRAME_NONE);
+    /* an answer begun but not ended yet */
+    char *cut = strdup(fa);
+    *strstr(cut, "gpuform-verify end") = '\0';
+    char *text3 = join(fboot, cut, "");
+    assert_int_equal(find_req(text3, "chat[0]", 7, NONCE_A, &out, why), EXEC_FRAME_TRUNCATED);
+    assert_null(out);
+    free(text);
+    free(text2);
+    free(text3);
+    free(cut);
+    free(fboot);
+    free(fa);
+    free(fb);
+    free(other);
+    free(boot);
+    free(a);
+    free(b);
+}
+
+static void test_request_answered_with_another_key_is_bad_and_a_good_answer_wins(void **state)
+{
+    (void)state;
+    char *boot = answer(NULL, "pass"), *a = answer(NONCE_A, "pass");
+    char *fboot = frame("chat[0]", 7, boot), *forged = frame("chat[0]", 9, a),
+         *good = frame("chat[0]", 7, a);
+    char *out = NULL, why[256];
+    char *text = join(fboot, forged, "");
+    assert_int_equal(find_req(text, "chat[0]", 7, NONCE_A, &out, why), EXEC_FRAME_BAD);
+    assert_null(out);
+    assert_non_null(strstr(why, "MAC mismatch"));
+    /* the last block's identity: none, then the forged one's, which a later one changes */
+    char id0[EXEC_FRAME_ID_HEX], id1[EXEC_FRAME_ID_HEX], id2[EXEC_FRAME_ID_HEX];
+    assert_int_equal(exec_frame_last_id("boot\n", 5, "chat[0]", id0), 0);
+    assert_string_equal(id0, "");
+    assert_int_equal(exec_frame_last_id(text, strlen(text), "chat[0]", id1), 1);
+    assert_int_equal(exec_frame_last_id(forged, strlen(forged), "chat[0]", id2), 1);
+    assert_string_equal(id1, id2); /* the same last block, whatever came before it */
+    assert_int_equal(exec_frame_last_id(fboot, strlen(fboot), "chat[0]", id2), 1);
+    assert_string_not_equal(id1, id2);
+    assert_int_equal(exec_frame_last_id(text, strlen(text), "chat[1]", id2), 0);
+    /* a forged block after the real answer does not undo it */
+    char *text2 = join(good, forged, "");
+    assert_int_equal(find_req(text2, "chat[0]", 7, NONCE_A, &out, why), EXEC_FRAME_OK);
+    assert_string_equal(out, a);
+    free(out);
+    free(text);
+    free(text2);
+    free(fboot);
+    free(forged);
+    free(good);
+    free(boot);
+    free(a);
+}
+
+static void test_request_values_are_level_and_a_fresh_nonce(void **state)
+{
+    (void)state;
+    char v1[EXEC_VERIFY_REQUEST_VALUE], v2[EXEC_VERIFY_REQUEST_VALUE], level[8],
+        nonce[EXEC_VERIFY_NONCE_HEX];
+    assert_int_equal(exec_verify_request_new("quick", v1), 0);
+    assert_int_equal(exec_verify_request_new("quick", v2), 0);
+    assert_string_not_equal(v1, v2);
+    assert_int_equal(strlen(v1), 6 + 32);
+    assert_int_equal(exec_verify_request_parse(v1, level, nonce), 0);
+    assert_string_equal(level, "quick");
+    assert_string_equal(nonce, v1 + 6);
+    assert_int_equal(exec_verify_request_new("full", v1), 0);
+    assert_int_equal(exec_verify_request_parse(v1, level, nonce), 0);
+    assert_string_equal(level, "full");
+    assert_int_equal(exec_verify_request_new("slow", v1), -1);
+    assert_int_equal(exec_verify_request_new(NULL, v1), -1);
+    assert_int_equal(exec_verify_request_parse("full:" NONCE_A "\n", level, nonce), 0);
+    assert_string_equal(nonce, NONCE_A);
+    static const char *const bad[] = {
+        "slow:" NONCE_A,                          /* another level */
+        "quick" NONCE_A,                          /* no colon */
+        "quick:0123456789abcdef",                 /* short */
+        "quick:0123456789ABCDEF0123456789abcdef", /* upper case */
+        "quick:" NONCE_A "x",                     /* trailing junk */
+        "quick:" NONCE_A " 1",                    /* junk after blanks */
+        "",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(exec_verify_request_parse(bad[i], level, nonce), -1);
+    assert_int_equal(exec_verify_request_parse(NULL, level, nonce), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +433,9 @@ int main(void)
         cmocka_unit_test(test_node_keys_differ_per_token_and_need_a_good_secret),
         cmocka_unit_test(test_agent_script_carries_what_the_agent_needs),
         cmocka_unit_test(test_report_summary_counts_checks_and_names_failures),
+        cmocka_unit_test(test_request_finds_only_the_block_answering_its_nonce),
+        cmocka_unit_test(test_request_answered_with_another_key_is_bad_and_a_good_answer_wins),
+        cmocka_unit_test(test_request_values_are_level_and_a_fresh_nonce),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -359,6 +359,77 @@ static void test_gcp_insert_body_says_what_gce_needs(void **state)
     assert_false(gcp_type_takes_accelerators("a2-highgpu-1g"));
 }
 
+static void test_gcp_set_metadata_body_keeps_every_other_item_exactly(void **state)
+{
+    (void)state;
+    const char *inst =
+        "{\"kind\":\"compute#instance\",\"name\":\"n\",\"metadata\":{\"kind\":\"compute#metadata\","
+        "\"fingerprint\":\"42WmSpB8rSM=\",\"items\":["
+        "{\"key\":\"startup-script\",\"value\":\"#!/bin/sh\\n# gpuform-verify-agent v1\\necho "
+        "'\\u00e9 \\\"q\\\"' >/dev/ttyS0\\n\"},"
+        "{\"key\":\"gpuform-verify-request\",\"value\":\"quick:old\"},"
+        "{\"key\":\"gpuform-address\",\"value\":\"chat[0]\"}]}}";
+    char *body = NULL, why[256];
+    assert_int_equal(gcp_metadata_set_body(inst, strlen(inst), "gpuform-verify-request",
+                                           "full:0123", &body, why, sizeof why),
+                     0);
+    json_t *j = json_loads(body, 0, NULL), *in = json_loads(inst, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "fingerprint")), "42WmSpB8rSM=");
+    json_t *items = json_object_get(j, "items"),
+           *old = json_object_get(json_object_get(in, "metadata"), "items");
+    assert_int_equal(json_array_size(items), 3);
+    /* the startup-script and the other items as they were, the request replaced in place */
+    assert_true(json_equal(json_array_get(items, 0), json_array_get(old, 0)));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(items, 1), "value")),
+                        "full:0123");
+    assert_true(json_equal(json_array_get(items, 2), json_array_get(old, 2)));
+    json_decref(j);
+    free(body);
+    /* no item yet: appended */
+    const char *bare = "{\"metadata\":{\"fingerprint\":\"abc=\"}}";
+    assert_int_equal(gcp_metadata_set_body(bare, strlen(bare), "k", "v", &body, why, sizeof why),
+                     0);
+    assert_string_equal(body,
+                        "{\"fingerprint\":\"abc=\",\"items\":[{\"key\":\"k\",\"value\":\"v\"}]}");
+    free(body);
+    json_decref(in);
+    /* no fingerprint, malformed items, not JSON: refused with a reason */
+    const char *nofp = "{\"metadata\":{\"items\":[]}}",
+               *baditems = "{\"metadata\":{\"fingerprint\":\"a\",\"items\":[{\"key\":1}]}}";
+    assert_int_equal(gcp_metadata_set_body(nofp, strlen(nofp), "k", "v", &body, why, sizeof why),
+                     -1);
+    assert_non_null(strstr(why, "fingerprint"));
+    assert_null(body);
+    assert_int_equal(
+        gcp_metadata_set_body(baditems, strlen(baditems), "k", "v", &body, why, sizeof why), -1);
+    assert_int_equal(gcp_metadata_set_body("<html>", 6, "k", "v", &body, why, sizeof why), -1);
+    assert_null(body);
+}
+
+static void test_gcp_set_metadata_body_reads_a_recorded_instance(void **state)
+{
+    (void)state;
+    const char *data = getenv("GPUFORM_SHARED_DATA");
+    char path[1024];
+    snprintf(path, sizeof path,
+             "%s/api-samples/gcp-compute/libcloud/zones_us-central1-a_instances_node-name.json",
+             data ? data : "../shared/data");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        skip(); /* the shared reference data is not there */
+    fclose(f);
+    size_t len;
+    char *text = slurp(path, &len), *body = NULL, why[256];
+    assert_int_equal(gcp_metadata_set_body(text, len, "gpuform-verify-request", "quick:x", &body,
+                                           why, sizeof why),
+                     0);
+    assert_string_equal(body, "{\"fingerprint\":\"42WmSpB8rSM=\",\"items\":[{\"key\":"
+                              "\"gpuform-verify-request\",\"value\":\"quick:x\"}]}");
+    free(body);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +440,8 @@ int main(void)
         cmocka_unit_test(test_gcp_labels_and_names_follow_gce_rules),
         cmocka_unit_test(test_gcp_request_ids_are_stable_uuids),
         cmocka_unit_test(test_gcp_insert_body_says_what_gce_needs),
+        cmocka_unit_test(test_gcp_set_metadata_body_keeps_every_other_item_exactly),
+        cmocka_unit_test(test_gcp_set_metadata_body_reads_a_recorded_instance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -212,6 +212,47 @@ static void test_gcp_creates_lists_describes_and_deletes(void **state)
     prov_instance_list_release(&l);
 }
 
+/* The instance's metadata item `key` in the world (a copy into out[256]); "" when none. */
+static void meta_item(struct fixture *f, const char *id, const char *key, char out[256])
+{
+    out[0] = '\0';
+    pthread_mutex_lock(&f->world->lock);
+    const char *name = strchr(id, '/') + 1;
+    struct sim_instance *in = sim_world_find_name(f->world, CORE_CLOUD_GCP, PROJECT, ZONE, name);
+    for (size_t k = 0; in && k < in->nmeta; k++)
+        if (!strcmp(in->meta[k].key, key))
+            snprintf(out, 256, "%s", in->meta[k].value);
+    pthread_mutex_unlock(&f->world->lock);
+}
+
+static void test_gcp_request_verify_sets_the_item_and_keeps_the_others(void **state)
+{
+    struct fixture *f = *state;
+    struct prov_instance a;
+    struct prov_error err;
+    struct prov_create ca = req("train[0]", "gf-tok-rv", ZONE, "g2-standard-4");
+    assert_int_equal(f->prov->ops->create(f->prov, &ca, &a, &err), 0);
+    char v[256], script[256];
+    meta_item(f, a.id, "startup-script", script);
+    assert_string_equal(script, "#!/bin/sh\necho ready\n");
+    /* twice: the second needs the fingerprint the first one changed */
+    const char *values[] = {"quick:0123456789abcdef0123456789abcdef",
+                            "full:fedcba9876543210fedcba9876543210"};
+    for (int i = 0; i < 2; i++) {
+        if (f->prov->ops->request_verify(f->prov, REGION, a.id, values[i], &err) != 0)
+            fail_msg("request_verify: %s", err.message);
+        meta_item(f, a.id, "gpuform-verify-request", v);
+        assert_string_equal(v, values[i]);
+        meta_item(f, a.id, "startup-script", script);
+        assert_string_equal(script, "#!/bin/sh\necho ready\n");
+        meta_item(f, a.id, "gpuform-address", v);
+        assert_string_equal(v, "train[0]");
+    }
+    assert_int_equal(
+        f->prov->ops->request_verify(f->prov, REGION, "us-central1-a/nope", values[0], &err), -1);
+    assert_int_equal(err.cls, PROV_NOT_FOUND);
+}
+
 static void test_gcp_retries_make_one_instance(void **state)
 {
     struct fixture *f = *state;
@@ -407,6 +448,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gcp_creates_lists_describes_and_deletes),
+        cmocka_unit_test(test_gcp_request_verify_sets_the_item_and_keeps_the_others),
         cmocka_unit_test(test_gcp_retries_make_one_instance),
         cmocka_unit_test(test_gcp_capacity_and_quota_come_from_the_operation),
         cmocka_unit_test(test_gcp_accelerators_are_checked_by_zone),
