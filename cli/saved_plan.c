@@ -421,8 +421,8 @@ int saved_plan_render_text(const struct saved_plan *sp, bool color, FILE *out)
         json_t *b = json_object_get(c, "before"), *a = json_object_get(c, "after");
         if (json_is_object(b))
             where(b, before, sizeof before);
-        if (json_is_object(a))
-            where(a, after, sizeof after);
+        if (json_is_object(a) && strcmp(action, "update") && strcmp(action, "verify"))
+            where(a, after, sizeof after); /* an update or a verify stays where it is */
         const char *reason = json_string_value(json_object_get(c, "reason"));
         fprintf(out, "  %s%-3s%s %s  %s%s%s", col, mark, color ? "\033[0m" : "",
                 json_string_value(json_object_get(c, "address")), before,

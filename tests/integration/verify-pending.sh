@@ -7,7 +7,8 @@
 #  b. the next apply finishes it: the report that never came fails it, the offer is
 #     blocklisted and the node replaced elsewhere, where it passes;
 #  c. a node whose report is on its console (a run killed after the agent reported) is
-#     verified by the next apply without a new instance, and --target leaves the others;
+#     verified by the next apply without a new instance, --target leaves the others, and a
+#     saved plan carries the verification;
 #  d. a workload that no longer asks for verification leaves a pending node as it is.
 #   verify-pending.sh GPUFORM_BINARY SOURCE_DIR
 set -uo pipefail
@@ -114,8 +115,11 @@ apply "$c" "$tmp/w-clean.yaml" --target "chat[1]"
 grep -q "^chat\[1\]: verified quick: passed" "$tmp/err" || fail "c: chat[1] not verified: $(cat "$tmp/err")"
 [ "$(node "$c" "chat[1]" .verify.result)" = passed ] || fail "c: chat[1] not recorded passed"
 [ "$(node "$c" "chat[0]" .verify.result)" = pending ] || fail "c: --target verified chat[0] too"
-apply "$c" "$tmp/w-clean.yaml"
-[ "$rc" = 0 ] || fail "c: apply failed: $(cat "$tmp/err")"
+"$gpuform" plan --out "$tmp/p.json" "$c" >/dev/null 2>&1 || fail "c: plan --out failed"
+"$gpuform" show "$tmp/p.json" | grep -q "^  ~   chat\[0\]  aws/.*# verify quick: left pending" ||
+    fail "c: the saved plan: $("$gpuform" show "$tmp/p.json")"
+"$gpuform" apply --sim="$tmp/w-clean.yaml" "$tmp/p.json" </dev/null >"$tmp/out" 2>"$tmp/err"
+[ "$?" = 0 ] || fail "c: apply of the saved plan failed: $(cat "$tmp/err")"
 grep -q "0 to update, 1 to verify, 0 to delete, 1 unchanged" "$tmp/out" ||
     fail "c: the change set: $(cat "$tmp/out")"
 grep -q "^chat\[0\]: verified quick: passed" "$tmp/err" || fail "c: chat[0] not verified: $(cat "$tmp/err")"

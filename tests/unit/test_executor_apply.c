@@ -434,8 +434,9 @@ static void test_a_failover_to_another_cloud_creates_through_that_clouds_provide
     assert_int_equal(f->st->nnodes, 0);
 }
 
-static void journal_put(struct fixture *f, enum journal_op op, enum journal_phase phase,
-                        const char *address, const char *token, const char *id)
+/* Appends a record as a run would have; `verify`: a gated create's. */
+static void journal_put_as(struct fixture *f, enum journal_op op, enum journal_phase phase,
+                           const char *address, const char *token, const char *id, bool verify)
 {
     struct journal_rec r = {.op = op,
                             .phase = phase,
@@ -451,12 +452,19 @@ static void journal_put(struct fixture *f, enum journal_op op, enum journal_phas
                                           .gpus = 1},
                             .hourly_usd = 1,
                             .error = "",
-                            .at = 1795000000};
+                            .at = 1795000000,
+                            .verify = verify};
     char *line = journal_encode(&r);
     assert_non_null(line);
     struct state_err err;
     assert_int_equal(f->b->ops->journal_append(f->b, line, strlen(line), &err), 0);
     free(line);
+}
+
+static void journal_put(struct fixture *f, enum journal_op op, enum journal_phase phase,
+                        const char *address, const char *token, const char *id)
+{
+    journal_put_as(f, op, phase, address, token, id, false);
 }
 
 /* Creates an instance as a killed run's create would have. */
@@ -542,6 +550,31 @@ test_replay_adopts_what_was_made_drops_what_was_not_and_apply_makes_no_duplicate
     assert_int_equal(f->st->nnodes, 3);
     for (size_t i = 0; i < f->st->nnodes; i++)
         assert_true(live_id(f, f->st->nodes[i].cloud_id));
+}
+
+/* A gated create settled from the journal (adopted by its token, or done) is recorded verify
+ * "pending", so that the next apply reads its report; an ungated one stays "none". */
+static void test_replay_records_gated_creates_pending(void **state)
+{
+    struct fixture *f = *state;
+    char id0[64], id1[64], id2[64];
+    made(f, "train[0]", "tok-adopted", id0);
+    journal_put_as(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[0]", "tok-adopted", "", true);
+    made(f, "train[1]", "tok-done", id1);
+    journal_put_as(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[1]", "tok-done", "", true);
+    journal_put_as(f, JOURNAL_CREATE, JOURNAL_DONE, "train[1]", "tok-done", id1, true);
+    made(f, "train[2]", "tok-plain", id2);
+    journal_put(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[2]", "tok-plain", "");
+    size_t settled = 0;
+    struct state_err err;
+    assert_int_equal(exec_replay(f->b, f->st, &f->cloud, 1, stderr, &settled, &err), 0);
+    assert_int_equal(settled, 3);
+    assert_int_equal(state_find(f->st, "train[0]")->verify, STATE_VERIFY_PENDING);
+    assert_int_equal(state_find(f->st, "train[1]")->verify, STATE_VERIFY_PENDING);
+    assert_int_equal(state_find(f->st, "train[2]")->verify, STATE_VERIFY_NONE);
+    struct state *on_disk = stored(f);
+    assert_int_equal(state_find(on_disk, "train[1]")->verify, STATE_VERIFY_PENDING);
+    state_free(on_disk);
 }
 
 /* Runs one apply with its progress captured; returns the lines (free them). */
@@ -942,6 +975,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_replay_adopts_what_was_made_drops_what_was_not_and_apply_makes_no_duplicate, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(test_replay_records_gated_creates_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_a_tainted_service_replica_is_created_anew_before_the_old_one_goes, setup_service,
             teardown),
