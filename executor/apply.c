@@ -650,9 +650,11 @@ static int collect(struct exec *x, struct task *t, struct prov *p, const char *i
     return rc;
 }
 
-/* Asks o.on_verify about node `id` of task t (see exec_on_verify_fn). */
+/* Asks o.on_verify about node `id` of task t (see exec_on_verify_fn): the node as the state
+ * records it, with verify failed and `detail`, as it will be recorded. */
 static int decide(struct exec *x, const struct task *t, const char *id, const char *report,
-                  const char *reason, enum exec_verdict *v, char *who, size_t wholen)
+                  const char *reason, const char *detail, enum exec_verdict *v, char *who,
+                  size_t wholen)
 {
     *v = EXEC_VERDICT_REPLACE;
     if (!x->o.on_verify)
@@ -664,6 +666,15 @@ static int decide(struct exec *x, const struct task *t, const char *id, const ch
     if (n && strcmp(n->cloud_id, id) == 0)
         have = state_node_copy(&copy, n);
     pthread_mutex_unlock(&x->state_mu);
+    char *d = have ? strdup(detail) : NULL;
+    if (d) { /* not "pending" (or "none"): the outcome it is asked about */
+        free(copy.verify_detail);
+        copy.verify_detail = d;
+        copy.verify = STATE_VERIFY_FAILED;
+    } else if (have) {
+        state_node_release(&copy);
+        have = false;
+    }
     if (!have) {
         snprintf(who, wholen, "out of memory");
         return -1;
@@ -709,7 +720,7 @@ static int verdict(struct exec *x, struct task *t, const char *id, const char *r
 {
     enum exec_verdict v;
     char who[512] = "", line[900];
-    int d = decide(x, t, id, report, reason, &v, who, sizeof who);
+    int d = decide(x, t, id, report, reason, detail, &v, who, sizeof who);
     if (d < 0) {
         mark(x, t, id, STATE_VERIFY_FAILED, detail, true, true);
         say(x, "%s: on_verify failed (%s); the node is left tainted and failed", t->address, who);

@@ -4,8 +4,9 @@
 #  a. a run interrupted (SIGINT) while it waits for a node's report leaves the node in the
 #     state as verify "pending" (the create-done record says so, before the wait), and the
 #     node counts as a change: plan shows it and --detailed-exitcode exits 2;
-#  b. the next apply finishes it: the report that never came fails it, the offer is
-#     blocklisted and the node replaced elsewhere, where it passes;
+#  b. the next apply finishes it: the report that never came fails it, on_verify is asked
+#     (seeing it failed), the offer is blocklisted and the node replaced elsewhere, where it
+#     passes;
 #  c. a node whose report is on its console (a run killed after the agent reported) is
 #     verified by the next apply without a new instance, --target leaves the others, and a
 #     saved plan carries the verification;
@@ -19,7 +20,8 @@ integration_setup
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE GPUFORM_AWS_ENDPOINT
 unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_EC2
 
-# A stack of NODES A10G nodes on aws (us-east-1, us-west-2), verified at LEVEL. stack DIR NODES LEVEL
+# A stack of NODES A10G nodes on aws (us-east-1, us-west-2), verified at LEVEL, with HOOK (a
+# policy file's text) when given. stack DIR NODES LEVEL [HOOK]
 stack() {
     mkdir -p "$1"
     cat >"$1/stack.yaml" <<EOF
@@ -30,6 +32,11 @@ clouds:
 workloads:
   chat: { kind: training, gpu: A10G:1, nodes: $2, hours: 4, verify: $3 }
 EOF
+    if [ -n "${4:-}" ]; then
+        mkdir -p "$1/policies"
+        printf '%s\n' "$4" >"$1/policies/verify.lua"
+        echo "hooks: [policies/verify.lua]" >>"$1/stack.yaml"
+    fi
 }
 
 # The world: fast lifecycle, and a FAULT line ("KEY: FAULT") for the verify agent. world FILE [FAULT]
@@ -50,7 +57,13 @@ live() { jq '[.instances[] | select(.state < 32)] | length' "$1/.gpuform/cloudsi
 
 # ---- a. interrupted while waiting for the report: the state says pending ----
 a="$tmp/a"
-stack "$a" 1 quick
+# on_verify sees the pending node as failed, as it will be recorded
+stack "$a" 1 quick 'function on_verify(node, report)
+  assert(node.verify.result == "failed", "verify.result is " .. tostring(node.verify.result))
+  assert(node.verify.detail:find("^no verify report within 2s of its create"), node.verify.detail)
+  assert(report.status == "missing")
+  return "replace"
+end'
 world "$tmp/w-silent.yaml" "us-east-1a/g5.xlarge: silent"
 "$gpuform" apply --sim="$tmp/w-silent.yaml" --auto-approve --verify-timeout 60s "$a" \
     </dev/null >"$tmp/out" 2>"$tmp/err" &
