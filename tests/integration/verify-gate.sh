@@ -200,7 +200,7 @@ world "$tmp/w-silent.yaml" "us-east-1a/g5.xlarge: silent"
 "$gpuform" apply --sim="$tmp/w-silent.yaml" --auto-approve --verify-timeout 60s "$g" \
     </dev/null >"$tmp/out" 2>"$tmp/err" &
 apid=$!
-for _ in $(seq 1 200); do # the node is in the state while apply waits for its report
+for _ in $(seq 1 400); do # the node is in the state while apply waits for its report
     [ -f "$g/.gpuform/state.json" ] && [ -n "$(node "$g" "chat[0]" .cloud_id 2>/dev/null)" ] && break
     sleep 0.05
 done
