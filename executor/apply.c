@@ -1744,6 +1744,9 @@ static int replay_create(const struct journal_entry *e, struct state *st, struct
             zone = inst.zone;
         rlog(log, "%s: an unfinished create made %s; adopted", e->address, id);
     }
+    const struct state_node *had = state_find(st, e->address);
+    if (had && strcmp(had->cloud_id, id) == 0)
+        return 1; /* the run recorded it, and maybe its verification since: keep that */
     struct state_node n = {.address = e->address,
                            .provider = e->provider,
                            .cloud_id = MUT(id),

@@ -553,7 +553,8 @@ test_replay_adopts_what_was_made_drops_what_was_not_and_apply_makes_no_duplicate
 }
 
 /* A gated create settled from the journal (adopted by its token, or done) is recorded verify
- * "pending", so that the next apply reads its report; an ungated one stays "none". */
+ * "pending", so that the next apply reads its report; an ungated one stays "none"; one the
+ * state already holds keeps what the state says (its verification included). */
 static void test_replay_records_gated_creates_pending(void **state)
 {
     struct fixture *f = *state;
@@ -565,11 +566,34 @@ static void test_replay_records_gated_creates_pending(void **state)
     journal_put_as(f, JOURNAL_CREATE, JOURNAL_DONE, "train[1]", "tok-done", id1, true);
     made(f, "train[2]", "tok-plain", id2);
     journal_put(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[2]", "tok-plain", "");
+    /* train[3]: recorded and verified before the run was killed: the state's record stands */
+    char id3[64];
+    made(f, "train[3]", "tok-verified", id3);
+    journal_put_as(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[3]", "tok-verified", "", true);
+    journal_put_as(f, JOURNAL_CREATE, JOURNAL_DONE, "train[3]", "tok-verified", id3, true);
+    struct state_node v = {.address = "train[3]",
+                           .provider = "aws",
+                           .cloud_id = id3,
+                           .token = "tok-verified",
+                           .placement = {.cloud = "aws",
+                                         .region = "us-east-1",
+                                         .zone = "us-east-1a",
+                                         .instance_type = "g5.xlarge",
+                                         .gpu = "A10G",
+                                         .gpus = 1},
+                           .hourly_usd = 1,
+                           .status = STATE_RUNNING,
+                           .verify = STATE_VERIFY_PASSED,
+                           .verify_detail = "quick: passed (7 checks, 0.5 s, cpu)"};
+    assert_non_null(state_put(f->st, &v));
     size_t settled = 0;
     struct state_err err;
     assert_int_equal(exec_replay(f->b, f->st, &f->cloud, 1, stderr, &settled, &err), 0);
-    assert_int_equal(settled, 3);
+    assert_int_equal(settled, 4);
     assert_int_equal(state_find(f->st, "train[0]")->verify, STATE_VERIFY_PENDING);
+    assert_int_equal(state_find(f->st, "train[3]")->verify, STATE_VERIFY_PASSED);
+    assert_string_equal(state_find(f->st, "train[3]")->verify_detail,
+                        "quick: passed (7 checks, 0.5 s, cpu)");
     assert_int_equal(state_find(f->st, "train[1]")->verify, STATE_VERIFY_PENDING);
     assert_int_equal(state_find(f->st, "train[2]")->verify, STATE_VERIFY_NONE);
     struct state *on_disk = stored(f);
