@@ -467,6 +467,29 @@ static void journal_put(struct fixture *f, enum journal_op op, enum journal_phas
     journal_put_as(f, op, phase, address, token, id, false);
 }
 
+/* Puts a running node on instance `id` (us-east-1a g5.xlarge) into the state, as a run
+ * records it; returns the stored node (to change what else a test needs). */
+static struct state_node *put_running(struct fixture *f, const char *address, const char *id,
+                                      const char *token)
+{
+    struct state_node n = {.address = (char *)(uintptr_t)address,
+                           .provider = "aws",
+                           .cloud_id = (char *)(uintptr_t)id,
+                           .token = (char *)(uintptr_t)token,
+                           .placement = {.cloud = "aws",
+                                         .region = "us-east-1",
+                                         .zone = "us-east-1a",
+                                         .instance_type = "g5.xlarge",
+                                         .gpu = "A10G",
+                                         .gpus = 1},
+                           .hourly_usd = 1,
+                           .status = STATE_RUNNING,
+                           .verify_detail = ""};
+    struct state_node *stored = state_put(f->st, &n);
+    assert_non_null(stored);
+    return stored;
+}
+
 /* Creates an instance as a killed run's create would have. */
 static void made(struct fixture *f, const char *address, const char *token, char id[64])
 {
@@ -506,20 +529,7 @@ test_replay_adopts_what_was_made_drops_what_was_not_and_apply_makes_no_duplicate
     char *ids[2] = {gone, alive}, addr0[] = "old[0]", addr1[] = "old[1]";
     char *addrs[2] = {addr0, addr1};
     for (int i = 0; i < 2; i++) {
-        struct state_node n = {.address = addrs[i],
-                               .provider = "aws",
-                               .cloud_id = ids[i],
-                               .token = "t",
-                               .placement = {.cloud = "aws",
-                                             .region = "us-east-1",
-                                             .zone = "us-east-1a",
-                                             .instance_type = "g5.xlarge",
-                                             .gpu = "A10G",
-                                             .gpus = 1},
-                               .hourly_usd = 1,
-                               .status = STATE_RUNNING,
-                               .verify_detail = ""};
-        assert_non_null(state_put(f->st, &n));
+        put_running(f, addrs[i], ids[i], "t");
         journal_put(f, JOURNAL_DELETE, JOURNAL_INTENT, addrs[i], "", ids[i]);
     }
     size_t settled = 0;
@@ -571,21 +581,10 @@ static void test_replay_records_gated_creates_pending(void **state)
     made(f, "train[3]", "tok-verified", id3);
     journal_put_as(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[3]", "tok-verified", "", true);
     journal_put_as(f, JOURNAL_CREATE, JOURNAL_DONE, "train[3]", "tok-verified", id3, true);
-    struct state_node v = {.address = "train[3]",
-                           .provider = "aws",
-                           .cloud_id = id3,
-                           .token = "tok-verified",
-                           .placement = {.cloud = "aws",
-                                         .region = "us-east-1",
-                                         .zone = "us-east-1a",
-                                         .instance_type = "g5.xlarge",
-                                         .gpu = "A10G",
-                                         .gpus = 1},
-                           .hourly_usd = 1,
-                           .status = STATE_RUNNING,
-                           .verify = STATE_VERIFY_PASSED,
-                           .verify_detail = "quick: passed (7 checks, 0.5 s, cpu)"};
-    assert_non_null(state_put(f->st, &v));
+    struct state_node *v = put_running(f, "train[3]", id3, "tok-verified");
+    v->verify = STATE_VERIFY_PASSED;
+    free(v->verify_detail);
+    v->verify_detail = strdup("quick: passed (7 checks, 0.5 s, cpu)");
     size_t settled = 0;
     struct state_err err;
     assert_int_equal(exec_replay(f->b, f->st, &f->cloud, 1, stderr, &settled, &err), 0);
@@ -838,22 +837,9 @@ static void test_an_auth_error_stops_the_run_and_saves_the_state(void **state)
 static void test_an_unconfirmed_node_is_found_by_its_token_and_deleted(void **state)
 {
     struct fixture *f = *state;
-    char id[64], addr[] = "stray[0]", token[] = "tok-stray", empty[] = "";
+    char id[64], addr[] = "stray[0]", token[] = "tok-stray";
     made(f, addr, token, id);
-    struct state_node n = {.address = addr,
-                           .provider = "aws",
-                           .cloud_id = empty,
-                           .token = token,
-                           .placement = {.cloud = "aws",
-                                         .region = "us-east-1",
-                                         .zone = "us-east-1a",
-                                         .instance_type = "g5.xlarge",
-                                         .gpu = "A10G",
-                                         .gpus = 1},
-                           .hourly_usd = 1,
-                           .status = STATE_CREATING,
-                           .verify_detail = empty};
-    assert_non_null(state_put(f->st, &n));
+    put_running(f, addr, "", token)->status = STATE_CREATING; /* its create never confirmed */
     struct exec_result res;
     int rc;
     assert_int_equal(apply(f, false, &rc, &res), 4); /* 3 creates and the stray's delete */
