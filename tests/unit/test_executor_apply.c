@@ -434,6 +434,17 @@ static void test_a_failover_to_another_cloud_creates_through_that_clouds_provide
     assert_int_equal(f->st->nnodes, 0);
 }
 
+/* Where the replay tests' nodes run. */
+static struct state_placement east1a(void)
+{
+    return (struct state_placement){.cloud = "aws",
+                                    .region = "us-east-1",
+                                    .zone = "us-east-1a",
+                                    .instance_type = "g5.xlarge",
+                                    .gpu = "A10G",
+                                    .gpus = 1};
+}
+
 /* Appends a record as a run would have; `verify`: a gated create's. */
 static void journal_put_as(struct fixture *f, enum journal_op op, enum journal_phase phase,
                            const char *address, const char *token, const char *id, bool verify)
@@ -444,12 +455,7 @@ static void journal_put_as(struct fixture *f, enum journal_op op, enum journal_p
                             .provider = "aws",
                             .token = token,
                             .cloud_id = id,
-                            .placement = {.cloud = "aws",
-                                          .region = "us-east-1",
-                                          .zone = "us-east-1a",
-                                          .instance_type = "g5.xlarge",
-                                          .gpu = "A10G",
-                                          .gpus = 1},
+                            .placement = east1a(),
                             .hourly_usd = 1,
                             .error = "",
                             .at = 1795000000,
@@ -476,12 +482,7 @@ static struct state_node *put_running(struct fixture *f, const char *address, co
                            .provider = "aws",
                            .cloud_id = (char *)(uintptr_t)id,
                            .token = (char *)(uintptr_t)token,
-                           .placement = {.cloud = "aws",
-                                         .region = "us-east-1",
-                                         .zone = "us-east-1a",
-                                         .instance_type = "g5.xlarge",
-                                         .gpu = "A10G",
-                                         .gpus = 1},
+                           .placement = east1a(),
                            .hourly_usd = 1,
                            .status = STATE_RUNNING,
                            .verify_detail = ""};
