@@ -657,7 +657,8 @@ static int before_apply(struct run *r)
     return 0;
 }
 
-/* Each node made or replaced, as the state now records it, through after_apply. */
+/* Each node made, replaced, updated or verified, as the state now records it, through
+ * after_apply. */
 static void after_apply(struct run *r)
 {
     if (!policy_defines(r->ps, "after_apply"))
@@ -672,10 +673,10 @@ static void after_apply(struct run *r)
     core_diags_init(&d, 50);
     for (size_t k = 0; k < r->df.nchanges; k++) {
         const struct diff_change *c = &r->df.changes[k];
-        const struct state_node *n =
-            c->action == DIFF_CREATE || c->action == DIFF_REPLACE || c->action == DIFF_UPDATE
-                ? state_find(r->st, c->address)
-                : NULL;
+        const struct state_node *n = c->action == DIFF_CREATE || c->action == DIFF_REPLACE ||
+                                             c->action == DIFF_UPDATE || c->action == DIFF_VERIFY
+                                         ? state_find(r->st, c->address)
+                                         : NULL;
         if (n)
             policy_after_apply(r->ps, json_array_get(nodes, (size_t)(n - r->st->nodes)), &d);
     }

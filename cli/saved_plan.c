@@ -177,6 +177,13 @@ int saved_plan_write(const char *path, const struct saved_plan_meta *m, const st
         (json_int_t)df->nupdate, "delete", (json_int_t)df->ndelete, "hourly_before_usd",
         df->hourly_before, "hourly_after_usd", df->hourly_after, "monthly_estimate", phrase, "plan",
         plan_doc);
+    /* only when there are some, so plans without one are written as before */
+    if (doc && df->nverify &&
+        json_object_set_new(json_object_get(doc, "summary"), "verify",
+                            json_integer((json_int_t)df->nverify)) != 0) {
+        json_decref(doc);
+        doc = NULL;
+    }
     if (!doc) {
         snprintf(err, errlen, "out of memory writing the saved plan");
         return -1;
@@ -346,6 +353,7 @@ int saved_plan_read(const char *path, struct saved_plan *sp, char *err, size_t e
     sp->nreplace = (size_t)json_integer_value(json_object_get(sum, "replace"));
     sp->ndelete = (size_t)json_integer_value(json_object_get(sum, "delete"));
     sp->nupdate = (size_t)json_integer_value(json_object_get(sum, "update"));
+    sp->nverify = (size_t)json_integer_value(json_object_get(sum, "verify")); /* 0: absent */
     return 0;
 }
 
@@ -403,6 +411,7 @@ int saved_plan_render_text(const struct saved_plan *sp, bool color, FILE *out)
         const char *mark = !strcmp(action, "create")   ? "+"
                            : !strcmp(action, "delete") ? "-"
                            : !strcmp(action, "update") ? "~"
+                           : !strcmp(action, "verify") ? "~"
                                                        : "-/+";
         const char *col = !color                      ? ""
                           : !strcmp(action, "create") ? "\033[32m"
@@ -412,8 +421,8 @@ int saved_plan_render_text(const struct saved_plan *sp, bool color, FILE *out)
         json_t *b = json_object_get(c, "before"), *a = json_object_get(c, "after");
         if (json_is_object(b))
             where(b, before, sizeof before);
-        if (json_is_object(a))
-            where(a, after, sizeof after);
+        if (json_is_object(a) && strcmp(action, "update") && strcmp(action, "verify"))
+            where(a, after, sizeof after); /* an update or a verify stays where it is */
         const char *reason = json_string_value(json_object_get(c, "reason"));
         fprintf(out, "  %s%-3s%s %s  %s%s%s", col, mark, color ? "\033[0m" : "",
                 json_string_value(json_object_get(c, "address")), before,
@@ -424,10 +433,13 @@ int saved_plan_render_text(const struct saved_plan *sp, bool color, FILE *out)
         fputc('\n', out);
     }
     json_t *sum = json_object_get(sp->doc, "summary");
+    char verifies[48] = "";
+    if (sp->nverify)
+        snprintf(verifies, sizeof verifies, ", %zu to verify", sp->nverify);
     fprintf(out,
-            "\n%zu to create, %zu to replace, %zu to update, %zu to destroy; monthly estimate "
+            "\n%zu to create, %zu to replace, %zu to update%s, %zu to destroy; monthly estimate "
             "%s\n",
-            sp->ncreate, sp->nreplace, sp->nupdate, sp->ndelete,
+            sp->ncreate, sp->nreplace, sp->nupdate, verifies, sp->ndelete,
             json_string_value(json_object_get(sum, "monthly_estimate"))
                 ? json_string_value(json_object_get(sum, "monthly_estimate"))
                 : "unknown");

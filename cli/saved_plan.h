@@ -92,6 +92,7 @@ struct saved_plan {
     const char *lineage;
     uint64_t serial;
     size_t ncreate, nreplace, ndelete, nupdate;
+    size_t nverify; /* verifications left pending, finished by the apply ("verify", absent: 0) */
 };
 
 /* Whether `path` is a regular file that starts like a saved plan (a JSON object), so that
@@ -104,8 +105,8 @@ int saved_plan_read(const char *path, struct saved_plan *out, char *err, size_t 
 
 void saved_plan_release(struct saved_plan *sp);
 
-/* The saved plan for people: where it came from, the changes (+, -, -/+, ~) and the cost
- * line. 0, or -1 on a write error. */
+/* The saved plan for people: where it came from, the changes (+, -, -/+, ~ for an update or
+ * a verify) and the cost line. 0, or -1 on a write error. */
 int saved_plan_render_text(const struct saved_plan *sp, bool color, FILE *out);
 
 #endif

@@ -36,6 +36,7 @@ enum task_kind {
     TASK_REPLACE_DELETE_FIRST, /* delete the old node, then create the new one */
     TASK_REPLACE_CREATE_FIRST, /* services: create the new node, then delete the old one */
     TASK_UPDATE,               /* set the workload's labels on the instance's tags */
+    TASK_VERIFY, /* finish the verification a run left pending: read the node's report */
 };
 
 /* What a delete needs of the old node, copied: the state changes under the workers. */
@@ -59,6 +60,7 @@ struct task {
     int busy_reports;      /* "still ..." lines printed for the call in flight */
     int group;             /* its workload's index in exec.groups; -1: none */
     int nverify_failed;    /* its nodes that failed verification in this run */
+    bool finish_verify;    /* verifies and updates: the node's verification is pending */
 };
 
 /* A workload's changes in this run: its deletes wait until its creates are done, so that a
@@ -593,15 +595,15 @@ static bool gone(struct prov *p, const struct task *t, const char *id)
 }
 
 /*
- * Reads the node's console until its report comes, a bad one is found, or the time is up.
- * 0 with *report set (malloc'd), 1 failed (why[] says why), 2 interrupted, -1 fatal (the
- * console can't be read with these credentials: fatal called).
+ * Reads the node's console until its report comes, a bad one is found, or the time is up
+ * (`deadline`, now_s() time: the console is read at least once; `within` says it in a
+ * failure: "within 900s"). 0 with *report set (malloc'd), 1 failed (why[] says why), 2
+ * interrupted, -1 fatal (the console can't be read with these credentials: fatal called).
  */
 static int collect(struct exec *x, struct task *t, struct prov *p, const char *id,
-                   const unsigned char *key, double timeout, char **report, size_t *rlen, char *why,
-                   size_t whylen)
+                   const unsigned char *key, double deadline, const char *within, char **report,
+                   size_t *rlen, char *why, size_t whylen)
 {
-    double deadline = now_s() + timeout;
     unsigned delay = x->o.verify_poll_ms;
     char last[700] = "no console output yet";
     int rc;
@@ -638,7 +640,7 @@ static int collect(struct exec *x, struct task *t, struct prov *p, const char *i
         }
         double left = deadline - now_s();
         if (left <= 0) {
-            snprintf(why, whylen, "no verify report within %.0fs (%s)", timeout, last);
+            snprintf(why, whylen, "no verify report %s (%s)", within, last);
             rc = 1;
             break;
         }
@@ -649,9 +651,11 @@ static int collect(struct exec *x, struct task *t, struct prov *p, const char *i
     return rc;
 }
 
-/* Asks o.on_verify about node `id` of task t (see exec_on_verify_fn). */
+/* Asks o.on_verify about node `id` of task t (see exec_on_verify_fn): the node as the state
+ * records it, with verify failed and `detail`, as it will be recorded. */
 static int decide(struct exec *x, const struct task *t, const char *id, const char *report,
-                  const char *reason, enum exec_verdict *v, char *who, size_t wholen)
+                  const char *reason, const char *detail, enum exec_verdict *v, char *who,
+                  size_t wholen)
 {
     *v = EXEC_VERDICT_REPLACE;
     if (!x->o.on_verify)
@@ -663,6 +667,15 @@ static int decide(struct exec *x, const struct task *t, const char *id, const ch
     if (n && strcmp(n->cloud_id, id) == 0)
         have = state_node_copy(&copy, n);
     pthread_mutex_unlock(&x->state_mu);
+    char *d = have ? strdup(detail) : NULL;
+    if (d) { /* not "pending" (or "none"): the outcome it is asked about */
+        free(copy.verify_detail);
+        copy.verify_detail = d;
+        copy.verify = STATE_VERIFY_FAILED;
+    } else if (have) {
+        state_node_release(&copy);
+        have = false;
+    }
     if (!have) {
         snprintf(who, wholen, "out of memory");
         return -1;
@@ -708,7 +721,7 @@ static int verdict(struct exec *x, struct task *t, const char *id, const char *r
 {
     enum exec_verdict v;
     char who[512] = "", line[900];
-    int d = decide(x, t, id, report, reason, &v, who, sizeof who);
+    int d = decide(x, t, id, report, reason, detail, &v, who, sizeof who);
     if (d < 0) {
         mark(x, t, id, STATE_VERIFY_FAILED, detail, true, true);
         say(x, "%s: on_verify failed (%s); the node is left tainted and failed", t->address, who);
@@ -743,12 +756,15 @@ static int verdict(struct exec *x, struct task *t, const char *id, const char *r
 }
 
 /*
- * Verifies the node just created with `token` (when its workload asks): its report read
- * from the console, the state told the outcome, and a failed node decided on. GATE_KEEP,
- * GATE_FAIL (the task failed; the node stays, marked), or GATE_REPLACE (its place is
- * blocked; the caller re-places it and destroys this one).
+ * Verifies the node created with `token` (when its workload asks): its report read from the
+ * console, the state told the outcome, and a failed node decided on. `pending_since` is 0
+ * for a node just created, else the Unix time of the create of a node whose verification a
+ * run left pending (the wait for its report counts from then). GATE_KEEP, GATE_FAIL (the
+ * task failed; the node stays, marked, or pending when interrupted), or GATE_REPLACE (its
+ * place is blocked; the caller re-places it and destroys this one).
  */
-static int gate(struct exec *x, struct task *t, struct prov *p, const char *id, const char *token)
+static int gate(struct exec *x, struct task *t, struct prov *p, const char *id, const char *token,
+                int64_t pending_since)
 {
     enum spec_verify lv = task_level(t);
     if (lv == SPEC_VERIFY_NONE)
@@ -756,19 +772,37 @@ static int gate(struct exec *x, struct task *t, struct prov *p, const char *id, 
     double timeout = x->o.verify_timeout_s > 0 ? x->o.verify_timeout_s
                      : lv == SPEC_VERIFY_FULL  ? 1800
                                                : 900;
+    double elapsed = 0;
+    if (pending_since > 0) {
+        int64_t ago = unix_now() - pending_since;
+        elapsed = ago > 0 ? (double)ago : 0;
+    }
+    char within[64];
+    snprintf(within, sizeof within, "within %.0fs%s", timeout,
+             pending_since > 0 ? " of its create" : "");
     unsigned char key[EXEC_VERIFY_KEY_LEN];
     char *report = NULL, why[700] = "", detail[1100];
     size_t rlen = 0;
-    say(x, "%s: verifying %s (its report within %.0fs)...", t->address, spec_verify_name(lv),
-        timeout);
+    if (pending_since > 0)
+        say(x,
+            "%s: verifying %s, left pending by an interrupted run (its report within %.0fs of its "
+            "create, %.0fs ago)...",
+            t->address, spec_verify_name(lv), timeout, elapsed);
+    else
+        say(x, "%s: verifying %s (its report within %.0fs)...", t->address, spec_verify_name(lv),
+            timeout);
     int c = node_key(x, token, key) != 0
                 ? (snprintf(why, sizeof why, "the state has no verify secret"), 1)
-                : collect(x, t, p, id, key, timeout, &report, &rlen, why, sizeof why);
+                : collect(x, t, p, id, key, now_s() + timeout - elapsed, within, &report, &rlen,
+                          why, sizeof why);
     OPENSSL_cleanse(key, sizeof key);
     if (c < 0)
         return GATE_FAIL;
     if (c == 2) {
-        say(x, "%s: verification interrupted; the node is kept, not verified", t->address);
+        say(x,
+            "%s: verification interrupted; the node is kept, its verification pending (the next "
+            "apply finishes it)",
+            t->address);
         return GATE_FAIL;
     }
     struct exec_report_summary sum = {0};
@@ -832,6 +866,30 @@ static int replace_failed(struct exec *x, struct task *t, const char *id)
     say(x, "%s: replacing the node that failed verification at %s with one at %s", t->address, at,
         where(&t->offer, t->spot, to, sizeof to));
     return 0;
+}
+
+static int do_create(struct exec *x, struct task *t);
+
+/*
+ * Finishes the verification a run left pending on t's node (state verify "pending"): the
+ * same gate as after a create, its wait counted from the node's create, with the same
+ * outcomes (a failed node is decided on and, replaced, re-placed, destroyed and created again
+ * within --verify-retries). 0 when the node or its replacement is kept, -1 otherwise.
+ */
+static int verify_pending(struct exec *x, struct task *t)
+{
+    const struct state_node *n = &t->old.copy;
+    struct prov *p = find_prov(x->in.clouds, x->in.nclouds, t->old.cloud);
+    if (!p) {
+        fatal(x, "%s: no provider for cloud '%s'", t->address, t->old.cloud);
+        return -1;
+    }
+    int g = gate(x, t, p, n->cloud_id, n->token, n->created_at > 0 ? n->created_at : 1);
+    if (g != GATE_REPLACE)
+        return g == GATE_KEEP ? 0 : -1;
+    if (replace_failed(x, t, n->cloud_id) != 0)
+        return -1;
+    return do_create(x, t);
 }
 
 /* ---- one create, with failover ---- */
@@ -900,7 +958,8 @@ static int record_created(struct exec *x, const struct task *t, const char *toke
                                .placement = offer_placement(&t->offer, t->spot, zone),
                                .hourly_usd = t->hourly,
                                .error = "",
-                               .at = unix_now()};
+                               .at = unix_now(),
+                               .verify = task_level(t) != SPEC_VERIFY_NONE};
     /* even when the journal can't take it, the state must: the instance exists */
     int jrc = journal(x, &done);
     struct state_node n = {.address = MUT(t->address),
@@ -911,7 +970,9 @@ static int record_created(struct exec *x, const struct task *t, const char *toke
                            .hourly_usd = t->hourly,
                            .status = STATE_RUNNING,
                            .created_at = done.at,
-                           .verify = STATE_VERIFY_NONE,
+                           /* gated: pending until the gate reads its report, so that a run
+                            * killed before then leaves it for the next apply to verify */
+                           .verify = done.verify ? STATE_VERIFY_PENDING : STATE_VERIFY_NONE,
                            .verify_detail = "",
                            .tainted = false};
     bool ok;
@@ -997,7 +1058,8 @@ static int do_create(struct exec *x, struct task *t)
                                      .placement = offer_placement(&t->offer, t->spot, NULL),
                                      .hourly_usd = t->hourly,
                                      .error = "",
-                                     .at = unix_now()};
+                                     .at = unix_now(),
+                                     .verify = task_level(t) != SPEC_VERIFY_NONE};
         if (journal(x, &intent) != 0)
             return -1;
         say(x, "%s: creating (%s)...", t->address, where(&t->offer, t->spot, from, sizeof from));
@@ -1056,7 +1118,7 @@ static int do_create(struct exec *x, struct task *t)
         if (made < 0)
             return -1;
         if (made == 1) {
-            int g = gate(x, t, p, inst.id, token);
+            int g = gate(x, t, p, inst.id, token, 0);
             if (g != GATE_REPLACE)
                 return g == GATE_KEEP ? 0 : -1;
             if (replace_failed(x, t, inst.id) != 0)
@@ -1326,7 +1388,11 @@ static int run_task(struct exec *x, struct task *t)
             return -1;
         return do_delete(x, t, &t->old);
     case TASK_UPDATE:
-        return do_update(x, t);
+        if (do_update(x, t) != 0)
+            return -1;
+        return t->finish_verify ? verify_pending(x, t) : 0;
+    case TASK_VERIFY:
+        return verify_pending(x, t);
     }
     return -1;
 }
@@ -1359,7 +1425,7 @@ static void *worker(void *arg)
             x->res.deleted++;
         else if (t->kind == TASK_UPDATE)
             x->res.updated++;
-        else
+        else if (t->kind != TASK_VERIFY) /* a verify is counted by its gate */
             x->res.replaced++;
         pthread_mutex_unlock(&x->state_mu);
     }
@@ -1467,10 +1533,11 @@ static int group_of(struct exec *x, const char *address, bool add)
     return (int)x->ngroups++;
 }
 
-/* Creates and replaces: what a workload's deletes wait for. */
+/* Creates, replaces and the tasks that finish a pending verification (which may replace
+ * the node): what a workload's deletes wait for. */
 static bool makes_nodes(const struct task *t)
 {
-    return t->kind != TASK_DELETE && t->kind != TASK_UPDATE;
+    return t->kind != TASK_DELETE && (t->kind != TASK_UPDATE || t->finish_verify);
 }
 
 /* Groups the tasks by workload; the deletes of a workload wait for its creates. */
@@ -1555,6 +1622,7 @@ static int build_tasks(struct exec *x, const struct diff *d)
         }
         if (c->have && old_copy(&t->old, c->have) != 0)
             return -1;
+        t->finish_verify = c->finish_verify;
         switch (c->action) {
         case DIFF_CREATE:
             t->kind = TASK_CREATE;
@@ -1564,6 +1632,9 @@ static int build_tasks(struct exec *x, const struct diff *d)
             break;
         case DIFF_UPDATE:
             t->kind = TASK_UPDATE;
+            break;
+        case DIFF_VERIFY:
+            t->kind = TASK_VERIFY;
             break;
         default:
             t->kind = t->wkind == SPEC_KIND_SERVICE && *c->have->cloud_id &&
@@ -1675,6 +1746,9 @@ static int replay_create(const struct journal_entry *e, struct state *st, struct
             zone = inst.zone;
         rlog(log, "%s: an unfinished create made %s; adopted", e->address, id);
     }
+    const struct state_node *had = state_find(st, e->address);
+    if (had && strcmp(had->cloud_id, id) == 0)
+        return 1; /* the run recorded it, and maybe its verification since: keep that */
     struct state_node n = {.address = e->address,
                            .provider = e->provider,
                            .cloud_id = MUT(id),
@@ -1683,7 +1757,8 @@ static int replay_create(const struct journal_entry *e, struct state *st, struct
                            .hourly_usd = e->hourly_usd,
                            .status = STATE_RUNNING,
                            .created_at = e->at,
-                           .verify = STATE_VERIFY_NONE,
+                           /* its report not read yet: the apply after this replay reads it */
+                           .verify = e->verify ? STATE_VERIFY_PENDING : STATE_VERIFY_NONE,
                            .verify_detail = "",
                            .tainted = false};
     n.placement.zone = MUT(zone);

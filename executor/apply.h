@@ -94,7 +94,7 @@ struct exec_result {
     size_t created, deleted, replaced, updated; /* changes finished */
     size_t failed;                              /* changes that did not finish */
     size_t failovers;                           /* placements given up for capacity or quota */
-    size_t verified;                            /* nodes whose verification passed */
+    size_t verified;        /* nodes whose verification passed (pending ones finished included) */
     size_t verify_failed;   /* nodes that failed verification and were kept (tainted, accepted,
                              * or out of replacements) */
     size_t verify_replaced; /* nodes replaced because they failed verification */
@@ -111,9 +111,10 @@ void exec_free(struct exec *x);
 
 /*
  * Executes every change of `d` (which must come from in->plan and in->state) with a pool
- * of workers. Returns 0 when every change finished, -1 otherwise (res says what happened;
- * the state records everything that did finish). The journal is cleared when every
- * outcome is known and recorded in the state.
+ * of workers; a verify change (and an update with finish_verify) reads the report of a node
+ * whose verification a run left pending and decides on it as right after a create. Returns 0 when
+ * every change finished, -1 otherwise (res says what happened; the state records everything that
+ * did finish). The journal is cleared when every outcome is known and recorded in the state.
  */
 int exec_run(struct exec *x, const struct diff *d, struct exec_result *res);
 

@@ -23,6 +23,8 @@ const char *diff_action_name(enum diff_action a)
         return "replace";
     case DIFF_UPDATE:
         return "update";
+    case DIFF_VERIFY:
+        return "verify";
     }
     return "?";
 }
@@ -32,7 +34,7 @@ const char *const *diff_action_list(enum diff_action a, bool create_first, size_
     static const char *const noop[] = {"no-op"}, *const create[] = {"create"},
                              *const del[] = {"delete"}, *const del_create[] = {"delete", "create"},
                              *const create_del[] = {"create", "delete"},
-                             *const update[] = {"update"};
+                             *const update[] = {"update"}, *const read[] = {"read"};
     *n = a == DIFF_REPLACE ? 2 : 1;
     switch (a) {
     case DIFF_CREATE:
@@ -43,6 +45,8 @@ const char *const *diff_action_list(enum diff_action a, bool create_first, size_
         return create_first ? create_del : del_create;
     case DIFF_UPDATE:
         return update;
+    case DIFF_VERIFY:
+        return read;
     case DIFF_NOOP:
         break;
     }
@@ -137,6 +141,37 @@ static bool healthy(const struct state_node *have)
     return !have->tainted && have->verify != STATE_VERIFY_FAILED && have->status == STATE_RUNNING;
 }
 
+#define PENDING_WHY "left pending by an interrupted run"
+
+/* A healthy node where the plan wants it: a no-op, an update of its labels, or a verify when a
+ * run left its verification pending and its workload still asks for one (one with `verify:
+ * none` now leaves it pending: nothing to do). c->reason is NULL when out of memory. */
+static void keep(struct diff *out, struct diff_change *c)
+{
+    const struct spec_workload *w = c->want->workload;
+    const char *labels = w ? label_changes(&out->arena, w, c->have) : NULL;
+    c->finish_verify =
+        c->have->verify == STATE_VERIFY_PENDING && w && w->verify != SPEC_VERIFY_NONE;
+    if (labels) {
+        c->action = DIFF_UPDATE;
+        c->reason = !*labels ? NULL
+                    : c->finish_verify
+                        ? core_arena_printf(&out->arena, "%s; verify %s: " PENDING_WHY, labels,
+                                            spec_verify_name(w->verify))
+                        : labels;
+        out->nupdate++;
+    } else if (c->finish_verify) {
+        c->action = DIFF_VERIFY;
+        c->reason =
+            core_arena_printf(&out->arena, "verify %s: " PENDING_WHY, spec_verify_name(w->verify));
+        out->nverify++;
+    } else {
+        c->action = DIFF_NOOP;
+        c->reason = "";
+        out->nnoop++;
+    }
+}
+
 int diff_compute(const struct plan_result *plan, const struct state *st, struct diff *out)
 {
     memset(out, 0, sizeof *out);
@@ -164,14 +199,7 @@ int diff_compute(const struct plan_result *plan, const struct state *st, struct 
         }
         named[have - st->nodes] = true;
         if (healthy(have) && same_place(want, have)) {
-            const char *labels =
-                want->workload ? label_changes(&out->arena, want->workload, have) : NULL;
-            c->action = labels ? DIFF_UPDATE : DIFF_NOOP;
-            c->reason = labels ? (*labels ? labels : NULL) : "";
-            if (labels)
-                out->nupdate++;
-            else
-                out->nnoop++;
+            keep(out, c);
         } else {
             c->action = DIFF_REPLACE;
             c->reason = replace_reason(&out->arena, want, have);
@@ -246,6 +274,9 @@ int diff_restrict(struct diff *d, const char *const *targets, size_t ntargets,
             break;
         case DIFF_UPDATE:
             d->nupdate--;
+            break;
+        case DIFF_VERIFY:
+            d->nverify--;
             break;
         case DIFF_NOOP:
             d->nnoop--;

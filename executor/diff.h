@@ -6,6 +6,7 @@
 #ifndef GPUFORM_EXECUTOR_DIFF_H
 #define GPUFORM_EXECUTOR_DIFF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/arena.h"
@@ -18,6 +19,10 @@ enum diff_action {
     DIFF_DELETE,  /* in the state, not in the plan */
     DIFF_REPLACE, /* placement changed, tainted, failed verification or half-deleted */
     DIFF_UPDATE,  /* where it should be and healthy, but its labels (instance tags) differ */
+    DIFF_VERIFY,  /* where it should be and healthy, but its verification was left pending by an
+                   * interrupted run (state verify "pending") and its workload still asks for
+                   * one: its report is read from its console and decided on, which may replace
+                   * it (docs/verify.md, "Gated apply") */
 };
 
 struct diff_change {
@@ -26,6 +31,8 @@ struct diff_change {
     const struct plan_node *want;  /* NULL for a delete; borrowed from the plan */
     const struct state_node *have; /* NULL for a create; borrowed from the state */
     const char *reason;            /* one line: "moves to gcp/us-central1 (saves $1.20/h)" */
+    bool finish_verify; /* a verify, or an update of a node whose verification is pending:
+                         * the change finishes that verification too */
 };
 
 struct diff {
@@ -33,6 +40,7 @@ struct diff {
     struct diff_change *changes; /* every address, no-ops included */
     size_t nchanges;
     size_t ncreate, ndelete, nreplace, nupdate, nnoop;
+    size_t nverify; /* DIFF_VERIFY changes (updates that finish a verification count as updates) */
     double hourly_before; /* USD/h of the nodes in the state that stay or go */
     double hourly_after;  /* USD/h of the plan (of the state after the run, when restricted) */
     size_t nskipped;      /* changes left out by diff_restrict */
@@ -47,10 +55,10 @@ int diff_compute(const struct plan_result *plan, const struct state *st, struct 
 
 void diff_release(struct diff *d);
 
-/* Changes to make: creates, deletes, replaces and updates (no-ops not counted). */
+/* Changes to make: creates, deletes, replaces, updates and verifies (no-ops not counted). */
 static inline size_t diff_nchanges(const struct diff *d)
 {
-    return d->ncreate + d->ndelete + d->nreplace + d->nupdate;
+    return d->ncreate + d->ndelete + d->nreplace + d->nupdate + d->nverify;
 }
 
 /*
@@ -64,12 +72,12 @@ static inline size_t diff_nchanges(const struct diff *d)
 int diff_restrict(struct diff *d, const char *const *targets, size_t ntargets,
                   const char **unmatched);
 
-/* "create", "delete", "replace", "update", "no-op" */
+/* "create", "delete", "replace", "update", "verify", "no-op" */
 const char *diff_action_name(enum diff_action a);
 
 /* The Terraform action list for JSON output: ["create"], ["delete"], ["delete","create"]
- * or ["create","delete"] (a replace that creates first), ["update"], ["no-op"]. *n gets the
- * length. */
+ * or ["create","delete"] (a replace that creates first), ["update"], ["read"] (a verify: the
+ * node's console is read, no instance changes), ["no-op"]. *n gets the length. */
 const char *const *diff_action_list(enum diff_action a, bool create_first, size_t *n);
 
 /*

@@ -65,13 +65,24 @@ static const char *where_have(const struct diff_change *c, char *buf, size_t n)
     return buf;
 }
 
+/* ", 2 to verify" when the change set finishes verifications left pending, else "" (so
+ * change sets without one read as before). */
+static const char *to_verify(const struct diff *d, char *buf, size_t n)
+{
+    if (!d->nverify)
+        return "";
+    snprintf(buf, n, ", %zu to verify", d->nverify);
+    return buf;
+}
+
 int diff_render_text(const struct diff *d, const struct state *st, bool color, FILE *out)
 {
+    char verifies[48];
     fprintf(out,
             "changes against the state (serial %llu): %zu to create, %zu to replace, %zu to "
-            "update, %zu to delete, %zu unchanged\n\n",
+            "update%s, %zu to delete, %zu unchanged\n\n",
             st ? (unsigned long long)st->serial : 0ULL, d->ncreate, d->nreplace, d->nupdate,
-            d->ndelete, d->nnoop);
+            to_verify(d, verifies, sizeof verifies), d->ndelete, d->nnoop);
     int w = 0;
     for (size_t i = 0; i < d->nchanges; i++)
         if (d->changes[i].action != DIFF_NOOP && (int)strlen(d->changes[i].address) > w)
@@ -100,6 +111,7 @@ int diff_render_text(const struct diff *d, const struct state *st, bool color, F
                     c->reason, color ? RESET : "");
             break;
         case DIFF_UPDATE:
+        case DIFF_VERIFY:
             price(pa, sizeof pa, c->have->hourly_usd);
             fprintf(out, "  %s~   %-*s  %s  %s/h  (%s)%s\n", color ? YELLOW : "", w, c->address,
                     where_have(c, a, sizeof a), pa, c->reason, color ? RESET : "");
@@ -134,9 +146,12 @@ int diff_render_markdown(const struct diff *d, const struct plan_result *plan, F
     plan_fmt_usd(after, sizeof after, d->hourly_after * 730);
     fputs("### gpuform plan: ", out);
     md_code(out, plan->spec && plan->spec->stack ? plan->spec->stack : "");
+    char verifies[48];
     fprintf(out,
-            "\n\n**%zu to create, %zu to replace, %zu to update, %zu to delete**, %zu unchanged. ",
-            d->ncreate, d->nreplace, d->nupdate, d->ndelete, d->nnoop);
+            "\n\n**%zu to create, %zu to replace, %zu to update%s, %zu to delete**, %zu "
+            "unchanged. ",
+            d->ncreate, d->nreplace, d->nupdate, to_verify(d, verifies, sizeof verifies),
+            d->ndelete, d->nnoop);
     fprintf(out, "The monthly estimate %s: %s → %s.", phrase, before, after);
     if (plan->gap > 0)
         fprintf(out, " The placement is within %.1f%% of optimal.",
@@ -154,10 +169,11 @@ int diff_render_markdown(const struct diff *d, const struct plan_result *plan, F
         if (c->action == DIFF_NOOP)
             continue;
         char a[200] = "", b[200] = "", cost[80];
-        static const char *const sign[] = {"", "+", "−", "∓", "~"};
+        static const char *const sign[] = {"", "+", "−", "∓", "~", "~"};
         if (c->have)
             where_have(c, a, sizeof a);
-        if (c->want && c->action != DIFF_UPDATE) /* an update stays where it is */
+        if (c->want && c->action != DIFF_UPDATE &&
+            c->action != DIFF_VERIFY) /* an update or a verify stays where it is */
             where_want(c, b, sizeof b);
         char pa[32], pb[32];
         if (c->action == DIFF_REPLACE) {

@@ -1,7 +1,7 @@
 /*
- * A change set for people (`+` create, `-` delete, `-/+` replace, with where from and to
- * and why), for pull requests (Markdown with the cost change), and for programs (the
- * `resource_changes` list of the plan document, with Terraform's action lists).
+ * A change set for people (`+` create, `-` delete, `-/+` replace, `~` update or verify, with
+ * where from and to and why), for pull requests (Markdown with the cost change), and for programs
+ * (the `resource_changes` list of the plan document, with Terraform's action lists).
  */
 #ifndef GPUFORM_EXECUTOR_DIFF_RENDER_H
 #define GPUFORM_EXECUTOR_DIFF_RENDER_H
@@ -11,8 +11,9 @@
 
 #include "executor/diff.h"
 
-/* The changes, one line each, no-ops left out, then the cost line. 0, or -1 on a write
- * error. `color` marks creates green, deletes red, replaces yellow. */
+/* The changes, one line each, no-ops left out, then the cost line; the summary line counts
+ * verifies only when there are some. 0, or -1 on a write error. `color` marks creates green,
+ * deletes red, replaces, updates and verifies yellow. */
 int diff_render_text(const struct diff *d, const struct state *st, bool color, FILE *out);
 
 /* A Markdown pull-request comment: a summary line, the cost change ("monthly estimate rises

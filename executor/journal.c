@@ -28,6 +28,10 @@ char *journal_encode(const struct journal_rec *rec)
         or_empty(p->region), "zone", or_empty(p->zone), "instance_type", or_empty(p->instance_type),
         "gpu", or_empty(p->gpu), "gpus", p->gpus, "spot", p->spot, "hourly_usd", rec->hourly_usd,
         "error", or_empty(rec->error), "at", (json_int_t)rec->at);
+    if (o && rec->verify && json_object_set_new(o, "verify", json_true()) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
     char *s =
         o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(o);
@@ -94,6 +98,7 @@ struct line {
     const char *address, *provider, *token, *cloud_id, *error;
     const char *cloud, *region, *zone, *itype, *gpu;
     int gpus, spot;
+    bool verify;
     double hourly;
     json_int_t at;
 };
@@ -114,6 +119,10 @@ static bool parse_line(json_t *o, struct line *ln)
             &ln->gpus, "spot", &ln->spot, "hourly_usd", &ln->hourly, "error", &ln->error, "at",
             &ln->at) != 0)
         return false;
+    json_t *verify = json_object_get(o, "verify"); /* absent in journals before it */
+    if (verify && !json_is_boolean(verify))
+        return false;
+    ln->verify = json_is_true(verify);
     ln->op = name_index(op, op_names, 2);
     ln->phase = name_index(phase, phase_names, 3);
     return ln->op >= 0 && ln->phase >= 0 && *ln->address;
@@ -153,6 +162,7 @@ static int apply_line(struct journal_replay *r, const struct line *ln, size_t *c
         return -2;
     }
     e->phase = (enum journal_phase)ln->phase;
+    e->verify |= ln->verify;
     if (set(&e->address, ln->address) || set(&e->provider, ln->provider) ||
         set(&e->token, ln->token) || set(&e->cloud_id, ln->cloud_id) || set(&e->error, ln->error) ||
         set(&e->placement.cloud, ln->cloud) || set(&e->placement.region, ln->region) ||

@@ -8,6 +8,7 @@
 #ifndef GPUFORM_EXECUTOR_JOURNAL_H
 #define GPUFORM_EXECUTOR_JOURNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,9 @@ struct journal_rec {
     double hourly_usd;
     const char *error; /* why it failed (FAILED); never holds a secret */
     int64_t at;        /* Unix seconds */
+    bool verify;       /* creates: the boot script carries the verify agent (gated apply), so
+                        * a node settled from the journal is recorded verify "pending";
+                        * written as "verify": true, left out when false */
 };
 
 /* The record as one line of JSON (no newline), malloc'd; NULL when out of memory. */
@@ -55,7 +59,8 @@ struct journal_entry {
     char *address, *provider, *token, *cloud_id, *error;
     struct state_placement placement;
     double hourly_usd;
-    int64_t at; /* of the intent */
+    int64_t at;  /* of the intent */
+    bool verify; /* any of its records said "verify": true */
 };
 
 struct journal_replay {

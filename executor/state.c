@@ -27,7 +27,8 @@ int state_fail(struct state_err *err, const char *fmt, ...)
 }
 
 static const char *const status_names[] = {"creating", "running", "failed", "deleting"};
-static const char *const verify_names[] = {"none", "passed", "failed", "accepted"};
+static const char *const verify_names[] = {"none", "passed", "failed", "accepted", "pending"};
+#define NVERIFY_NAMES (int)(sizeof verify_names / sizeof *verify_names)
 
 const char *state_status_name(enum state_status s)
 {
@@ -585,7 +586,7 @@ static int read_node(struct rd *r, json_t *o, struct state_node *n)
         return bad(r, "verify", "is missing or not an object");
     size_t plen = strlen(r->path);
     snprintf(r->path + plen, sizeof r->path - plen, ".verify");
-    int rc = get_name(r, v, "result", verify_names, 4, &verify) ||
+    int rc = get_name(r, v, "result", verify_names, NVERIFY_NAMES, &verify) ||
                      get_str(r, v, "detail", true, &n->verify_detail)
                  ? -1
                  : 0;

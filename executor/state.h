@@ -29,10 +29,15 @@ enum state_status {
 };
 
 enum state_verify {
-    STATE_VERIFY_NONE, /* not verified (yet) */
+    STATE_VERIFY_NONE, /* not verified: its boot script carried no verify agent (its workload
+                        * had `verify: none` when it was made, or a state from before
+                        * "pending"); never verified later */
     STATE_VERIFY_PASSED,
     STATE_VERIFY_FAILED,
     STATE_VERIFY_ACCEPTED, /* failed, and kept because an on_verify policy accepted it */
+    STATE_VERIFY_PENDING,  /* made with the agent in its boot script, its report not read yet
+                            * (a run interrupted or killed after the create): the next apply
+                            * reads it and decides as if the node had just been made */
 };
 
 /* Where a node runs: the planner's choice, as launched. */

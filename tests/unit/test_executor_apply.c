@@ -434,8 +434,20 @@ static void test_a_failover_to_another_cloud_creates_through_that_clouds_provide
     assert_int_equal(f->st->nnodes, 0);
 }
 
-static void journal_put(struct fixture *f, enum journal_op op, enum journal_phase phase,
-                        const char *address, const char *token, const char *id)
+/* Where the replay tests' nodes run. */
+static struct state_placement east1a(void)
+{
+    return (struct state_placement){.cloud = "aws",
+                                    .region = "us-east-1",
+                                    .zone = "us-east-1a",
+                                    .instance_type = "g5.xlarge",
+                                    .gpu = "A10G",
+                                    .gpus = 1};
+}
+
+/* Appends a record as a run would have; `verify`: a gated create's. */
+static void journal_put_as(struct fixture *f, enum journal_op op, enum journal_phase phase,
+                           const char *address, const char *token, const char *id, bool verify)
 {
     struct journal_rec r = {.op = op,
                             .phase = phase,
@@ -443,20 +455,40 @@ static void journal_put(struct fixture *f, enum journal_op op, enum journal_phas
                             .provider = "aws",
                             .token = token,
                             .cloud_id = id,
-                            .placement = {.cloud = "aws",
-                                          .region = "us-east-1",
-                                          .zone = "us-east-1a",
-                                          .instance_type = "g5.xlarge",
-                                          .gpu = "A10G",
-                                          .gpus = 1},
+                            .placement = east1a(),
                             .hourly_usd = 1,
                             .error = "",
-                            .at = 1795000000};
+                            .at = 1795000000,
+                            .verify = verify};
     char *line = journal_encode(&r);
     assert_non_null(line);
     struct state_err err;
     assert_int_equal(f->b->ops->journal_append(f->b, line, strlen(line), &err), 0);
     free(line);
+}
+
+static void journal_put(struct fixture *f, enum journal_op op, enum journal_phase phase,
+                        const char *address, const char *token, const char *id)
+{
+    journal_put_as(f, op, phase, address, token, id, false);
+}
+
+/* Puts a running node on instance `id` (us-east-1a g5.xlarge) into the state, as a run
+ * records it; returns the stored node (to change what else a test needs). */
+static struct state_node *put_running(struct fixture *f, const char *address, const char *id,
+                                      const char *token)
+{
+    struct state_node n = {.address = (char *)(uintptr_t)address,
+                           .provider = "aws",
+                           .cloud_id = (char *)(uintptr_t)id,
+                           .token = (char *)(uintptr_t)token,
+                           .placement = east1a(),
+                           .hourly_usd = 1,
+                           .status = STATE_RUNNING,
+                           .verify_detail = ""};
+    struct state_node *stored = state_put(f->st, &n);
+    assert_non_null(stored);
+    return stored;
 }
 
 /* Creates an instance as a killed run's create would have. */
@@ -498,20 +530,7 @@ test_replay_adopts_what_was_made_drops_what_was_not_and_apply_makes_no_duplicate
     char *ids[2] = {gone, alive}, addr0[] = "old[0]", addr1[] = "old[1]";
     char *addrs[2] = {addr0, addr1};
     for (int i = 0; i < 2; i++) {
-        struct state_node n = {.address = addrs[i],
-                               .provider = "aws",
-                               .cloud_id = ids[i],
-                               .token = "t",
-                               .placement = {.cloud = "aws",
-                                             .region = "us-east-1",
-                                             .zone = "us-east-1a",
-                                             .instance_type = "g5.xlarge",
-                                             .gpu = "A10G",
-                                             .gpus = 1},
-                               .hourly_usd = 1,
-                               .status = STATE_RUNNING,
-                               .verify_detail = ""};
-        assert_non_null(state_put(f->st, &n));
+        put_running(f, addrs[i], ids[i], "t");
         journal_put(f, JOURNAL_DELETE, JOURNAL_INTENT, addrs[i], "", ids[i]);
     }
     size_t settled = 0;
@@ -542,6 +561,44 @@ test_replay_adopts_what_was_made_drops_what_was_not_and_apply_makes_no_duplicate
     assert_int_equal(f->st->nnodes, 3);
     for (size_t i = 0; i < f->st->nnodes; i++)
         assert_true(live_id(f, f->st->nodes[i].cloud_id));
+}
+
+/* A gated create settled from the journal (adopted by its token, or done) is recorded verify
+ * "pending", so that the next apply reads its report; an ungated one stays "none"; one the
+ * state already holds keeps what the state says (its verification included). */
+static void test_replay_records_gated_creates_pending(void **state)
+{
+    struct fixture *f = *state;
+    char id0[64], id1[64], id2[64];
+    made(f, "train[0]", "tok-adopted", id0);
+    journal_put_as(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[0]", "tok-adopted", "", true);
+    made(f, "train[1]", "tok-done", id1);
+    journal_put_as(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[1]", "tok-done", "", true);
+    journal_put_as(f, JOURNAL_CREATE, JOURNAL_DONE, "train[1]", "tok-done", id1, true);
+    made(f, "train[2]", "tok-plain", id2);
+    journal_put(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[2]", "tok-plain", "");
+    /* train[3]: recorded and verified before the run was killed: the state's record stands */
+    char id3[64];
+    made(f, "train[3]", "tok-verified", id3);
+    journal_put_as(f, JOURNAL_CREATE, JOURNAL_INTENT, "train[3]", "tok-verified", "", true);
+    journal_put_as(f, JOURNAL_CREATE, JOURNAL_DONE, "train[3]", "tok-verified", id3, true);
+    struct state_node *v = put_running(f, "train[3]", id3, "tok-verified");
+    v->verify = STATE_VERIFY_PASSED;
+    free(v->verify_detail);
+    v->verify_detail = strdup("quick: passed (7 checks, 0.5 s, cpu)");
+    size_t settled = 0;
+    struct state_err err;
+    assert_int_equal(exec_replay(f->b, f->st, &f->cloud, 1, stderr, &settled, &err), 0);
+    assert_int_equal(settled, 4);
+    assert_int_equal(state_find(f->st, "train[0]")->verify, STATE_VERIFY_PENDING);
+    assert_int_equal(state_find(f->st, "train[3]")->verify, STATE_VERIFY_PASSED);
+    assert_string_equal(state_find(f->st, "train[3]")->verify_detail,
+                        "quick: passed (7 checks, 0.5 s, cpu)");
+    assert_int_equal(state_find(f->st, "train[1]")->verify, STATE_VERIFY_PENDING);
+    assert_int_equal(state_find(f->st, "train[2]")->verify, STATE_VERIFY_NONE);
+    struct state *on_disk = stored(f);
+    assert_int_equal(state_find(on_disk, "train[1]")->verify, STATE_VERIFY_PENDING);
+    state_free(on_disk);
 }
 
 /* Runs one apply with its progress captured; returns the lines (free them). */
@@ -781,22 +838,9 @@ static void test_an_auth_error_stops_the_run_and_saves_the_state(void **state)
 static void test_an_unconfirmed_node_is_found_by_its_token_and_deleted(void **state)
 {
     struct fixture *f = *state;
-    char id[64], addr[] = "stray[0]", token[] = "tok-stray", empty[] = "";
+    char id[64], addr[] = "stray[0]", token[] = "tok-stray";
     made(f, addr, token, id);
-    struct state_node n = {.address = addr,
-                           .provider = "aws",
-                           .cloud_id = empty,
-                           .token = token,
-                           .placement = {.cloud = "aws",
-                                         .region = "us-east-1",
-                                         .zone = "us-east-1a",
-                                         .instance_type = "g5.xlarge",
-                                         .gpu = "A10G",
-                                         .gpus = 1},
-                           .hourly_usd = 1,
-                           .status = STATE_CREATING,
-                           .verify_detail = empty};
-    assert_non_null(state_put(f->st, &n));
+    put_running(f, addr, "", token)->status = STATE_CREATING; /* its create never confirmed */
     struct exec_result res;
     int rc;
     assert_int_equal(apply(f, false, &rc, &res), 4); /* 3 creates and the stray's delete */
@@ -942,6 +986,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_replay_adopts_what_was_made_drops_what_was_not_and_apply_makes_no_duplicate, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(test_replay_records_gated_creates_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_a_tainted_service_replica_is_created_anew_before_the_old_one_goes, setup_service,
             teardown),

@@ -198,6 +198,72 @@ static void test_diff_keeps_a_node_unless_moving_saves_enough(void **ctx)
     assert_int_equal(change(f, "train[2]")->action, DIFF_CREATE);
 }
 
+/* Replaces the fixture's stack by one whose workload `train` has these extra members. */
+static void respec(struct fixture *f, const char *members)
+{
+    char y[512];
+    snprintf(y, sizeof y,
+             "version: 1\nstack: t\nclouds: { aws: { regions: [us-east-1, us-west-2, "
+             "eu-west-1] } }\nworkloads:\n  train: { kind: training, gpu: A10G:1, nodes: 3, "
+             "hours: 10%s }\n",
+             members);
+    spec_free(f->spec);
+    f->spec = tl_spec(y, &f->diags);
+    assert_non_null(f->spec);
+    diff_release(&f->d);
+    plan_result_free(f->res);
+    f->res = NULL;
+}
+
+static void test_diff_finishes_verifications_left_pending(void **ctx)
+{
+    struct fixture *f = *ctx;
+    const struct state_label team = {"team", "a"};
+    for (int i = 0; i < 3; i++) {
+        char a[16];
+        snprintf(a, sizeof a, "train[%d]", i);
+        add_node(f, a, "us-east-1", 1.0);
+        struct state_node *n = state_find(f->st, a);
+        n->verify = i == 2 ? STATE_VERIFY_PASSED : STATE_VERIFY_PENDING;
+        if (i != 1) /* train[1]'s labels differ too */
+            assert_int_equal(state_node_set_labels(n, &team, 1), 0);
+    }
+    respec(f, ", verify: quick, labels: { team: a }");
+    plan_and_diff(f);
+    const struct diff_change *c = change(f, "train[0]");
+    assert_int_equal(c->action, DIFF_VERIFY);
+    assert_true(c->finish_verify);
+    assert_string_equal(c->reason, "verify quick: left pending by an interrupted run");
+    assert_string_equal(diff_action_name(c->action), "verify");
+    size_t n;
+    const char *const *acts = diff_action_list(c->action, false, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(acts[0], "read");
+    c = change(f, "train[1]");
+    assert_int_equal(c->action, DIFF_UPDATE);
+    assert_true(c->finish_verify);
+    assert_string_equal(c->reason,
+                        "labels: +team=a; verify quick: left pending by an interrupted run");
+    assert_int_equal(change(f, "train[2]")->action, DIFF_NOOP);
+    assert_int_equal(f->d.nverify, 1);
+    assert_int_equal(f->d.nupdate, 1);
+    assert_int_equal(diff_nchanges(&f->d), 2); /* not "no changes" */
+    /* --target leaves it out like any change */
+    const char *t[] = {"train[2]"}, *unmatched;
+    assert_int_equal(diff_restrict(&f->d, t, 1, &unmatched), 0);
+    assert_int_equal(f->d.nverify, 0);
+    assert_int_equal(f->d.nskipped, 2);
+    assert_int_equal(diff_nchanges(&f->d), 0);
+    /* a workload that no longer asks for verification leaves it pending: nothing to do */
+    respec(f, ", verify: none, labels: { team: a }");
+    plan_and_diff(f);
+    assert_int_equal(change(f, "train[0]")->action, DIFF_NOOP);
+    assert_false(change(f, "train[0]")->finish_verify);
+    assert_int_equal(change(f, "train[1]")->action, DIFF_UPDATE);
+    assert_string_equal(change(f, "train[1]")->reason, "labels: +team=a");
+    assert_int_equal(f->d.nverify, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +276,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_diff_replaces_tainted_and_failed_nodes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_diff_keeps_a_node_unless_moving_saves_enough, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_diff_finishes_verifications_left_pending, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,6 +40,22 @@ static struct state_node sample_node(char *address, char *id)
     return n;
 }
 
+/* Parses a serialized state back and checks that it serializes to the same bytes; returns
+ * it (free it). */
+static struct state *reparse(const char *text, size_t len)
+{
+    struct state *back = NULL;
+    struct state_err err;
+    assert_int_equal(state_parse(text, len, "mem", &back, &err), 0);
+    size_t len2;
+    char *again = state_serialize(back, &len2);
+    assert_non_null(again);
+    assert_int_equal(len2, len);
+    assert_memory_equal(again, text, len);
+    free(again);
+    return back;
+}
+
 static void test_state_roundtrips_byte_for_byte(void **ctx)
 {
     (void)ctx;
@@ -70,9 +86,7 @@ static void test_state_roundtrips_byte_for_byte(void **ctx)
     assert_true(strstr(text, "train[0]") < strstr(text, "train[1]"));
     assert_non_null(strstr(text, "98.32"));
 
-    struct state *back = NULL;
-    struct state_err err;
-    assert_int_equal(state_parse(text, len, "mem", &back, &err), 0);
+    struct state *back = reparse(text, len);
     assert_string_equal(back->lineage, st->lineage);
     assert_int_equal(back->serial, 7);
     assert_int_equal(back->nnodes, 2);
@@ -83,12 +97,7 @@ static void test_state_roundtrips_byte_for_byte(void **ctx)
     assert_int_equal(back->nodes[1].nlabels, 2);
     assert_string_equal(back->nodes[1].labels[1].key, "tier");
     assert_string_equal(back->nodes[1].labels[1].value, "gold");
-    size_t len2;
-    char *text2 = state_serialize(back, &len2);
-    assert_int_equal(len, len2);
-    assert_memory_equal(text, text2, len);
     free(text);
-    free(text2);
     state_free(back);
     state_free(st);
 }
@@ -220,6 +229,34 @@ static void test_state_keeps_the_verify_secret_and_accepted_nodes(void **ctx)
     state_free(st);
     expect_parse_error(HEAD "\"serial\":1,\"stack\":\"s\",\"nodes\":[],\"verify_secret\":\"abc\"}",
                        "verify_secret is not 64 hex digits");
+}
+
+/* A node whose verification a killed run left pending reads back pending, by name, and a
+ * result this build does not know is refused. */
+static void test_state_keeps_pending_verifications(void **ctx)
+{
+    (void)ctx;
+    char bad[] = HEAD "\"serial\":1,\"stack\":\"s\",\"nodes\":[" NODE_OK "]}";
+    char *at = strstr(bad, "\"result\":\"none\"");
+    assert_non_null(at);
+    memcpy(at + strlen("\"result\":\""), "pend", 4); /* "none" -> "pend": no result */
+    expect_parse_error(bad, "nodes[0].verify.result has an unknown value");
+    struct state *st = state_new("s");
+    assert_non_null(st);
+    struct state_node n = sample_node("chat[0]", "i-1");
+    n.verify = STATE_VERIFY_PENDING;
+    n.verify_detail = "";
+    assert_non_null(state_put(st, &n));
+    size_t len;
+    char *doc = state_serialize(st, &len);
+    assert_non_null(doc);
+    assert_non_null(strstr(doc, "\"result\": \"pending\""));
+    struct state *back = reparse(doc, len);
+    assert_int_equal(back->nodes[0].verify, STATE_VERIFY_PENDING);
+    assert_string_equal(state_verify_name(back->nodes[0].verify), "pending");
+    state_free(back);
+    free(doc);
+    state_free(st);
 }
 
 /* ---- local backend ---- */
@@ -465,9 +502,11 @@ static void test_journal_replays_outcomes_in_order(void **ctx)
         r.cloud_id = steps[i].id;
         r.phase = steps[i].phase;
         r.error = steps[i].phase == JOURNAL_FAILED ? "InsufficientInstanceCapacity" : "";
+        r.verify = !strcmp(steps[i].address, "train[1]"); /* its boot script carries the agent */
         char *line = journal_encode(&r);
         assert_non_null(line);
         assert_null(strchr(line, '\n'));
+        assert_true(r.verify == (strstr(line, "\"verify\":true") != NULL));
         assert_int_equal(b->ops->journal_append(b, line, strlen(line), &err), 0);
         free(line);
     }
@@ -483,6 +522,8 @@ static void test_journal_replays_outcomes_in_order(void **ctx)
     assert_string_equal(rp.entries[0].cloud_id, "i-0a");
     assert_string_equal(rp.entries[0].placement.instance_type, "p5.48xlarge");
     assert_int_equal(rp.entries[1].phase, JOURNAL_INTENT); /* unfinished: ask the cloud */
+    assert_false(rp.entries[0].verify);
+    assert_true(rp.entries[1].verify); /* settled, it is recorded verify "pending" */
     assert_int_equal(rp.entries[2].phase, JOURNAL_FAILED);
     assert_string_equal(rp.entries[2].error, "InsufficientInstanceCapacity");
     journal_replay_release(&rp);
@@ -526,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_state_blocks_expire),
         cmocka_unit_test(test_state_refuses_damaged_documents),
         cmocka_unit_test(test_state_keeps_the_verify_secret_and_accepted_nodes),
+        cmocka_unit_test(test_state_keeps_pending_verifications),
         cmocka_unit_test_setup_teardown(test_local_writes_atomically_with_backup, dir_setup,
                                         dir_teardown),
         cmocka_unit_test_setup_teardown(test_local_lock_names_the_holder, dir_setup, dir_teardown),
