@@ -14,10 +14,8 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     exit 77
 fi
 cd "$src/tests/sdk"
-if [ ! -d node_modules/@aws-sdk/client-ec2 ] || [ ! -d node_modules/@google-cloud/compute ] ||
-    [ ! -d node_modules/google-auth-library ]; then
-    npm ci --no-audit --no-fund
-fi
+. ./deps.sh
+sdk_deps @aws-sdk/client-ec2 @google-cloud/compute google-auth-library
 # The SDK's notice about future node versions is not a test result.
 export AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING=1
 exec node --no-warnings "${which}_fidelity.mjs" "$gpuform" "$src/specs/cloudsim/fast.yaml"

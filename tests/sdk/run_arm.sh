@@ -15,9 +15,8 @@ for tool in node npm openssl; do
     fi
 done
 cd "$src/tests/sdk"
-if [ ! -d node_modules/@azure/arm-compute ] || [ ! -d node_modules/@azure/identity ]; then
-    npm ci --no-audit --no-fund
-fi
+. ./deps.sh
+sdk_deps @azure/arm-compute @azure/identity
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
