@@ -32,7 +32,8 @@
 
 /* ---- configuration (sim_config.c) ---- */
 
-#define SIM_UNLIMITED (-1L)
+#define SIM_UNLIMITED   (-1L)
+#define SIM_CONSOLE_MAX ((size_t)1 << 20) /* bytes POST /_cloudsim/console lets a console hold */
 
 /* A capacity rule of one cloud: how many live instances `type` may have in `zone` ("" =
  * any). */
@@ -271,7 +272,8 @@ struct sim_instance {
     size_t nmeta;
     char private_ip[16];
     char *doc;          /* azure: the VM's resource as PUT (JSON; sim_arm.c); NULL elsewhere */
-    char *agent_output; /* what its verify agent printed on the console; NULL: nothing yet */
+    char *agent_output; /* what its verify agent printed on the console (or POST
+                         * /_cloudsim/console appended); NULL: nothing yet */
 };
 
 /* A Filter.N: the name and its values (any value may match; '*' and '?' are wildcards). */

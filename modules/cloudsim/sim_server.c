@@ -170,6 +170,34 @@ static json_t *instance_json(const struct sim_instance *i)
     return o;
 }
 
+/* POST /_cloudsim/console {"instance_id", "text"}: appends text to a running instance's
+ * console output, as a process on the node writing to its serial port would (tests that run
+ * gpuform's real agent or watcher as the node, with the world's own agent off). Under the
+ * world's lock. */
+static enum MHD_Result admin_console(struct MHD_Connection *c, struct sim_world *w, json_t *in)
+{
+    const char *id = json_string_value(json_object_get(in, "instance_id"));
+    const char *text = json_string_value(json_object_get(in, "text"));
+    struct sim_instance *inst = id ? sim_world_find(w, id) : NULL;
+    if (!id || !text)
+        return send_json(
+            c, 400, json_pack("{s:s}", "error", "expected {\"instance_id\": ID, \"text\": TEXT}"));
+    if (!inst)
+        return send_json(c, 404, json_pack("{s:s}", "error", "no such instance"));
+    if (inst->state != SIM_RUNNING)
+        return send_json(c, 409, json_pack("{s:s}", "error", "the instance is not running"));
+    size_t had = inst->agent_output ? strlen(inst->agent_output) : 0, n = strlen(text);
+    if (had + n > SIM_CONSOLE_MAX)
+        return send_json(c, 413, json_pack("{s:s}", "error", "the console holds 1 MiB at most"));
+    char *all = realloc(inst->agent_output, had + n + 1);
+    if (!all)
+        return send_json(c, 500, json_pack("{s:s}", "error", "out of memory"));
+    memcpy(all + had, text, n + 1);
+    inst->agent_output = all;
+    return send_json(c, 200,
+                     json_pack("{s:s, s:I}", "instance_id", id, "bytes", (json_int_t)(had + n)));
+}
+
 static enum MHD_Result admin(struct sim_server *s, struct MHD_Connection *c, const char *url,
                              const char *method, struct request *rq)
 {
@@ -229,11 +257,13 @@ static enum MHD_Result admin(struct sim_server *s, struct MHD_Connection *c, con
             sim_world_terminate(w, inst, now, true, NULL);
             rc = send_json(c, 200, instance_json(inst));
         }
+    } else if (in && !strcmp(what, "console")) {
+        rc = admin_console(c, w, in);
     } else {
         rc = send_json(c, 404,
                        json_pack("{s:s}", "error",
                                  "unknown admin path; GET health, GET instances, POST fault, "
-                                 "POST reclaim (docs/cloudsim.md)"));
+                                 "POST reclaim, POST console (docs/cloudsim.md)"));
     }
     if (s->state_path && in) {
         char err[256];
