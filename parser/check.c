@@ -248,6 +248,29 @@ static void check_sites(struct dctx *c, const struct spec_workload *w)
     }
 }
 
+/* A verified node on AWS is launched with its tags in instance metadata (its watcher reads
+ * re-verification requests there), and EC2 then refuses tag keys with '/' and the keys ".",
+ * ".." and "_index" (docs/verify.md, "The watcher"): the AWS provider refuses such a create
+ * before sending it. Said here, at the label, so that a pull request's plan shows it. */
+static void check_verify_labels(struct dctx *c, const struct spec_workload *w)
+{
+    uint32_t aws = 1u << CORE_CLOUD_AWS;
+    bool on_aws = w->placement.clouds ? (w->placement.clouds & aws) != 0
+                                      : spec_cloud_find(c->spec, CORE_CLOUD_AWS) != NULL;
+    if (w->verify == SPEC_VERIFY_NONE || !on_aws)
+        return;
+    for (size_t i = 0; i < w->nlabels; i++) {
+        const char *k = w->labels[i].key;
+        if (strchr(k, '/') || !strcmp(k, ".") || !strcmp(k, "..") || !strcmp(k, "_index"))
+            warn_at(c, &w->labels[i].loc, "label-not-in-ec2-metadata",
+                    "label '%s' of workload '%s' can't be a tag of a verified node on AWS (with "
+                    "its tags in instance metadata, EC2 takes no '/' and not '.', '..' or "
+                    "'_index'): apply refuses to create its nodes there; rename the label, or set "
+                    "'verify: none'",
+                    k, w->name);
+    }
+}
+
 static void check_gpu_memory(struct dctx *c, const struct spec_workload *w)
 {
     const struct spec_gpu *g = &w->gpu;
@@ -403,6 +426,7 @@ void spec_check(struct dctx *c)
         check_placement(c, w);
         check_sites(c, w);
         check_gpu_memory(c, w);
+        check_verify_labels(c, w);
     }
     check_clouds(c);
     check_budgets(c);
