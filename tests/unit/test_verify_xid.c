@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,6 +304,23 @@ static void test_verify_kernel_log_says_why_it_is_unreadable(void **state)
     }
 }
 
+/* The real /dev/kmsg where this host lets us read it: one record per read(), ended by
+ * EAGAIN, never blocking. */
+static void test_verify_kernel_log_reads_dev_kmsg_to_its_end(void **state)
+{
+    (void)state;
+    int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+    if (fd < 0)
+        skip();
+    close(fd);
+    struct verify_kernel_log log;
+    verify_kernel_log_init(&log);
+    verify_kernel_log_read(&log, "/dev/kmsg");
+    assert_string_equal(log.note, "");
+    assert_true(log.read);
+    verify_kernel_log_release(&log);
+}
+
 static void test_verify_kernel_log_keeps_distinct_pairs_bounded(void **state)
 {
     (void)state;
@@ -350,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_verify_kernel_log_attributes_xids_to_their_device),
         cmocka_unit_test(test_verify_kernel_log_parses_the_start_of_an_over_long_line),
         cmocka_unit_test(test_verify_kernel_log_says_why_it_is_unreadable),
+        cmocka_unit_test(test_verify_kernel_log_reads_dev_kmsg_to_its_end),
         cmocka_unit_test(test_verify_kernel_log_keeps_distinct_pairs_bounded),
         cmocka_unit_test(test_verify_inject_xid_lays_a_79_on_the_device),
     };
