@@ -30,7 +30,7 @@ enum verify_check {
     VERIFY_CHECK_GEMM,           /* repeated GEMM bit-identical + sampled CPU check, rate */
     VERIFY_CHECK_HOST_BANDWIDTH, /* pinned host<->device copies */
     VERIFY_CHECK_PEER_BANDWIDTH, /* GPU<->GPU copies on multi-GPU nodes */
-    VERIFY_CHECK_HEALTH,         /* NVML counters: ECC, retired pages, row remap, throttling */
+    VERIFY_CHECK_HEALTH, /* NVML counters (ECC, retired pages, row remap, throttling), XIDs */
     VERIFY_NCHECKS
 };
 
@@ -573,7 +573,8 @@ struct verify_backend {
     /* Peer copy bandwidth from `src` to `dst` (GB/s written), data verified. */
     int (*peer_bandwidth)(struct verify_ctx *c, int src, int dst, double *gbs, char *err, size_t n);
 
-    /* Health counters (NVML, or faked). */
+    /* Health counters (NVML, or faked) and the device's XIDs (kernel log since boot, NVML
+     * events since the devices were listed); called after the device's other checks. */
     int (*health)(struct verify_ctx *c, int gpu, struct verify_health *h, char *err, size_t n);
 
     /* Frees the state; close(NULL) is a no-op. */
