@@ -383,9 +383,7 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
         case 'i': {
             unsigned bit;
             if (verify_fault_parse(optarg, &bit) != 0)
-                return usage("unknown fault '%s' (mem_bitflip, gemm_corrupt, nan, slow_bw, "
-                             "hide_gpu, nvml_ecc)",
-                             optarg);
+                return usage("unknown fault '%s' (" VERIFY_FAULT_NAMES ")", optarg);
             a->opts.faults |= bit;
             break;
         }

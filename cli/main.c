@@ -349,7 +349,7 @@ const struct cli_command cli_commands[] = {
      "                       verdicts on host memory (runs anywhere; not a GPU check)\n"
      "  --inject KIND        inject a fault to see the check that catches it\n"
      "                       (repeatable): mem_bitflip, gemm_corrupt, nan, slow_bw,\n"
-     "                       hide_gpu, nvml_ecc\n"
+     "                       hide_gpu, nvml_ecc, xid\n"
      "  --instance-type TYPE expect the GPU count and model the catalog gives TYPE\n"
      "  --catalog PATH       look TYPE up in this catalog (default: the bundled one)\n"
      "  --mem-mib N          bytes per device to test, in MiB (cpu default 64 quick,\n"

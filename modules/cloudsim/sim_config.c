@@ -926,9 +926,7 @@ static void decode_verify(struct dec *x, const struct spec_node *n)
         if (!scalar(f) ||
             (verify_fault_parse(f->u.str.s, &bit) != 0 && strcmp(f->u.str.s, "forge") &&
              strcmp(f->u.str.s, "silent") && strcmp(f->u.str.s, "truncate"))) {
-            err(x, f,
-                "unknown verify fault (mem_bitflip, gemm_corrupt, nan, slow_bw, hide_gpu, "
-                "nvml_ecc, forge, silent or truncate)");
+            err(x, f, "unknown verify fault (" VERIFY_FAULT_NAMES ", forge, silent or truncate)");
             continue;
         }
         const char *key = k->u.str.s, *slash = strchr(key, '/');

@@ -19,6 +19,9 @@ struct verify_ctx {
     /* The simulated devices share the host's memory bus: their bandwidth tests take turns,
      * or each would measure a share of it. */
     pthread_mutex_t bw_lock;
+    /* $GPUFORM_KMSG's XID reports (tests); the host's own log is never read: its GPUs are
+     * not the simulated devices */
+    struct verify_kernel_log klog;
 };
 
 #define MIB ((uint64_t)1 << 20)
@@ -71,8 +74,19 @@ static int cpu_open(const struct verify_options *opts, struct verify_ctx **out, 
         snprintf(err, n, "cannot create the bandwidth lock");
         return -1;
     }
+    verify_kernel_log_init(&c->klog);
+    const char *kmsg = getenv("GPUFORM_KMSG");
+    if (kmsg && *kmsg)
+        verify_kernel_log_read(&c->klog, kmsg);
     *out = c;
     return 0;
+}
+
+/* Device i's made-up PCI bus id: bus i + 1 ("0000:01:00.0" for device 0), so that kernel
+ * log lines in $GPUFORM_KMSG can name a simulated device. */
+static void cpu_bus_id(size_t i, char *out, size_t n)
+{
+    snprintf(out, n, "0000:%02zx:00.0", i + 1);
 }
 
 static int cpu_devices(struct verify_ctx *c, struct verify_device *out, size_t max, size_t *n,
@@ -91,6 +105,8 @@ static int cpu_devices(struct verify_ctx *c, struct verify_device *out, size_t m
         snprintf(out[i].name, sizeof(out[i].name), "cpu-reference-%zu", i);
         out[i].memory_bytes = out[i].free_bytes = region_bytes(c);
         out[i].ecc_enabled = -1;
+        /* a made-up bus id per device, so that XIDs can be attributed in tests */
+        cpu_bus_id(i, out[i].pci_bus_id, sizeof(out[i].pci_bus_id));
     }
     *n = count;
     return 0;
@@ -293,11 +309,14 @@ static int cpu_peer_bandwidth(struct verify_ctx *c, int src, int dst, double *gb
     return 1;
 }
 
-/* The NVML path, faked: clean counters, or with nvml_ecc what a failing HBM stack shows. */
+/* The NVML path, faked: clean counters, or with nvml_ecc what a failing HBM stack shows;
+ * the XIDs $GPUFORM_KMSG names for the device's made-up bus id, and with xid a fake XID 79. */
 static int cpu_health(struct verify_ctx *c, int gpu, struct verify_health *h, char *err, size_t n)
 {
     (void)err;
     (void)n;
+    char bus_id[32];
+    cpu_bus_id((size_t)gpu, bus_id, sizeof(bus_id));
     h->from_nvml = false;
     h->ecc_uncorrected = h->ecc_corrected = 0;
     h->retired_pages = h->retired_pending = 0;
@@ -308,6 +327,12 @@ static int cpu_health(struct verify_ctx *c, int gpu, struct verify_health *h, ch
         h->ecc_uncorrected = 2;
         h->remap_pending = 1;
     }
+    if (c->klog.read)
+        verify_kernel_log_apply(&c->klog, bus_id, h);
+    else if (c->klog.note[0])
+        verify_health_note(h, c->klog.note);
+    if (verify_faults_for(&c->opts, gpu) & VERIFY_FAULT_XID)
+        verify_inject_xid(bus_id, h);
     return 0;
 }
 
@@ -316,6 +341,7 @@ static void cpu_close(struct verify_ctx *c)
     if (!c)
         return;
     pthread_mutex_destroy(&c->bw_lock);
+    verify_kernel_log_release(&c->klog);
     free(c);
 }
 

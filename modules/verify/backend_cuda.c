@@ -19,7 +19,9 @@ struct verify_ctx {
     struct verify_options opts;
     struct verify_nvml *nvml; /* NULL when NVML could not be loaded */
     char nvml_why[200];
-    int count; /* CUDA devices, before hide_gpu */
+    char watch_why[200];           /* why XID events are not (all) watched, "" when they are */
+    struct verify_kernel_log klog; /* the kernel log's XID reports, read at open */
+    int count;                     /* CUDA devices, before hide_gpu */
     char bus_id[VERIFY_MAX_GPUS][32];
     double clock_ratio[VERIFY_MAX_GPUS];
 };
@@ -48,6 +50,8 @@ static int cuda_open(const struct verify_options *opts, struct verify_ctx **out,
         c->count = VERIFY_MAX_GPUS;
     if (verify_nvml_open(&c->nvml, c->nvml_why, sizeof(c->nvml_why)) != 0)
         c->nvml = NULL;
+    verify_kernel_log_init(&c->klog);
+    verify_kernel_log_read(&c->klog, verify_kernel_log_path());
     *out = c;
     return 0;
 }
@@ -68,11 +72,15 @@ static int cuda_devices(struct verify_ctx *c, struct verify_device *out, size_t 
             return -1;
         d->index = (int)i;
         d->model = verify_model_from_name(d->name, d->memory_bytes);
+        snprintf(d->pci_bus_id, sizeof(d->pci_bus_id), "%s", c->bus_id[i]);
         c->clock_ratio[i] = 1;
         if (c->nvml)
             verify_nvml_device(c->nvml, c->bus_id[i], d, &c->clock_ratio[i]);
     }
     *n = count;
+    /* now, before any check loads a GPU: NVML records only the events after this */
+    if (c->nvml)
+        verify_nvml_watch(c->nvml, c->bus_id, count, c->watch_why, sizeof(c->watch_why));
     return 0;
 }
 
@@ -137,18 +145,30 @@ static int cuda_peer_bandwidth(struct verify_ctx *c, int src, int dst, double *g
     return vcuda_peer_bandwidth(src, dst, &o, gbs, err, n);
 }
 
-/* NVML's counters; with nvml_ecc, what a failing HBM stack shows is laid over them, the way
- * DCGM's NVML injection tests itself. */
+/* NVML's counters, the XID events of the run and the kernel log's XIDs since boot; with
+ * nvml_ecc, what a failing HBM stack shows is laid over the counters, the way DCGM's NVML
+ * injection tests itself, and with xid an XID 79 line over the kernel log. Without NVML the
+ * check still judges the kernel log when it names this GPU. */
 static int cuda_health(struct verify_ctx *c, int gpu, struct verify_health *h, char *err, size_t n)
 {
-    bool inject = verify_faults_for(&c->opts, gpu) & VERIFY_FAULT_NVML_ECC;
-    if (!c->nvml && !inject) {
+    unsigned faults = verify_faults_for(&c->opts, gpu);
+    size_t logged = verify_kernel_log_apply(&c->klog, c->bus_id[gpu], h);
+    if (faults & VERIFY_FAULT_XID)
+        verify_inject_xid(c->bus_id[gpu], h);
+    if (!c->nvml && !(faults & (VERIFY_FAULT_NVML_ECC | VERIFY_FAULT_XID)) && !logged) {
         snprintf(err, n, "%s", c->nvml_why);
         return 1;
     }
     if (c->nvml && verify_nvml_health(c->nvml, c->bus_id[gpu], h, err, n) != 0)
         return -1;
-    if (inject) {
+    if (!c->nvml)
+        verify_health_note(h, c->nvml_why);
+    verify_nvml_events(c->nvml, gpu, h);
+    if (c->watch_why[0])
+        verify_health_note(h, c->watch_why);
+    if (!c->klog.read)
+        verify_health_note(h, c->klog.note);
+    if (faults & VERIFY_FAULT_NVML_ECC) {
         h->ecc_uncorrected = 2;
         h->remap_pending = 1;
     }
@@ -160,6 +180,7 @@ static void cuda_close(struct verify_ctx *c)
     if (!c)
         return;
     verify_nvml_close(c->nvml);
+    verify_kernel_log_release(&c->klog);
     free(c);
 }
 

@@ -30,7 +30,7 @@ enum verify_check {
     VERIFY_CHECK_GEMM,           /* repeated GEMM bit-identical + sampled CPU check, rate */
     VERIFY_CHECK_HOST_BANDWIDTH, /* pinned host<->device copies */
     VERIFY_CHECK_PEER_BANDWIDTH, /* GPU<->GPU copies on multi-GPU nodes */
-    VERIFY_CHECK_HEALTH,         /* NVML counters: ECC, retired pages, row remap, throttling */
+    VERIFY_CHECK_HEALTH, /* NVML counters (ECC, retired pages, row remap, throttling), XIDs */
     VERIFY_NCHECKS
 };
 
@@ -55,8 +55,13 @@ enum verify_fault {
     VERIFY_FAULT_SLOW_BW = 1u << 3,      /* bandwidth timings x VERIFY_SLOW_BW_FACTOR */
     VERIFY_FAULT_HIDE_GPU = 1u << 4,     /* the last device is left out of the inventory */
     VERIFY_FAULT_NVML_ECC = 1u << 5,     /* fake counters: uncorrectable ECC, remap pending */
+    VERIFY_FAULT_XID = 1u << 6,          /* a fake XID 79 line in the device's kernel log */
 };
-#define VERIFY_NFAULTS        6
+#define VERIFY_NFAULTS 7
+/* The fault names, for usage and error messages (verify_fault_parse's table). */
+#define VERIFY_FAULT_NAMES "mem_bitflip, gemm_corrupt, nan, slow_bw, hide_gpu, nvml_ecc, xid"
+/* The kernel log line the xid fault lays on a device, formatted with its PCI bus id. */
+#define VERIFY_XID_FAULT_XID  79
 #define VERIFY_SLOW_BW_FACTOR 10.0
 /* Where the faults land, the same on every backend, so tests can name the element: */
 #define VERIFY_BITFLIP_WORD(nwords)  ((nwords) / 3) /* word of the tested region */
@@ -242,6 +247,122 @@ double verify_gemm_rtol(const char *precision);
  * exact in fp32, tf32 and bf16, so every precision multiplies the same numbers. */
 float verify_input_value(uint32_t seed, uint64_t i);
 
+/* ---- XID errors: the NVIDIA driver's error reports (docs/verify.md, "XID errors") ---- */
+
+/* A PCI address down to the device. The driver's XID lines name no function, so the
+ * function of a bus id ("0000:3b:00.0") is left out of the comparison. */
+struct verify_pci {
+    uint32_t domain;
+    uint8_t bus, device;
+};
+
+/* Parses `len` bytes of `s` as a PCI address: DOMAIN:BUS:DEVICE[.FUNCTION] with a domain of
+ * 1 to 8 hex digits ("0000:3b:00", "00000000:3B:00.0", NVML's form), or BUS:DEVICE[.FUNCTION]
+ * (domain 0); hex in either case. 0 and *out, or -1 when it is anything else. */
+int verify_pci_parse(const char *s, size_t len, struct verify_pci *out);
+
+/* True when a and b are the same domain, bus and device. */
+bool verify_pci_equal(const struct verify_pci *a, const struct verify_pci *b);
+
+enum verify_xid_class { VERIFY_XID_IGNORE, VERIFY_XID_WARN, VERIFY_XID_FAIL };
+enum verify_xid_source {
+    VERIFY_XID_KERNEL_LOG, /* logged since boot ("NVRM: Xid (PCI:...): N, ...") */
+    VERIFY_XID_NVML_EVENT, /* an NVML event during the run */
+};
+
+/* "ignore", "warn", "fail"; "kernel_log", "nvml_event"; static storage. */
+const char *verify_xid_class_name(enum verify_xid_class c);
+const char *verify_xid_source_name(enum verify_xid_source s);
+
+/* One XID report the driver logged, parsed. */
+struct verify_xid_line {
+    struct verify_pci pci;
+    int xid;           /* 1..9999 */
+    double boot_s;     /* seconds since boot from the record's timestamp, -1 unknown */
+    char message[160]; /* the text after "N, ", pid= and name= fields left out, printable
+                          ASCII (other bytes become '?'), truncated */
+};
+
+/*
+ * Parses one kernel log record: a /dev/kmsg record ("PRI,SEQ,TS_USEC,FLAGS;MESSAGE"), a
+ * dmesg line ("[  123.456789] MESSAGE"), a syslog line, or the bare message. Reads `len`
+ * bytes of `line` (no NUL needed; stops at the first newline). Returns 1 and fills *out when
+ * the message is an XID report, "NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, name=python, GPU
+ * has fallen off the bus." or the older "NVRM: Xid (0000:03:00): 14, Channel 00000001";
+ * 0 for anything else (other NVRM lines, garbage, a line cut before the XID number).
+ */
+int verify_xid_parse_line(const char *line, size_t len, struct verify_xid_line *out);
+
+/* The class of XID `xid` found in the kernel log since boot, with its logged `message`
+ * (XID 154 is ignored when its recovery action changed to none): the research proposal's
+ * quick-suite sets (docs/verify.md "Thresholds and their sources"); an unknown XID warns. */
+enum verify_xid_class verify_xid_classify(int xid, const char *message);
+
+/* The class of an XID raised during the run (an NVML event): fail, except the application
+ * XIDs that k8s-device-plugin ignores (13, 31, 43, 45, 68, 109), which warn. */
+enum verify_xid_class verify_xid_classify_event(int xid);
+
+/* A short name for `xid` ("GPU has fallen off the bus"), NULL when the table lacks it. */
+const char *verify_xid_name(int xid);
+
+/* The XIDs of one device, one entry per (source, xid). */
+struct verify_xid {
+    int xid;
+    enum verify_xid_source source;
+    enum verify_xid_class cls;
+    uint32_t count;    /* occurrences */
+    double boot_s;     /* the first one's seconds since boot, -1 unknown */
+    char message[160]; /* the first one's message */
+};
+#define VERIFY_MAX_XIDS 16
+
+/* ---- the kernel log's XID reports, read once per run ---- */
+
+#define VERIFY_KLOG_MAX 256 /* distinct (device, XID) pairs kept; more are counted */
+
+struct verify_health;
+
+struct verify_kernel_xid {
+    struct verify_xid_line first; /* the first report of this XID on this device */
+    uint32_t count;               /* how many there were */
+};
+
+struct verify_kernel_log {
+    struct verify_kernel_xid *entries; /* owned, entries[0..n) */
+    size_t n, cap;
+    uint32_t dropped; /* reports of pairs past VERIFY_KLOG_MAX */
+    bool read;        /* false: not read (a note says why, or the backend does not read it) */
+    char note[200];   /* why it could not be read, "" otherwise */
+};
+
+void verify_kernel_log_init(struct verify_kernel_log *log);
+void verify_kernel_log_release(struct verify_kernel_log *log);
+
+/* Adds one parsed report (counted into its device and XID's entry). -1 when out of memory. */
+int verify_kernel_log_add(struct verify_kernel_log *log, const struct verify_xid_line *l);
+
+/*
+ * Reads the XID reports in the kernel log since boot from `path`: /dev/kmsg (a character
+ * device: one record per read(), non-blocking, until EAGAIN) or a file of the same records
+ * or dmesg lines (GPUFORM_KMSG in tests). Never fails the run: a log that cannot be read
+ * leaves log->read false and says why in log->note ("kernel log unreadable (needs root or
+ * kernel.dmesg_restrict=0)" for EPERM/EACCES). Only the first 8 KiB of a longer line is
+ * parsed.
+ */
+void verify_kernel_log_read(struct verify_kernel_log *log, const char *path);
+
+/* The path a backend reads: $GPUFORM_KMSG when set and not empty, else "/dev/kmsg". */
+const char *verify_kernel_log_path(void);
+
+/* Adds to `h` the XIDs `log` holds for the device at PCI bus id `bus_id` (kernel_log
+ * source). Returns how many distinct XIDs matched; 0 when bus_id does not parse. */
+size_t verify_kernel_log_apply(const struct verify_kernel_log *log, const char *bus_id,
+                               struct verify_health *h);
+
+/* The xid fault: parses a fake kernel log line, XID 79 "GPU has fallen off the bus" on the
+ * device at `bus_id`, into `h` as if the log held it. -1 when bus_id does not parse. */
+int verify_inject_xid(const char *bus_id, struct verify_health *h);
+
 /* ---- health counters (NVML, or faked) ---- */
 
 /* Each counter is -1 when the device or driver does not report it. */
@@ -255,11 +376,23 @@ struct verify_health {
     int64_t remap_failed;        /* 1 when a row remap failed */
     int64_t remap_uncorrectable; /* rows remapped for uncorrectable errors */
     int64_t throttle_reasons;    /* nvmlClocksEventReasons bit mask */
-    int64_t xid_events;          /* critical XID events seen during the run */
-    char note[128];              /* why counters are missing, "" otherwise */
+    int64_t xid_events;          /* XID events (NVML) during the run, -1 when not watched */
+    size_t nxids;                /* entries of xids[] */
+    struct verify_xid xids[VERIFY_MAX_XIDS]; /* from the kernel log and NVML events */
+    uint32_t xids_dropped;                   /* distinct XIDs past VERIFY_MAX_XIDS, counted only */
+    char note[256]; /* why counters are missing ("; ..." each), "" otherwise */
 };
 
 void verify_health_init(struct verify_health *h);
+
+/* Adds one XID occurrence to h->xids: counted into its (source, xid) entry when there is
+ * one, else a new entry classified by source (kernel log: verify_xid_classify; NVML event:
+ * verify_xid_classify_event), or counted in xids_dropped when full. */
+void verify_health_add_xid(struct verify_health *h, enum verify_xid_source source, int xid,
+                           double boot_s, const char *message, uint32_t count);
+
+/* Appends "; TEXT" to h->note (truncated when full). */
+void verify_health_note(struct verify_health *h, const char *text);
 
 /* Throttle bits that fail a node: HW slowdown, SW thermal, HW thermal, HW power brake. */
 #define VERIFY_THROTTLE_FAIL_MASK 0x00000000000000E8ll
@@ -279,6 +412,8 @@ struct verify_device {
     int pcie_gen, pcie_width;           /* current link, 0 unknown */
     int pcie_max_gen, pcie_max_width;   /* maximum link, 0 unknown */
     int driver_cuda, runtime_cuda;      /* CUDA versions (13000 = 13.0), 0 unknown */
+    char pci_bus_id[32]; /* "0000:3b:00.0" (CUDA), "0000:01:00.0" for the CPU reference's
+                            device 0 (bus = index + 1), "" unknown: XIDs are matched on it */
 };
 
 /* The model a driver's device name means ("NVIDIA H100 80GB HBM3" -> H100), or NULL. */
@@ -438,7 +573,8 @@ struct verify_backend {
     /* Peer copy bandwidth from `src` to `dst` (GB/s written), data verified. */
     int (*peer_bandwidth)(struct verify_ctx *c, int src, int dst, double *gbs, char *err, size_t n);
 
-    /* Health counters (NVML, or faked). */
+    /* Health counters (NVML, or faked) and the device's XIDs (kernel log since boot, NVML
+     * events since the devices were listed); called after the device's other checks. */
     int (*health)(struct verify_ctx *c, int gpu, struct verify_health *h, char *err, size_t n);
 
     /* Frees the state; close(NULL) is a no-op. */

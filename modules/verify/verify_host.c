@@ -39,7 +39,7 @@ const char *verify_status_name(enum verify_status s)
 }
 
 static const char *const fault_names[VERIFY_NFAULTS] = {
-    "mem_bitflip", "gemm_corrupt", "nan", "slow_bw", "hide_gpu", "nvml_ecc",
+    "mem_bitflip", "gemm_corrupt", "nan", "slow_bw", "hide_gpu", "nvml_ecc", "xid",
 };
 
 int verify_fault_parse(const char *name, unsigned *bit)

@@ -35,6 +35,22 @@ int verify_nvml_device(struct verify_nvml *nv, const char *bus_id, struct verify
 int verify_nvml_health(struct verify_nvml *nv, const char *bus_id, struct verify_health *h,
                        char *err, size_t n);
 
+/*
+ * Registers an NVML event set for XID errors (nvmlEventTypeXidCriticalError, plus
+ * DoubleBitEccError where nvmlDeviceGetSupportedEventTypes lists it) on the GPUs at
+ * bus_ids[0..n): device i of the run is bus_ids[i]. NVML records only events after this
+ * call, so the backend calls it once the devices are listed, before any check loads them.
+ * 0 when every GPU is watched; 0 with why set when only some are; -1 with why when none is
+ * (symbols missing from an old driver, not supported): the health check then notes it.
+ */
+int verify_nvml_watch(struct verify_nvml *nv, char (*bus_ids)[32], size_t n, char *why,
+                      size_t whyn);
+
+/* Drains the event set (0 ms waits, under a lock: every device's thread shares the set) and
+ * adds device `gpu`'s XID events since the last call to h (nvml_event source; a
+ * double-bit ECC event as XID 48), setting h->xid_events. A no-op when nothing is watched. */
+void verify_nvml_events(struct verify_nvml *nv, int gpu, struct verify_health *h);
+
 /* verify_nvml_close(NULL) is a no-op. */
 void verify_nvml_close(struct verify_nvml *nv);
 

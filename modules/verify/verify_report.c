@@ -130,6 +130,8 @@ static json_t *device_json(const struct verify_report *r, const struct verify_de
     json_object_set_new(o, "model", d->model ? json_string(d->model->name) : json_null());
     json_object_set_new(o, "memory_bytes", json_integer((json_int_t)d->memory_bytes));
     json_object_set_new(o, "compute_capability", d->cc_major ? json_string(cc) : json_null());
+    json_object_set_new(o, "pci_bus_id",
+                        d->pci_bus_id[0] ? json_string(d->pci_bus_id) : json_null());
     size_t slot = (size_t)(d - r->devices);
     json_object_set_new(o, "seconds",
                         json_real(slot < VERIFY_MAX_GPUS ? r->device_seconds[slot] : 0));

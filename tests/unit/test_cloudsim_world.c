@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "modules/cloudsim/sim.h"
+#include "modules/verify/verify.h"
 #include "sim_testlib.h"
 
 #define T0 1800000000.0 /* a fixed "now" */
@@ -482,6 +483,30 @@ static void test_cloudsim_config_loads_the_documented_keys(void **state)
     core_diags_release(&d);
 }
 
+/* verify.faults takes every verify fault by name (xid included) and lists them when not. */
+static void test_cloudsim_config_verify_faults_take_the_verify_fault_names(void **state)
+{
+    (void)state;
+    struct core_diags d;
+    struct sim_config c;
+    assert_int_equal(sim_tl_config("verify:\n"
+                                   "  faults: { g5.xlarge: xid, us-east-1a: nvml_ecc }\n",
+                                   &d, &c),
+                     0);
+    assert_int_equal(c.nverify_faults, 2);
+    assert_string_equal(c.verify_faults[0].fault, "xid");
+    sim_config_release(&c);
+    core_diags_release(&d);
+    assert_int_equal(sim_tl_config("verify:\n"
+                                   "  faults: { g5.xlarge: lightning }\n",
+                                   &d, &c),
+                     -1);
+    assert_int_equal(d.errors, 1);
+    assert_non_null(strstr(d.items[0].message, "(" VERIFY_FAULT_NAMES ", forge, silent or "
+                                               "truncate)"));
+    core_diags_release(&d);
+}
+
 static void test_cloudsim_config_errors_say_file_and_line(void **state)
 {
     (void)state;
@@ -525,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_cloudsim_form_decoding_refuses_bad_escapes),
         cmocka_unit_test(test_cloudsim_config_loads_the_documented_keys),
         cmocka_unit_test(test_cloudsim_config_errors_say_file_and_line),
+        cmocka_unit_test(test_cloudsim_config_verify_faults_take_the_verify_fault_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define REGION_BYTES ((uint64_t)1 << 20)
 
@@ -188,6 +189,50 @@ static void test_verify_cpu_nvml_ecc_fails_health(void **state)
         strstr(r->message, "2 uncorrectable ECC errors; a row remap is pending (faked counters"));
 }
 
+static void test_verify_cpu_xid_fails_health_naming_xid_79(void **state)
+{
+    struct fixture *f = *state;
+    f->opts.devices = 3;
+    f->opts.expected_gpus = 3;
+    f->opts.fault_gpus = 1u << 1;
+    run(f, VERIFY_FAULT_XID);
+    assert_status(f, 0, VERIFY_CHECK_HEALTH, VERIFY_PASS);
+    assert_status(f, 1, VERIFY_CHECK_HEALTH, VERIFY_FAIL);
+    assert_status(f, 2, VERIFY_CHECK_HEALTH, VERIFY_PASS);
+    const struct verify_result *r = find(f, 1, VERIFY_CHECK_HEALTH);
+    assert_non_null(strstr(r->message, "XID 79 (GPU has fallen off the bus) in the kernel log"));
+    json_t *x = json_array_get(json_object_get((json_t *)r->details, "xids"), 0);
+    assert_string_equal(json_string_value(json_object_get(x, "source")), "kernel_log");
+    assert_string_equal(f->rep.devices[1].pci_bus_id, "0000:02:00.0");
+}
+
+/* GPUFORM_KMSG: the kernel log's XIDs land on the simulated device with that bus id. */
+static void test_verify_cpu_reads_xids_from_gpuform_kmsg_by_bus_id(void **state)
+{
+    struct fixture *f = *state;
+    char path[] = "/tmp/gpuform-kmsg-cpu-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "4,1002,123456789,-;NVRM: Xid (PCI:0000:03:00): 48, An uncorrectable "
+                       "double bit error\n"
+                       "[  9.0] NVRM: Xid (PCI:0000:01:00): 31, pid=5, name=x, MMU Fault\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    setenv("GPUFORM_KMSG", path, 1);
+    f->opts.devices = 3;
+    f->opts.expected_gpus = 3;
+    run(f, 0);
+    unsetenv("GPUFORM_KMSG");
+    unlink(path);
+    assert_status(f, 0, VERIFY_CHECK_HEALTH, VERIFY_WARN);
+    assert_status(f, 1, VERIFY_CHECK_HEALTH, VERIFY_PASS);
+    assert_status(f, 2, VERIFY_CHECK_HEALTH, VERIFY_FAIL);
+    assert_non_null(strstr(find(f, 2, VERIFY_CHECK_HEALTH)->message,
+                           "XID 48 (double bit ECC error) at boot+123s"));
+    assert_non_null(
+        strstr(find(f, 0, VERIFY_CHECK_HEALTH)->message, "XID 31 (GPU memory page fault)"));
+}
+
 static void test_verify_cpu_report_json_is_shaped_per_gpu_and_check(void **state)
 {
     struct fixture *f = *state;
@@ -249,6 +294,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verify_cpu_two_devices_match_a_two_gpu_promise, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_verify_cpu_nvml_ecc_fails_health, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_cpu_xid_fails_health_naming_xid_79, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_verify_cpu_reads_xids_from_gpuform_kmsg_by_bus_id,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_cpu_report_json_is_shaped_per_gpu_and_check,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_cuda_without_a_gpu_says_why, setup, teardown),

@@ -225,16 +225,20 @@ static void test_verify_device_names_map_to_catalog_models(void **state)
 static void test_verify_fault_names_round_trip(void **state)
 {
     (void)state;
-    static const char *const names[] = {"mem_bitflip", "gemm_corrupt", "nan",
-                                        "slow_bw",     "hide_gpu",     "nvml_ecc"};
+    static const char *const names[] = {"mem_bitflip", "gemm_corrupt", "nan", "slow_bw",
+                                        "hide_gpu",    "nvml_ecc",     "xid"};
     unsigned seen = 0;
-    for (size_t i = 0; i < 6; i++) {
+    char list[256] = "";
+    for (size_t i = 0; i < VERIFY_NFAULTS; i++) {
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", names[i]);
         unsigned bit = 0;
         assert_int_equal(verify_fault_parse(names[i], &bit), 0);
         assert_string_equal(verify_fault_name(bit), names[i]);
         assert_int_equal(seen & bit, 0);
         seen |= bit;
     }
+    /* the list usage and error messages print is the table's */
+    assert_string_equal(list, VERIFY_FAULT_NAMES);
     unsigned bit;
     assert_int_equal(verify_fault_parse("bitflip", &bit), -1);
     assert_null(verify_fault_name(3));

@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,6 +342,68 @@ static void test_verify_run_skips_health_without_nvml_and_says_why(void **state)
     assert_non_null(strstr(r->message, "libnvidia-ml.so.1"));
 }
 
+/* The research proposal's XID sets: a fail-set XID since boot or any non-application XID
+ * during the run fails, the rest warn; the message names each, the JSON lists them. */
+static void test_verify_run_xids_fail_or_warn_health_by_their_set(void **state)
+{
+    struct verify_report *rep = *state;
+    verify_health_add_xid(&s.health, VERIFY_XID_KERNEL_LOG, 79, 123.4, "GPU has fallen off the bus",
+                          1);
+    verify_health_add_xid(&s.health, VERIFY_XID_KERNEL_LOG, 13, 200, "Graphics Exception", 2);
+    verify_health_add_xid(&s.health, VERIFY_XID_NVML_EVENT, 13, -1, "raised during the run", 1);
+    s.health.xid_events = 1;
+    run(rep, 1);
+    const struct verify_result *r = find(rep, 0, VERIFY_CHECK_HEALTH);
+    assert_int_equal(r->status, VERIFY_FAIL);
+    assert_string_equal(r->message,
+                        "XID 79 (GPU has fallen off the bus) at boot+123s; warnings: XID 13 "
+                        "(graphics engine exception) x2 at boot+200s; XID 13 (graphics engine "
+                        "exception) during the run");
+    json_t *xids = json_object_get((json_t *)r->details, "xids");
+    assert_int_equal(json_array_size(xids), 3);
+    json_t *x0 = json_array_get(xids, 0), *x2 = json_array_get(xids, 2);
+    assert_int_equal(json_integer_value(json_object_get(x0, "xid")), 79);
+    assert_string_equal(json_string_value(json_object_get(x0, "source")), "kernel_log");
+    assert_string_equal(json_string_value(json_object_get(x0, "class")), "fail");
+    assert_true(json_real_value(json_object_get(x0, "boot_seconds")) == 123.4);
+    assert_string_equal(json_string_value(json_object_get(x2, "source")), "nvml_event");
+    assert_null(json_object_get(x2, "boot_seconds"));
+    assert_int_equal(json_integer_value(json_object_get((json_t *)r->details, "xid_events")), 1);
+
+    /* warn-set XIDs alone warn */
+    verify_report_release(rep);
+    verify_report_init(rep);
+    verify_health_init(&s.health);
+    s.health.from_nvml = true;
+    verify_health_add_xid(&s.health, VERIFY_XID_KERNEL_LOG, 63, 5, "row remapping event", 1);
+    verify_health_add_xid(&s.health, VERIFY_XID_KERNEL_LOG, 777, 6, "an XID nobody knows", 1);
+    run(rep, 1);
+    r = find(rep, 0, VERIFY_CHECK_HEALTH);
+    assert_int_equal(r->status, VERIFY_WARN);
+    assert_string_equal(r->message, "XID 63 (ECC page retirement or row remapping recording "
+                                    "event) at boot+5s; XID 777 (an XID nobody knows) at boot+6s");
+
+    /* during the run the same 63 fails; a 154 whose recovery action is none is ignored */
+    verify_report_release(rep);
+    verify_report_init(rep);
+    verify_health_init(&s.health);
+    s.health.from_nvml = true;
+    verify_health_add_xid(&s.health, VERIFY_XID_KERNEL_LOG, 154, 7,
+                          "GPU recovery action changed from 0x1 (GPU Reset Required) to 0x0 (None)",
+                          1);
+    run(rep, 1);
+    assert_int_equal(find(rep, 0, VERIFY_CHECK_HEALTH)->status, VERIFY_PASS);
+    verify_report_release(rep);
+    verify_report_init(rep);
+    verify_health_add_xid(&s.health, VERIFY_XID_NVML_EVENT, 63, -1, "raised during the run", 3);
+    run(rep, 1);
+    r = find(rep, 0, VERIFY_CHECK_HEALTH);
+    assert_int_equal(r->status, VERIFY_FAIL);
+    assert_string_equal(
+        r->message,
+        "XID 63 (ECC page retirement or row remapping recording event) x3 during the run");
+}
+
 static void test_verify_run_inventory_catches_the_wrong_model_and_short_memory(void **state)
 {
     struct verify_report *rep = *state;
@@ -477,6 +540,7 @@ int main(void)
         T(test_verify_run_host_bandwidth_uses_the_slower_direction),
         T(test_verify_run_health_rules_follow_dcgm_limits),
         T(test_verify_run_skips_health_without_nvml_and_says_why),
+        T(test_verify_run_xids_fail_or_warn_health_by_their_set),
         T(test_verify_run_inventory_catches_the_wrong_model_and_short_memory),
         T(test_verify_run_peer_failure_fails_the_node),
         T(test_verify_run_table_ends_with_a_summary),
