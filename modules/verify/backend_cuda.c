@@ -130,11 +130,31 @@ static int cuda_gemm(struct verify_ctx *c, int gpu, struct verify_gemm_result *r
     return vcuda_gemm(gpu, &o, "bf16", r, err, n);
 }
 
+struct link_probe {
+    struct verify_nvml *nvml;
+    const char *bus_id;
+};
+
+/* While a host copy is in flight: the link as NVML sees it, the fastest of the readings (a
+ * reading may land between two copies, when the link may already be slowing down). */
+static void read_link_loaded(void *arg, struct verify_bw_result *r)
+{
+    const struct link_probe *p = arg;
+    int gen = 0, width = 0;
+    if (verify_nvml_link(p->nvml, p->bus_id, &gen, &width) != 0)
+        return;
+    if (gen > r->link_gen)
+        r->link_gen = gen;
+    if (width > r->link_width)
+        r->link_width = width;
+}
+
 static int cuda_host_bandwidth(struct verify_ctx *c, int gpu, struct verify_bw_result *r, char *err,
                                size_t n)
 {
     struct verify_options o = opts_for(c, gpu);
-    return vcuda_host_bandwidth(gpu, &o, r, err, n);
+    struct link_probe p = {.nvml = c->nvml, .bus_id = c->bus_id[gpu]};
+    return vcuda_host_bandwidth(gpu, &o, r, c->nvml ? read_link_loaded : NULL, &p, err, n);
 }
 
 static int cuda_peer_bandwidth(struct verify_ctx *c, int src, int dst, double *gbs, char *err,

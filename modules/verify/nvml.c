@@ -183,6 +183,18 @@ int verify_nvml_device(struct verify_nvml *nv, const char *bus_id, struct verify
     return 0;
 }
 
+int verify_nvml_link(struct verify_nvml *nv, const char *bus_id, int *gen, int *width)
+{
+    nvml_device dev;
+    unsigned g, w;
+    if (!nv || !nv->pcie_gen || !nv->pcie_width || nv->by_bus_id(bus_id, &dev) != 0 ||
+        nv->pcie_gen(dev, &g) != 0 || nv->pcie_width(dev, &w) != 0)
+        return -1;
+    *gen = (int)g;
+    *width = (int)w;
+    return 0;
+}
+
 int verify_nvml_health(struct verify_nvml *nv, const char *bus_id, struct verify_health *h,
                        char *err, size_t n)
 {

@@ -179,6 +179,8 @@ struct verify_bw_result {
     double ceiling_gbs; /* the vendor path in the same run (cudaMemcpy D2D, libc memcpy) */
     double h2d_gbs;     /* host bandwidth check: host to device, pinned */
     double d2h_gbs;     /* host bandwidth check: device to host, pinned */
+    int link_gen;       /* host bandwidth check: the PCIe link read while the copies ran */
+    int link_width;     /*   (an idle GPU down-trains its link); 0 when unknown */
 };
 
 /* ---- compute: FP32 FMA chains ---- */

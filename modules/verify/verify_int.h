@@ -31,6 +31,11 @@ int verify_nvml_open(struct verify_nvml **out, char *why, size_t n);
 int verify_nvml_device(struct verify_nvml *nv, const char *bus_id, struct verify_device *d,
                        double *clock_ratio);
 
+/* The PCIe link generation and width the GPU at `bus_id` runs at now (read while host
+ * copies keep it busy: an idle GPU down-trains its link to save power). 0 with *gen and
+ * *width set, -1 when NVML can't say (both left as they were). */
+int verify_nvml_link(struct verify_nvml *nv, const char *bus_id, int *gen, int *width);
+
 /* Reads the health counters of the GPU at `bus_id` into `h` (from_nvml set). */
 int verify_nvml_health(struct verify_nvml *nv, const char *bus_id, struct verify_health *h,
                        char *err, size_t n);
@@ -76,7 +81,10 @@ int vcuda_fma(int dev, const struct verify_options *opts, struct verify_fma_resu
 /* precision "bf16" or "tf32" through cuBLAS (loaded with dlopen), "fp32" likewise. */
 int vcuda_gemm(int dev, const struct verify_options *opts, const char *precision,
                struct verify_gemm_result *r, char *err, size_t n);
+/* Pinned host<->device copies; `loaded(arg, r)`, when not NULL, is called while the first
+ * timed copy of each direction is in flight (to read the link under load into r). */
 int vcuda_host_bandwidth(int dev, const struct verify_options *opts, struct verify_bw_result *r,
+                         void (*loaded)(void *arg, struct verify_bw_result *r), void *arg,
                          char *err, size_t n);
 int vcuda_peer_bandwidth(int src, int dst, const struct verify_options *opts, double *gbs,
                          char *err, size_t n);

@@ -163,8 +163,7 @@ static void check_device(struct job *j)
         why = "; ECC is off";
     } else if (d->pcie_gen && d->pcie_max_gen &&
                (d->pcie_gen < d->pcie_max_gen || d->pcie_width < d->pcie_max_width)) {
-        s = VERIFY_WARN;
-        why = "; PCIe link below its maximum (idle GPUs down-train: re-read under load)";
+        why = " (idle: a GPU down-trains its link at rest; host_bandwidth reads it under load)";
     }
     verify_report_add(rep, d->index, VERIFY_CHECK_INVENTORY, s, NULL,
                       "'%s' (%s), sm_%d%d, driver CUDA %d.%d, runtime %d.%d, PCIe gen%d x%d of "
@@ -363,10 +362,26 @@ static void check_host_bw(struct job *j)
     struct expect e = expect_rate(j->opts, j->b->name, verify_baseline_key(d),
                                   VERIFY_CHECK_HOST_BANDWIDTH, raw, VERIFY_SOURCE_DATASHEET);
     enum verify_status s = rate_status(measured, &e);
+    /* The link under load against the most this GPU and slot can do (NVML's max link is the
+     * device's and the system's): a link trained down (a bad riser, a reseated card, a
+     * failing lane) is a hardware fault even when the bandwidth still clears its floor. */
+    char link[160] = "";
+    if (r.link_gen > 0 && r.link_width > 0 && d->pcie_max_gen > 0 && d->pcie_max_width > 0) {
+        bool down = r.link_gen < d->pcie_max_gen || r.link_width < d->pcie_max_width;
+        snprintf(link, sizeof(link), "; under load the link ran gen%d x%d%s", r.link_gen,
+                 r.link_width, down ? ", below its maximum" : "");
+        if (down)
+            s = VERIFY_FAIL;
+    } else {
+        snprintf(link, sizeof(link), "; the link under load unknown (no NVML)");
+    }
     struct verify_result *res = verify_report_add(
-        &j->rep, gpu, VERIFY_CHECK_HOST_BANDWIDTH, s, NULL,
-        "pinned host->device %.1f GB/s, device->host %.1f GB/s; link gen%d x%d raw %.1f GB/s%s",
-        r.h2d_gbs, r.d2h_gbs, d->pcie_max_gen, d->pcie_max_width, raw,
+        &j->rep, gpu, VERIFY_CHECK_HOST_BANDWIDTH, s,
+        json_pack("{s:i, s:i, s:i, s:i}", "link_gen_loaded", r.link_gen, "link_width_loaded",
+                  r.link_width, "link_max_gen", d->pcie_max_gen, "link_max_width",
+                  d->pcie_max_width),
+        "pinned host->device %.1f GB/s, device->host %.1f GB/s; link gen%d x%d raw %.1f GB/s%s%s",
+        r.h2d_gbs, r.d2h_gbs, d->pcie_max_gen, d->pcie_max_width, raw, link,
         e.source == VERIFY_SOURCE_BASELINE ? "; judged against the baseline" : "");
     set_rate(res, measured, &e, "GB/s");
 }

@@ -30,6 +30,7 @@ static struct script {
     double fma_tflops, clock_ratio;
     double gemm_tflops;
     double h2d, d2h;
+    int link_gen, link_width; /* the link read under load; 0: unknown */
     struct verify_health health;
     int health_rc;
     int peer_rc;
@@ -144,6 +145,8 @@ static int f_host(struct verify_ctx *c, int gpu, struct verify_bw_result *r, cha
     enter(&host_now, &host_max);
     r->h2d_gbs = s.h2d;
     r->d2h_gbs = s.d2h;
+    r->link_gen = s.link_gen;
+    r->link_width = s.link_width;
     return 0;
 }
 
@@ -208,6 +211,8 @@ static int setup(void **state)
     s.clock_ratio = 1;
     s.gemm_tflops = 700; /* 0.71 of 989 */
     s.h2d = s.d2h = 55;  /* 0.87 of 63 */
+    s.link_gen = 5;
+    s.link_width = 16;
     verify_health_init(&s.health);
     s.health.from_nvml = true;
     s.health.ecc_uncorrected = s.health.remap_pending = s.health.remap_failed = 0;
@@ -420,9 +425,44 @@ static void test_verify_run_inventory_catches_the_wrong_model_and_short_memory(v
     verify_report_release(rep);
     verify_report_init(rep);
     s.dev.memory_bytes = 85520809984ull;
-    s.dev.pcie_width = 8; /* down-trained */
+    s.dev.pcie_gen = 1; /* an idle GPU down-trains: no verdict until the link is loaded */
     run(rep, 1);
-    assert_int_equal(find(rep, 0, VERIFY_CHECK_INVENTORY)->status, VERIFY_WARN);
+    assert_int_equal(find(rep, 0, VERIFY_CHECK_INVENTORY)->status, VERIFY_PASS);
+    assert_non_null(strstr(find(rep, 0, VERIFY_CHECK_INVENTORY)->message, "idle"));
+    assert_int_equal(find(rep, 0, VERIFY_CHECK_HOST_BANDWIDTH)->status, VERIFY_PASS);
+}
+
+/* The link under load against its maximum: a lane or a generation short fails host_bandwidth
+ * even when the bandwidth clears its floor; unknown (no NVML) says so and passes. */
+static void test_verify_run_pcie_link_judged_under_load(void **state)
+{
+    struct verify_report *rep = *state;
+    s.link_width = 8; /* a lane group short under load */
+    run(rep, 1);
+    const struct verify_result *r = find(rep, 0, VERIFY_CHECK_HOST_BANDWIDTH);
+    assert_int_equal(r->status, VERIFY_FAIL);
+    assert_non_null(strstr(r->message, "under load the link ran gen5 x8, below its maximum"));
+    assert_int_equal(json_integer_value(json_object_get(r->details, "link_width_loaded")), 8);
+    verify_report_release(rep);
+    verify_report_init(rep);
+    s.link_width = 16;
+    s.link_gen = 4; /* trained a generation down */
+    run(rep, 1);
+    assert_int_equal(find(rep, 0, VERIFY_CHECK_HOST_BANDWIDTH)->status, VERIFY_FAIL);
+    verify_report_release(rep);
+    verify_report_init(rep);
+    s.link_gen = 5;
+    run(rep, 1);
+    r = find(rep, 0, VERIFY_CHECK_HOST_BANDWIDTH);
+    assert_int_equal(r->status, VERIFY_PASS);
+    assert_non_null(strstr(r->message, "under load the link ran gen5 x16"));
+    verify_report_release(rep);
+    verify_report_init(rep);
+    s.link_gen = s.link_width = 0; /* no NVML */
+    run(rep, 1);
+    r = find(rep, 0, VERIFY_CHECK_HOST_BANDWIDTH);
+    assert_int_equal(r->status, VERIFY_PASS);
+    assert_non_null(strstr(r->message, "unknown (no NVML)"));
 }
 
 static void test_verify_run_peer_failure_fails_the_node(void **state)
@@ -538,6 +578,7 @@ int main(void)
         T(test_verify_run_adjusts_the_fma_peak_by_the_clock),
         T(test_verify_run_gemm_rate_only_warns),
         T(test_verify_run_host_bandwidth_uses_the_slower_direction),
+        T(test_verify_run_pcie_link_judged_under_load),
         T(test_verify_run_health_rules_follow_dcgm_limits),
         T(test_verify_run_skips_health_without_nvml_and_says_why),
         T(test_verify_run_xids_fail_or_warn_health_by_their_set),

@@ -634,6 +634,7 @@ extern "C" int vcuda_gemm(int dev, const verify_options *o, const char *precisio
 /* ---- host <-> device, pinned ---- */
 
 extern "C" int vcuda_host_bandwidth(int dev, const verify_options *o, verify_bw_result *r,
+                                    void (*loaded)(void *arg, verify_bw_result *r), void *arg,
                                     char *err, size_t n)
 {
     CK(cudaSetDevice(dev));
@@ -651,10 +652,14 @@ extern "C" int vcuda_host_bandwidth(int dev, const verify_options *o, verify_bw_
         CK(cudaEventRecord(ev.a));
         CK(cudaMemcpyAsync(d.p, host.p, bytes, cudaMemcpyHostToDevice));
         CK(cudaEventRecord(ev.b));
+        if (k == 1 && loaded)
+            loaded(arg, r); /* the copy is in flight: the link is up to speed */
         double h2d = ev.seconds();
         CK(cudaEventRecord(ev.a));
         CK(cudaMemcpyAsync(host.p, d.p, bytes, cudaMemcpyDeviceToHost));
         CK(cudaEventRecord(ev.b));
+        if (k == 1 && loaded)
+            loaded(arg, r);
         double d2h = ev.seconds();
         if (k == 0)
             continue;
