@@ -1126,20 +1126,34 @@ static void start_op(struct sim_world *w, struct sim_operation *in, const char *
     reply(w, r, 200, op_json(w, op, user, now));
 }
 
+/* A mutating call's requestId (*rid, NULL when none): true when it has been answered here,
+ * 400 for one that is not a UUID, or the operation of the same request seen before (the same
+ * operation again, nothing done twice), as Compute Engine answers a retried request. */
+static bool replayed(struct sim_world *w, struct sim_query *q, const char *project,
+                     const char *user, double now, struct sim_reply *r, const char **rid)
+{
+    *rid = sim_param_get(q->p, q->nquery, "requestId");
+    if (*rid && !valid_uuid(*rid)) {
+        gce_error(w, r, 400, "invalid",
+                  "Invalid value for field 'requestId': '%.60s'. The request id must be a "
+                  "valid UUID with the exception that zero UUID is not supported "
+                  "(00000000-0000-0000-0000-000000000000).",
+                  *rid);
+        return true;
+    }
+    const struct sim_operation *seen =
+        *rid ? sim_world_find_op_request(w, CORE_CLOUD_GCP, project, *rid) : NULL;
+    if (seen)
+        reply(w, r, 200, op_json(w, seen, user, now));
+    return seen != NULL;
+}
+
 static void insert(struct sim_world *w, struct sim_query *q, const char *project, const char *zone,
                    const char *user, double now, struct sim_reply *r)
 {
-    const char *rid = sim_param_get(q->p, q->nquery, "requestId");
-    if (rid && !valid_uuid(rid))
-        return gce_error(w, r, 400, "invalid",
-                         "Invalid value for field 'requestId': '%.60s'. The request id must be a "
-                         "valid UUID with the exception that zero UUID is not supported "
-                         "(00000000-0000-0000-0000-000000000000).",
-                         rid);
-    const struct sim_operation *seen =
-        rid ? sim_world_find_op_request(w, CORE_CLOUD_GCP, project, rid) : NULL;
-    if (seen) /* the same request again: the same operation, nothing done twice */
-        return reply(w, r, 200, op_json(w, seen, user, now));
+    const char *rid;
+    if (replayed(w, q, project, user, now, r, &rid))
+        return;
     json_t *body = json_loadb(q->body, q->body_len, 0, NULL);
     struct insert *in = malloc(sizeof *in);
     const struct sim_region *reg = gcp_zone(w, zone);
@@ -1235,14 +1249,9 @@ static void delete_instance(struct sim_world *w, struct sim_query *q, const char
                             const char *zone, const char *name, const char *user, double now,
                             struct sim_reply *r)
 {
-    const char *rid = sim_param_get(q->p, q->nquery, "requestId");
-    if (rid && !valid_uuid(rid))
-        return gce_error(w, r, 400, "invalid", "Invalid value for field 'requestId': '%.60s'.",
-                         rid);
-    const struct sim_operation *seen =
-        rid ? sim_world_find_op_request(w, CORE_CLOUD_GCP, project, rid) : NULL;
-    if (seen)
-        return reply(w, r, 200, op_json(w, seen, user, now));
+    const char *rid;
+    if (replayed(w, q, project, user, now, r, &rid))
+        return;
     struct sim_instance *i = instance_or_404(w, project, zone, name, r);
     if (!i)
         return;
@@ -1313,14 +1322,9 @@ static void set_metadata(struct sim_world *w, struct sim_query *q, const char *p
                          const char *zone, const char *name, const char *user, double now,
                          struct sim_reply *r)
 {
-    const char *rid = sim_param_get(q->p, q->nquery, "requestId");
-    if (rid && !valid_uuid(rid))
-        return gce_error(w, r, 400, "invalid", "Invalid value for field 'requestId': '%.60s'.",
-                         rid);
-    const struct sim_operation *seen =
-        rid ? sim_world_find_op_request(w, CORE_CLOUD_GCP, project, rid) : NULL;
-    if (seen)
-        return reply(w, r, 200, op_json(w, seen, user, now));
+    const char *rid;
+    if (replayed(w, q, project, user, now, r, &rid))
+        return;
     struct sim_instance *i = instance_or_404(w, project, zone, name, r);
     if (!i)
         return;
