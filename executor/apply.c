@@ -805,15 +805,10 @@ static int gate(struct exec *x, struct task *t, struct prov *p, const char *id, 
             t->address);
         return GATE_FAIL;
     }
-    struct exec_report_summary sum = {0};
-    char swhy[256];
-    if (c == 0 && exec_report_summarize(report, rlen, &sum, swhy, sizeof swhy) != 0) {
-        snprintf(why, sizeof why, "verify report unreadable: %s", swhy);
-        c = 1;
-    }
-    if (c == 0 && sum.passed) {
-        snprintf(detail, sizeof detail, "%s: passed (%d checks, %.1f s, %s)", sum.level, sum.checks,
-                 sum.seconds, sum.backend);
+    struct exec_report_summary sum;
+    char reason[700];
+    if (exec_report_verdict(c == 0 ? report : NULL, rlen, why, &sum, reason, sizeof reason, detail,
+                            sizeof detail)) {
         mark(x, t, id, STATE_VERIFY_PASSED, detail, false, false);
         say(x, "%s: verified %s: passed (%d checks, %.1f s)", t->address, sum.level, sum.checks,
             sum.seconds);
@@ -821,12 +816,8 @@ static int gate(struct exec *x, struct task *t, struct prov *p, const char *id, 
         free(report);
         return GATE_KEEP;
     }
-    if (c == 0)
-        snprintf(why, sizeof why, "verify failed: %s", sum.why);
-    snprintf(detail, sizeof detail, "%s%s%s%s", why, sum.first[0] ? " (" : "", sum.first,
-             sum.first[0] ? ")" : "");
     say(x, "%s: verification failed: %s", t->address, detail);
-    int g = verdict(x, t, id, report, why, detail);
+    int g = verdict(x, t, id, report, reason, detail);
     free(report);
     return g;
 }

@@ -103,26 +103,16 @@ static void ask(FILE *log, struct exec_reverify_node *n, struct pending *q)
 /* The outcome of an authenticated answer (report `r`, taken) or of a bad block (why). */
 static void settle(FILE *log, struct exec_reverify_node *n, char *r, size_t rlen, const char *why)
 {
-    struct exec_report_summary sum = {0};
-    char swhy[256];
+    struct exec_report_summary sum;
     n->report = r;
-    if (r && exec_report_summarize(r, rlen, &sum, swhy, sizeof swhy) != 0) {
-        snprintf(n->reason, sizeof n->reason, "verify report unreadable: %s", swhy);
-    } else if (r && sum.passed) {
+    if (exec_report_verdict(r, rlen, why, &sum, n->reason, sizeof n->reason, n->detail,
+                            sizeof n->detail)) {
         n->status = EXEC_REVERIFY_PASSED;
-        snprintf(n->detail, sizeof n->detail, "%s: passed (%d checks, %.1f s, %s)", sum.level,
-                 sum.checks, sum.seconds, sum.backend);
         fprintf(log, "%s: verified %s: passed (%d checks, %.1f s)\n", n->address, sum.level,
                 sum.checks, sum.seconds);
         return;
-    } else if (r) {
-        snprintf(n->reason, sizeof n->reason, "verify failed: %s", sum.why);
-    } else {
-        snprintf(n->reason, sizeof n->reason, "%s", why);
     }
     n->status = EXEC_REVERIFY_FAILED;
-    snprintf(n->detail, sizeof n->detail, "%s%s%s%s", n->reason, sum.first[0] ? " (" : "",
-             sum.first, sum.first[0] ? ")" : "");
     fprintf(log, "%s: verification failed: %s\n", n->address, n->detail);
 }
 

@@ -533,6 +533,29 @@ out:
     return rc;
 }
 
+bool exec_report_verdict(const char *report, size_t rlen, const char *bad,
+                         struct exec_report_summary *s, char *reason, size_t reasonlen,
+                         char *detail, size_t detaillen)
+{
+    char swhy[256];
+    memset(s, 0, sizeof *s);
+    reason[0] = '\0';
+    if (report && exec_report_summarize(report, rlen, s, swhy, sizeof swhy) != 0) {
+        snprintf(reason, reasonlen, "verify report unreadable: %s", swhy);
+    } else if (report && s->passed) {
+        snprintf(detail, detaillen, "%s: passed (%d checks, %.1f s, %s)", s->level, s->checks,
+                 s->seconds, s->backend);
+        return true;
+    } else if (report) {
+        snprintf(reason, reasonlen, "verify failed: %s", s->why);
+    } else {
+        snprintf(reason, reasonlen, "%s", bad ? bad : "no verify report");
+    }
+    snprintf(detail, detaillen, "%s%s%s%s", reason, s->first[0] ? " (" : "", s->first,
+             s->first[0] ? ")" : "");
+    return false;
+}
+
 int exec_verify_request_new(const char *level, char out[EXEC_VERIFY_REQUEST_VALUE])
 {
     out[0] = '\0';

@@ -131,6 +131,19 @@ int exec_report_summarize(const char *json, size_t len, struct exec_report_summa
                           size_t whylen);
 
 /*
+ * A node's verdict from what its console gave: `report` (rlen bytes) when an authenticated
+ * block came, else NULL and `bad` the reason none did (a garbled or wrongly signed block, no
+ * report in time). True when the node passed. *s is the report's summary (zeroed without
+ * one); detail[] gets the state's one line, "quick: passed (7 checks, 0.8 s, cpu)" or the
+ * reason with the first failure, "verify failed: memory (gpu0 memory: ...)"; reason[] the
+ * reason alone ("verify failed: memory", "verify report unreadable: ...", or `bad`), "" when
+ * passed. Gated apply and `gpuform verify ADDRESS` judge through it alike.
+ */
+bool exec_report_verdict(const char *report, size_t rlen, const char *bad,
+                         struct exec_report_summary *s, char *reason, size_t reasonlen,
+                         char *detail, size_t detaillen);
+
+/*
  * Re-verifying a running node (docs/verify.md, "Verifying running nodes"): gpuform sets the
  * instance's tag (EC2, Azure) or metadata item (Compute Engine) EXEC_VERIFY_REQUEST_KEY to
  * "LEVEL:NONCE"; the agent watching on the node reads it from the instance metadata service,
