@@ -59,6 +59,15 @@ struct state;
  */
 int cli_read_state(const struct spec *spec, struct state **out);
 
+struct state_backend;
+struct state_err;
+
+/* Takes the backend's lock for operation `op` ("apply", "state rm"), waiting up to
+ * `timeout_s` seconds (0: at once or not at all), and says on stderr when it took over the
+ * lock of a run that is gone. 0, or -1 with *err saying why (the caller says it). */
+int cli_lock_state(struct state_backend *b, const char *op, double timeout_s,
+                   struct state_err *err);
+
 struct plan_result;
 
 struct state_override;

@@ -20,7 +20,6 @@
 
 #include <sys/stat.h>
 
-#include "cli/build_info.h"
 #include "cli/override.h"
 #include "cli/saved_plan.h"
 #include "core/cloud.h"
@@ -301,22 +300,14 @@ static int open_state(struct run *r)
         fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
     }
-    struct state_lock_info me, holder, stale;
     const char *op = r->o.import         ? "import"
                      : r->o.refresh_only ? "refresh"
                      : r->o.destroy      ? "destroy"
                                          : "apply";
-    stale.id[0] = '\0';
     if (!r->o.plan_refresh && /* a plan reads without the lock, as `gpuform plan` does */
-        (state_lock_info_self(&me, op, GPUFORM_VERSION) != 0 ||
-         r->b->ops->lock(r->b, &me, r->o.lock_timeout, &holder, &stale, &err) != 0)) {
+        cli_lock_state(r->b, op, r->o.lock_timeout, &err) != 0) {
         fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
-    }
-    if (stale.id[0]) {
-        char who[512];
-        state_lock_info_describe(&stale, who, sizeof who);
-        fprintf(stderr, "gpuform: took over the lock left by %s, a run that is gone\n", who);
     }
     if (state_load(r->b, r->b->ops->where(r->b), &r->st, &err) != 0) {
         fprintf(stderr, "gpuform: %s\n", err.msg);

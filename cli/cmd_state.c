@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/build_info.h"
 #include "core/buf.h"
 #include "core/diag.h"
 #include "executor/backend.h"
@@ -195,17 +194,10 @@ static int state_show(const struct sopts *o)
 /* Takes the backend's lock for `op` (at once or not at all); -1 after printing why. */
 static int take_lock(struct state_backend *b, const char *op)
 {
-    struct state_lock_info me, holder, stale;
     struct state_err err;
-    if (state_lock_info_self(&me, op, GPUFORM_VERSION) != 0 ||
-        b->ops->lock(b, &me, 0, &holder, &stale, &err) != 0) {
+    if (cli_lock_state(b, op, 0, &err) != 0) {
         fprintf(stderr, "gpuform: %s\n", err.msg);
         return -1;
-    }
-    if (stale.id[0]) {
-        char who[512];
-        state_lock_info_describe(&stale, who, sizeof who);
-        fprintf(stderr, "gpuform: took over the lock left by %s, a run that is gone\n", who);
     }
     return 0;
 }

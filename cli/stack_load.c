@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/build_info.h"
 #include "core/diag.h"
 #include "executor/backend.h"
 #include "lua/hook_check.h"
@@ -54,6 +55,24 @@ int cli_read_state(const struct spec *spec, struct state **out)
     if (b)
         b->ops->close(b);
     return rc;
+}
+
+int cli_lock_state(struct state_backend *b, const char *op, double timeout_s, struct state_err *err)
+{
+    struct state_lock_info me, holder, stale;
+    stale.id[0] = '\0';
+    if (state_lock_info_self(&me, op, GPUFORM_VERSION) != 0) {
+        snprintf(err->msg, sizeof err->msg, "can't describe this run for the state's lock");
+        return -1;
+    }
+    if (b->ops->lock(b, &me, timeout_s, &holder, &stale, err) != 0)
+        return -1;
+    if (stale.id[0]) {
+        char who[512];
+        state_lock_info_describe(&stale, who, sizeof who);
+        fprintf(stderr, "gpuform: took over the lock left by %s, a run that is gone\n", who);
+    }
+    return 0;
 }
 
 void cli_report_counts(const char *path, size_t errors, size_t warnings, bool strict_failed)

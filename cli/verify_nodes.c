@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/build_info.h"
 #include "cli/cli.h"
 #include "core/cloud.h"
 #include "core/diag.h"
@@ -172,19 +171,11 @@ static int record(struct vrun *r)
         return 0;
     struct state_err err;
     struct state_backend *b = state_backend_open(r->spec, NULL, NULL, &err);
-    struct state_lock_info me, holder, stale;
-    stale.id[0] = '\0';
-    if (!b || state_lock_info_self(&me, "verify", GPUFORM_VERSION) != 0 ||
-        b->ops->lock(b, &me, r->a->lock_timeout_s, &holder, &stale, &err) != 0) {
+    if (!b || cli_lock_state(b, "verify", r->a->lock_timeout_s, &err) != 0) {
         fprintf(stderr, "gpuform: %s; the outcome was not recorded\n", err.msg);
         if (b)
             b->ops->close(b);
         return -1;
-    }
-    if (stale.id[0]) {
-        char who[512];
-        state_lock_info_describe(&stale, who, sizeof who);
-        fprintf(stderr, "gpuform: took over the lock left by %s, a run that is gone\n", who);
     }
     struct state *st = NULL;
     struct policy_set *ps = NULL;
