@@ -63,6 +63,20 @@ post() {
         curl -sf -o /dev/null --data @- "$url/_cloudsim/console"
 }
 
+# forward ID: the watcher's output (stdin) onto instance ID's console, one block at a time
+forward() {
+    : >"$tmp/block"
+    while IFS= read -r line; do
+        printf '%s\n' "$line" >>"$tmp/block"
+        case "$line" in
+        "gpuform-verify end"*)
+            post "$1" "$tmp/block"
+            : >"$tmp/block"
+            ;;
+        esac
+    done
+}
+
 # the node: waits for the stack's instance to run, boots as its startup-script would, then
 # runs the watcher with its blocks forwarded to the console; $1: extra watcher options
 node() {
@@ -94,18 +108,7 @@ node() {
     # shellcheck disable=SC2086
     GPUFORM_IMDS_ENDPOINT="$url/imds/$id" "$gpuform" verify --agent --watch --cloud gcp \
         --interval 1 --backend cpu --mem-mib 8 $1 --address "$addr" --key-file "$tmp/node.key" \
-        2>"$tmp/watch.err" | {
-        : >"$tmp/block"
-        while IFS= read -r line; do
-            printf '%s\n' "$line" >>"$tmp/block"
-            case "$line" in
-            "gpuform-verify end"*)
-                post "$id" "$tmp/block"
-                : >"$tmp/block"
-                ;;
-            esac
-        done
-    }
+        2>"$tmp/watch.err" | forward "$id"
 }
 
 # ---- a. gated apply: the boot report from the real agent is read and passes ----
@@ -149,18 +152,7 @@ echo "ok - c: without the watcher, verify ADDRESS times out and records nothing"
 {
     GPUFORM_IMDS_ENDPOINT="$url/imds/$id" "$gpuform" verify --agent --watch --cloud gcp \
         --interval 1 --backend cpu --mem-mib 8 --inject mem_bitflip --address 'chat[0]' \
-        --key-file "$tmp/node.key" 2>"$tmp/watch.err" | {
-        : >"$tmp/block"
-        while IFS= read -r line; do
-            printf '%s\n' "$line" >>"$tmp/block"
-            case "$line" in
-            "gpuform-verify end"*)
-                post "$id" "$tmp/block"
-                : >"$tmp/block"
-                ;;
-            esac
-        done
-    }
+        --key-file "$tmp/node.key" 2>"$tmp/watch.err" | forward "$id"
 } &
 node_pids+=($!)
 "$gpuform" verify --stack "$stack" --timeout 60s 'chat[0]' </dev/null >"$tmp/out" 2>"$tmp/err"
